@@ -1,0 +1,89 @@
+// ublk add: validate everything, then start a server and wait for it.
+#include <fstream>
+
+#include "commands.h"
+#include "control_device.h"
+#include "launch.h"
+#include "registry.h"
+#include "size.h"
+
+namespace ublk {
+namespace {
+
+// Number of possible CPUs: the kernel caps a device's queues at this.
+int PossibleCpus() {
+  std::ifstream in("/sys/devices/system/cpu/possible");
+  std::string text;
+  if (!(in >> text)) return 1;
+  int count = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t comma = text.find(',', pos);
+    std::string range = text.substr(pos, comma - pos);
+    size_t dash = range.find('-');
+    int lo = std::stoi(range.substr(0, dash));
+    int hi = dash == std::string::npos ? lo : std::stoi(range.substr(dash + 1));
+    count += hi - lo + 1;
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return count;
+}
+
+void PrintReport(const nlohmann::json& r, bool json) {
+  if (json) {
+    nlohmann::json out = r;
+    out.erase("ok");
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::string features;
+  for (const auto& f : r["features"])
+    features += (features.empty() ? "" : " ") + f.get<std::string>();
+  std::printf("dev %u: %s live\n",
+              r["dev_id"].get<unsigned>(), r["block"].get<std::string>().c_str());
+  std::printf("  type %s, %s, %u queue(s) x depth %u, max I/O %s, server pid %d\n",
+              r["type"].get<std::string>().c_str(),
+              FormatSize(r["size"].get<uint64_t>()).c_str(),
+              r["queues"].get<unsigned>(), r["depth"].get<unsigned>(),
+              FormatSize(r["max_io_bytes"].get<uint64_t>()).c_str(),
+              r["pid"].get<int>());
+  std::printf("  data path: %s\n", r["data_path"].get<std::string>().c_str());
+  std::printf("  features: %s\n", features.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "ublk: %s\n", message.c_str());
+  return 1;
+}
+
+int RunAdd(const AddCommand& cmd) {
+  const DeviceSpec& spec = cmd.spec;
+  auto control = ControlDevice::Open();
+  if (!control) return Fail(control.error().message());
+  if (int cpus = PossibleCpus(); spec.queues > cpus)
+    return Fail("-q " + std::to_string(spec.queues) +
+                ": this kernel allows at most " + std::to_string(cpus) +
+                " queue(s) (one per possible CPU)");
+  if (spec.id && DeviceExists(*spec.id))
+    return Fail("device " + std::to_string(*spec.id) + " already exists");
+  {
+    // Opens and checks the backend the way the server will, then lets go.
+    auto target = FindTargetType(spec.type)->create(spec);
+    if (!target) return Fail(target.error().message());
+  }
+  auto server = FindServer();
+  if (!server) return Fail(server.error().message());
+  if (cmd.foreground)
+    return Fail(ExecForeground(*server, spec, &PrintReport, cmd.json).message());
+  // START_DEV under an emulator can take a while; a real failure is quick.
+  auto report = LaunchDetached(*server, spec, 120000);
+  if (!report) return Fail(report.error().message());
+  PrintReport(*report, cmd.json);
+  return 0;
+}
+
+}  // namespace ublk

@@ -1,0 +1,87 @@
+// ublk del: ask each device's server to stop; take the device down directly
+// when there is no server or it does not answer.
+#include <limits.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "commands.h"
+#include "control_device.h"
+#include "state_file.h"
+
+namespace ublk {
+namespace {
+
+void SleepMs(int ms) {
+  timespec ts{ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, nullptr);
+}
+
+// True when pid is alive and runs ublk-server (not a recycled pid).
+bool IsServer(pid_t pid) {
+  if (pid <= 0) return false;
+  char exe[PATH_MAX];
+  std::string link = "/proc/" + std::to_string(pid) + "/exe";
+  ssize_t n = ::readlink(link.c_str(), exe, sizeof(exe) - 1);
+  if (n <= 0) return false;
+  exe[n] = '\0';
+  std::string path(exe);
+  return path.find("ublk-server") != std::string::npos;
+}
+
+// Waits until `done` holds, up to ms milliseconds.
+template <class Pred>
+bool WaitFor(Pred done, int ms) {
+  for (int waited = 0; waited < ms; waited += 20) {
+    if (done()) return true;
+    SleepMs(20);
+  }
+  return done();
+}
+
+Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
+  if (!DeviceExists(id))
+    return Invalid("device " + std::to_string(id) + " does not exist");
+  pid_t server = 0;
+  if (auto info = control.GetDevInfo(id)) server = info->ublksrv_pid;
+  if (auto state = ReadState(StateDir(), id); state && !IsServer(server))
+    server = state->pid;
+
+  if (IsServer(server)) {
+    ::kill(server, SIGTERM);
+    if (WaitFor([&] { return !DeviceExists(id); }, 20000)) return {};
+    std::fprintf(stderr, "ublk: device %u: server %d did not stop in 20 s, "
+                 "killing it\n", id, server);
+    ::kill(server, SIGKILL);
+    if (WaitFor([&] { return !DeviceExists(id); }, 5000)) return {};
+  }
+  // No (working) server: stop and delete from here.
+  // DEL_DEV stops a live device too; STOP_DEV first only makes pending
+  // I/O fail now rather than when the delete gets to it.
+  (void)control.StopDev(id);
+  auto deleted = control.DelDev(id);
+  if (!deleted && deleted.error().code().value() != ENODEV)
+    return deleted.error();
+  RemoveState(StateDir(), id);
+  return {};
+}
+
+}  // namespace
+
+int RunDel(const DelCommand& cmd) {
+  auto control = ControlDevice::Open();
+  if (!control) return Fail(control.error().message());
+  std::vector<uint32_t> ids = cmd.all ? ListDeviceIds()
+                                      : std::vector<uint32_t>{*cmd.id};
+  int rc = 0;
+  for (uint32_t id : ids) {
+    auto r = DeleteOne(*control, id);
+    if (!r) rc = Fail(r.error().message());
+  }
+  return rc;
+}
+
+}  // namespace ublk

@@ -1,0 +1,100 @@
+// Help texts for `ublk --help` and `ublk help COMMAND`.
+#include "options.h"
+#include "registry.h"
+
+namespace ublk {
+
+std::string HelpText(const std::string& topic) {
+  if (topic.empty()) {
+    return R"(ublk - serve block devices /dev/ublkbN from user space (Linux ublk_drv)
+
+usage: ublk COMMAND [OPTIONS]
+
+commands:
+  add       create a device and start its server      (ublk help add)
+  del       stop and delete devices                   (ublk help del)
+  list      show devices, their state and servers     (ublk help list)
+  features  show the ublk features of this kernel     (ublk help features)
+  help      show help for a command
+
+options:
+  -h, --help     this text
+  -V, --version  print the version
+
+examples:
+  sudo ublk add -t null --size 10G        # /dev/ublkb0, reads/writes go nowhere
+  sudo ublk list
+  sudo ublk del -n 0
+
+Needs root and the ublk_drv module (modprobe ublk_drv). Each device has its
+own server process; its state is kept in /run/ublk/<id>.json.
+)";
+  }
+  if (topic == "add") {
+    std::string types;
+    for (const auto& t : TargetTypes())
+      types += "  " + std::string(t.name) + std::string(10 - t.name.size(), ' ') +
+               std::string(t.summary) + "\n";
+    return R"(usage: ublk add -t TYPE [options]
+
+Creates /dev/ublkbN, starts its server in the background and returns once the
+device is live, printing its id, block device, queues, depth and the ublk
+features in use. On any error nothing is left behind.
+
+options:
+  -t, --type TYPE       backend (required), one of the types below
+  -n, --number ID       device id (default: the kernel picks the lowest free)
+  -q, --queues N        hardware queues, one server thread each (default 1,
+                        at most one per CPU)
+  -d, --depth N         requests in flight per queue, 1-4096 (default 128)
+      --size SIZE       device size; bytes or K/M/G/T (binary) suffix
+                        (null default: 250G)
+  -f, --file PATH       backing file or device (types that have one)
+      --name NAME       a label shown by 'ublk list'
+      --foreground      keep the server in the foreground, logging to stderr
+                        (for systemd); stops on SIGTERM or Ctrl-C
+      --json            print the result as JSON
+
+types:
+)" + types + R"(
+example:
+  sudo ublk add -t null -q 2 -d 256 --size 100G --name scratch
+)";
+  }
+  if (topic == "del") {
+    return R"(usage: ublk del -n ID | -a
+
+Stops the device's server (SIGTERM), which removes the disk, completes or
+fails what is in flight, and deletes the device. Returns within seconds even
+while the device is in use: its users see I/O errors from then on.
+
+options:
+  -n, --number ID   the device to delete
+  -a, --all         delete every ublk device
+)";
+  }
+  if (topic == "list") {
+    return R"(usage: ublk list [-n ID] [--json]
+
+Shows each device the kernel knows: id, state (LIVE, DEAD, QUIESCED,
+FAIL_IO), type, size, queues, depth, server pid and block device, from the
+kernel's device info and the server's state file /run/ublk/<id>.json.
+
+options:
+  -n, --number ID   only this device (an error if it does not exist)
+      --json        print JSON (an array of objects)
+)";
+  }
+  if (topic == "features") {
+    return R"(usage: ublk features [--json]
+
+Prints the ublk features (UBLK_F_*) the running kernel supports, by name.
+
+options:
+      --json        print JSON: {"flags": N, "features": [...]}
+)";
+  }
+  return "";
+}
+
+}  // namespace ublk

@@ -1,0 +1,169 @@
+#include "launch.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "spec_json.h"
+#include "ublk/fd.h"
+
+namespace ublk {
+namespace {
+
+constexpr int kReadyFd = 3;
+
+// Puts fd on kReadyFd without close-on-exec, so the server inherits it.
+void MoveToReadyFd(int fd) {
+  if (fd == kReadyFd)
+    ::fcntl(fd, F_SETFD, 0);
+  else
+    ::dup2(fd, kReadyFd);
+}
+
+bool IsExecutable(const std::string& path) {
+  return ::access(path.c_str(), X_OK) == 0;
+}
+
+// Reads one line from fd, waiting until the deadline. Empty on EOF.
+Result<std::string> ReadLine(int fd, int timeout_ms) {
+  std::string line;
+  timespec start{};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (true) {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long elapsed = (now.tv_sec - start.tv_sec) * 1000 +
+                   (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (elapsed >= timeout_ms) return SysError(ETIMEDOUT, "waiting for the server");
+    pollfd p{fd, POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(timeout_ms - elapsed));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return SysError(errno, "waiting for the server");
+    if (n == 0) continue;
+    char buf[4096];
+    ssize_t got = ::read(fd, buf, sizeof(buf));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return SysError(errno, "reading the server's report");
+    if (got == 0) return line;
+    line.append(buf, static_cast<size_t>(got));
+    if (auto nl = line.find('\n'); nl != std::string::npos)
+      return line.substr(0, nl);
+  }
+}
+
+Result<nlohmann::json> ParseReport(const std::string& line) {
+  if (line.empty())
+    return Invalid("the server exited before the device was live (see syslog)");
+  auto j = ParseJson(line, "the server's report");
+  if (!j) return j.error();
+  if (!j->is_object() || !j->contains("ok"))
+    return Invalid("the server's report is malformed");
+  if (!(*j)["ok"].get<bool>()) {
+    auto it = j->find("error");
+    return Invalid(it != j->end() && it->is_string() ? it->get<std::string>()
+                                                     : "the server failed");
+  }
+  return j;
+}
+
+[[noreturn]] void ExecServer(const std::string& server, const DeviceSpec& spec,
+                             bool foreground) {
+  std::string spec_text = SpecToJson(spec).dump();
+  std::string fd_text = std::to_string(kReadyFd);
+  const char* argv[] = {"ublk-server", "--spec", spec_text.c_str(),
+                        "--ready-fd",  fd_text.c_str(),
+                        foreground ? "--foreground" : nullptr, nullptr};
+  ::execv(server.c_str(), const_cast<char* const*>(argv));
+  std::string msg = std::string("{\"ok\":false,\"error\":\"cannot run ") +
+                    server + ": " + std::strerror(errno) + "\"}\n";
+  (void)!::write(kReadyFd, msg.data(), msg.size());
+  ::_exit(127);
+}
+
+}  // namespace
+
+Result<std::string> FindServer() {
+  if (const char* env = std::getenv("UBLK_SERVER"); env && *env) {
+    if (!IsExecutable(env))
+      return Invalid(std::string("UBLK_SERVER=") + env + " is not executable");
+    return std::string(env);
+  }
+  char self[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return SysError(errno, "finding this program's location");
+  self[n] = '\0';
+  std::string dir(self);
+  dir = dir.substr(0, dir.rfind('/'));
+  for (const std::string& candidate :
+       {dir + "/ublk-server", dir + "/../libexec/ublk/ublk-server"})
+    if (IsExecutable(candidate)) return candidate;
+  return Invalid("cannot find ublk-server beside " + std::string(self) +
+                 " or in ../libexec/ublk/");
+}
+
+Result<nlohmann::json> LaunchDetached(const std::string& server,
+                                      const DeviceSpec& spec, int timeout_ms) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return SysError(errno, "creating a pipe");
+  Fd read_end(p[0]);
+  Fd write_end(p[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return SysError(errno, "starting the server");
+  if (pid == 0) {
+    ::setsid();
+    int null = ::open("/dev/null", O_RDWR);
+    for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
+    MoveToReadyFd(write_end.get());
+    ExecServer(server, spec, false);
+  }
+  write_end.reset();
+  auto line = ReadLine(read_end.get(), timeout_ms);
+  if (!line) {
+    ::kill(pid, SIGTERM);  // the guardian forwards it; the server cleans up
+    return line.error();
+  }
+  // The launched process is the guardian, which lives as long as the device;
+  // reap it only if it already failed.
+  int status;
+  (void)::waitpid(pid, &status, WNOHANG);
+  return ParseReport(*line);
+}
+
+Error ExecForeground(const std::string& server, const DeviceSpec& spec,
+                     void (*print)(const nlohmann::json&, bool), bool json) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return SysError(errno, "creating a pipe");
+  Fd read_end(p[0]);
+  Fd write_end(p[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return SysError(errno, "starting the report printer");
+  if (pid == 0) {
+    // Printer: detach from the server by forking once more (so nobody has to
+    // reap us), then print the one report line and exit.
+    if (::fork() != 0) ::_exit(0);
+    write_end.reset();
+    auto line = ReadLine(read_end.get(), INT_MAX);
+    auto report = line ? ParseReport(*line) : Result<nlohmann::json>(line.error());
+    if (report) {
+      print(*report, json);
+      ::_exit(0);
+    }
+    std::fprintf(stderr, "ublk: %s\n", report.error().message().c_str());
+    ::_exit(1);
+  }
+  int status;
+  ::waitpid(pid, &status, 0);
+  read_end.reset();
+  MoveToReadyFd(write_end.get());
+  ExecServer(server, spec, true);
+}
+
+}  // namespace ublk

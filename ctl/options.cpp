@@ -1,0 +1,223 @@
+#include "options.h"
+
+#include <charconv>
+
+#include "registry.h"
+#include "size.h"
+#include "ublk/abi.h"
+
+namespace ublk {
+namespace {
+
+struct OptionDef {
+  char short_name;  // 0 if none
+  const char* long_name;
+  bool takes_value;
+};
+
+struct ParsedOption {
+  const OptionDef* def;
+  std::string value;
+  std::string spelled;  // as the user wrote it, for messages
+};
+
+// Splits args into recognised options; positional arguments are refused.
+Result<std::vector<ParsedOption>> Tokenize(const std::string& command,
+                                           const std::vector<std::string>& args,
+                                           const std::vector<OptionDef>& defs) {
+  std::vector<ParsedOption> out;
+  auto unknown = [&](const std::string& a) {
+    return Invalid(command + ": unknown option '" + a + "' (see 'ublk help " +
+                   command + "')");
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const OptionDef* def = nullptr;
+    std::string value;
+    bool has_inline = false;
+    if (a.rfind("--", 0) == 0 && a.size() > 2) {
+      std::string name = a.substr(2);
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+        has_inline = true;
+      }
+      for (const auto& d : defs)
+        if (name == d.long_name) def = &d;
+    } else if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
+      for (const auto& d : defs)
+        if (d.short_name == a[1]) def = &d;
+      if (def && a.size() > 2) {
+        value = a.substr(2);
+        has_inline = true;
+      }
+    } else {
+      return Invalid(command + ": unexpected argument '" + a +
+                     "' (see 'ublk help " + command + "')");
+    }
+    if (def == nullptr) return unknown(a);
+    std::string spelled = a.rfind("--", 0) == 0
+                              ? "--" + std::string(def->long_name)
+                              : std::string("-") + def->short_name;
+    if (def->takes_value && !has_inline) {
+      if (i + 1 >= args.size())
+        return Invalid(command + ": " + spelled + " needs a value");
+      value = args[++i];
+    } else if (!def->takes_value && has_inline) {
+      return Invalid(command + ": " + spelled + " takes no value");
+    }
+    out.push_back({def, value, spelled});
+  }
+  return out;
+}
+
+Result<uint64_t> ParseNumber(const ParsedOption& o, uint64_t min,
+                             uint64_t max) {
+  uint64_t v = 0;
+  const char* begin = o.value.data();
+  const char* end = begin + o.value.size();
+  auto [ptr, ec] = std::from_chars(begin, end, v);
+  if (o.value.empty() || ec != std::errc() || ptr != end || v < min || v > max)
+    return Invalid(o.spelled + " " + (o.value.empty() ? "''" : o.value) +
+                   ": must be a whole number from " + std::to_string(min) +
+                   " to " + std::to_string(max));
+  return v;
+}
+
+// Device ids: the kernel allows 2^20 minors.
+constexpr uint64_t kMaxDevId = (1u << 20) - 1;
+
+Result<Command> ParseAdd(const std::vector<std::string>& args) {
+  static const std::vector<OptionDef> defs = {
+      {'t', "type", true},   {'n', "number", true}, {'q', "queues", true},
+      {'d', "depth", true},  {0, "name", true},     {0, "size", true},
+      {'f', "file", true},   {0, "foreground", false},
+      {0, "json", false},    {'h', "help", false},
+  };
+  auto opts = Tokenize("add", args, defs);
+  if (!opts) return opts.error();
+  AddCommand cmd;
+  for (const auto& o : *opts) {
+    std::string name = o.def->long_name;
+    if (name == "help") return Command(HelpCommand{"add"});
+    if (name == "type") {
+      cmd.spec.type = o.value;
+    } else if (name == "number") {
+      auto v = ParseNumber(o, 0, kMaxDevId);
+      if (!v) return v.error();
+      cmd.spec.id = static_cast<uint32_t>(*v);
+    } else if (name == "queues") {
+      auto v = ParseNumber(o, 1, abi::kMaxQueues);
+      if (!v) return v.error();
+      cmd.spec.queues = static_cast<uint16_t>(*v);
+    } else if (name == "depth") {
+      auto v = ParseNumber(o, 1, abi::kMaxQueueDepth);
+      if (!v) return v.error();
+      cmd.spec.depth = static_cast<uint16_t>(*v);
+    } else if (name == "name") {
+      cmd.spec.name = o.value;
+    } else if (name == "size") {
+      auto v = ParseSize(o.value);
+      if (!v) return v.error().Wrap("--size");
+      if (*v == 0 || *v % 512 != 0)
+        return Invalid("--size " + o.value +
+                       ": must be a positive multiple of 512 bytes");
+      cmd.spec.size = *v;
+    } else if (name == "file") {
+      cmd.spec.file = o.value;
+    } else if (name == "foreground") {
+      cmd.foreground = true;
+    } else if (name == "json") {
+      cmd.json = true;
+    }
+  }
+  if (cmd.spec.type.empty())
+    return Invalid("add: -t TYPE is required (see 'ublk help add')");
+  if (FindTargetType(cmd.spec.type) == nullptr) {
+    std::string known;
+    for (const auto& t : TargetTypes())
+      known += (known.empty() ? "" : ", ") + std::string(t.name);
+    return Invalid("add: unknown target type '" + cmd.spec.type +
+                   "' (known: " + known + ")");
+  }
+  return Command(std::move(cmd));
+}
+
+Result<Command> ParseDel(const std::vector<std::string>& args) {
+  static const std::vector<OptionDef> defs = {
+      {'n', "number", true}, {'a', "all", false}, {'h', "help", false}};
+  auto opts = Tokenize("del", args, defs);
+  if (!opts) return opts.error();
+  DelCommand cmd;
+  for (const auto& o : *opts) {
+    std::string name = o.def->long_name;
+    if (name == "help") return Command(HelpCommand{"del"});
+    if (name == "all") cmd.all = true;
+    if (name == "number") {
+      auto v = ParseNumber(o, 0, kMaxDevId);
+      if (!v) return v.error();
+      cmd.id = static_cast<uint32_t>(*v);
+    }
+  }
+  if (cmd.all == cmd.id.has_value())
+    return Invalid("del: give exactly one of -n ID or -a");
+  return Command(cmd);
+}
+
+Result<Command> ParseList(const std::vector<std::string>& args) {
+  static const std::vector<OptionDef> defs = {
+      {'n', "number", true}, {0, "json", false}, {'h', "help", false}};
+  auto opts = Tokenize("list", args, defs);
+  if (!opts) return opts.error();
+  ListCommand cmd;
+  for (const auto& o : *opts) {
+    std::string name = o.def->long_name;
+    if (name == "help") return Command(HelpCommand{"list"});
+    if (name == "json") cmd.json = true;
+    if (name == "number") {
+      auto v = ParseNumber(o, 0, kMaxDevId);
+      if (!v) return v.error();
+      cmd.id = static_cast<uint32_t>(*v);
+    }
+  }
+  return Command(cmd);
+}
+
+Result<Command> ParseFeatures(const std::vector<std::string>& args) {
+  static const std::vector<OptionDef> defs = {{0, "json", false},
+                                              {'h', "help", false}};
+  auto opts = Tokenize("features", args, defs);
+  if (!opts) return opts.error();
+  FeaturesCommand cmd;
+  for (const auto& o : *opts) {
+    if (std::string(o.def->long_name) == "help")
+      return Command(HelpCommand{"features"});
+    cmd.json = true;
+  }
+  return Command(cmd);
+}
+
+}  // namespace
+
+Result<Command> ParseCommandLine(const std::vector<std::string>& args) {
+  if (args.empty())
+    return Invalid("no command given (try 'ublk --help')");
+  const std::string& first = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (first == "-h" || first == "--help") return Command(HelpCommand{""});
+  if (first == "-V" || first == "--version") return Command(VersionCommand{});
+  if (first == "help") {
+    if (rest.size() > 1) return Invalid("help: give at most one topic");
+    std::string topic = rest.empty() ? "" : rest[0];
+    if (!topic.empty() && HelpText(topic).empty())
+      return Invalid("help: no such command '" + topic + "'");
+    return Command(HelpCommand{topic});
+  }
+  if (first == "add") return ParseAdd(rest);
+  if (first == "del") return ParseDel(rest);
+  if (first == "list") return ParseList(rest);
+  if (first == "features") return ParseFeatures(rest);
+  return Invalid("unknown command '" + first + "' (try 'ublk --help')");
+}
+
+}  // namespace ublk

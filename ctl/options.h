@@ -1,0 +1,49 @@
+// The `ublk` command line, parsed and validated without touching the kernel.
+//
+// Compatible with the reference server's `ublk`: add -t TYPE -n ID -q QUEUES
+// -d DEPTH -f FILE, del -n ID | -a, list [-n ID], features; long options and
+// --json on top. Every error is one line naming the option and the problem.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ublk/result.h"
+#include "ublk/spec.h"
+
+namespace ublk {
+
+struct AddCommand {
+  DeviceSpec spec;
+  bool foreground = false;
+  bool json = false;
+};
+struct DelCommand {
+  std::optional<uint32_t> id;  // unset with --all
+  bool all = false;
+};
+struct ListCommand {
+  std::optional<uint32_t> id;
+  bool json = false;
+};
+struct FeaturesCommand {
+  bool json = false;
+};
+struct HelpCommand {
+  std::string topic;  // "" for the overview, else a command name
+};
+struct VersionCommand {};
+
+using Command = std::variant<AddCommand, DelCommand, ListCommand,
+                             FeaturesCommand, HelpCommand, VersionCommand>;
+
+// args excludes the program name.
+Result<Command> ParseCommandLine(const std::vector<std::string>& args);
+
+// The text for `ublk help [topic]`; empty when there is no such topic.
+std::string HelpText(const std::string& topic);
+
+}  // namespace ublk

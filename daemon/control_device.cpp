@@ -1,0 +1,172 @@
+#include "control_device.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <cstring>
+
+
+namespace ublk {
+namespace {
+
+std::string KernelRelease() {
+  utsname u{};
+  return uname(&u) == 0 ? u.release : "unknown";
+}
+
+}  // namespace
+
+Result<ControlDevice> ControlDevice::Open() {
+  int fd = ::open(kControlPath, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT || err == ENODEV || err == ENXIO)
+      return Error(std::error_code(err, std::generic_category()),
+                   std::string(kControlPath) +
+                       " not found: ublk_drv is not loaded: modprobe ublk_drv");
+    if (err == EACCES || err == EPERM)
+      return Error(std::error_code(err, std::generic_category()),
+                   std::string("permission denied opening ") + kControlPath +
+                       ": run as root");
+    return SysError(err, std::string("opening ") + kControlPath);
+  }
+  auto ring = Ring::Create({.entries = 4, .big_sqe = true});
+  if (!ring) return ring.error();
+  ControlDevice dev(Fd(fd), std::move(*ring));
+
+  uint64_t features = 0;
+  auto got = dev.Send(MakeGetFeatures(&features), "GET_FEATURES");
+  if (!got) {
+    return Invalid("kernel " + KernelRelease() +
+                   ": ublk_drv does not answer GET_FEATURES (needs Linux 6.5 "
+                   "or newer): " + got.error().message());
+  }
+  if (!(features & abi::kFCmdIoctlEncode)) {
+    return Invalid("kernel " + KernelRelease() +
+                   ": ublk_drv lacks ioctl-encoded commands "
+                   "(UBLK_F_CMD_IOCTL_ENCODE, Linux 6.4+)");
+  }
+  dev.features_ = features;
+  return dev;
+}
+
+Result<int> ControlDevice::Send(CtrlRequest req, const std::string& what) {
+  io_uring* ring = ring_.get();
+  io_uring_sqe* sqe = io_uring_get_sqe(ring);
+  if (sqe == nullptr) return SysError(EBUSY, what);
+  std::memset(sqe, 0, 128);
+  io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd_.get(), nullptr, 0, 0);
+  sqe->cmd_op = req.op;
+  std::memcpy(sqe->cmd, &req.cmd, sizeof(req.cmd));
+  int ret = io_uring_submit(ring);
+  if (ret < 0) return SysError(-ret, what);
+  io_uring_cqe* cqe = nullptr;
+  do {
+    ret = io_uring_wait_cqe(ring, &cqe);
+  } while (ret == -EINTR);
+  if (ret < 0) return SysError(-ret, what);
+  int res = cqe->res;
+  io_uring_cqe_seen(ring, cqe);
+  if (res < 0) return SysError(-res, what);
+  return res;
+}
+
+Result<abi::DevInfo> ControlDevice::AddDev(const abi::DevInfo& wanted) {
+  abi::DevInfo info = wanted;
+  auto r = Send(MakeAddDev(&info), "ADD_DEV");
+  if (!r) {
+    if (r.error().code().value() == EEXIST)
+      return Invalid("device " + std::to_string(wanted.dev_id) +
+                     " already exists");
+    return r.error();
+  }
+  return info;
+}
+
+Result<abi::DevInfo> ControlDevice::GetDevInfo(uint32_t dev_id) {
+  abi::DevInfo info{};
+  bool v2 = features_ & abi::kFUnprivilegedDev;  // GET_DEV_INFO2 came with it
+  auto r = Send(MakeGetDevInfo(dev_id, &info, v2),
+                "GET_DEV_INFO of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  return info;
+}
+
+Result<abi::Params> ControlDevice::GetParams(uint32_t dev_id) {
+  abi::Params p{};
+  auto r = Send(MakeGetParams(dev_id, &p),
+                "GET_PARAMS of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  return p;
+}
+
+Result<void> ControlDevice::SetParams(uint32_t dev_id, abi::Params params) {
+  auto r = Send(MakeSetParams(dev_id, &params),
+                "SET_PARAMS of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  return {};
+}
+
+Result<void> ControlDevice::StartDev(uint32_t dev_id, pid_t server_pid) {
+  auto r = Send(MakeStartDev(dev_id, server_pid),
+                "START_DEV of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  return {};
+}
+
+Result<void> ControlDevice::StopDev(uint32_t dev_id) {
+  auto r = Send(MakeStopDev(dev_id),
+                "STOP_DEV of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  return {};
+}
+
+Result<void> ControlDevice::DelDev(uint32_t dev_id) {
+  // DEL_DEV_ASYNC (6.9) has no feature bit: try it, and fall back to the
+  // waiting DEL_DEV when the kernel does not know the opcode.
+  auto r = Send(MakeDelDev(dev_id, /*async=*/true),
+                "DEL_DEV of device " + std::to_string(dev_id));
+  if (!r && (r.error().code().value() == EOPNOTSUPP ||
+             r.error().code().value() == EINVAL)) {
+    r = Send(MakeDelDev(dev_id, /*async=*/false),
+             "DEL_DEV of device " + std::to_string(dev_id));
+  }
+  if (!r) return r.error();
+  return {};
+}
+
+Result<std::vector<int>> ControlDevice::GetQueueAffinity(uint32_t dev_id,
+                                                         uint16_t queue) {
+  uint64_t mask[64] = {};  // 4096 CPUs
+  auto r = Send(MakeGetQueueAffinity(dev_id, queue, mask, sizeof(mask)),
+                "GET_QUEUE_AFFINITY of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  std::vector<int> cpus;
+  for (int i = 0; i < 64 * 64; ++i)
+    if (mask[i / 64] & (1ULL << (i % 64))) cpus.push_back(i);
+  return cpus;
+}
+
+std::vector<uint32_t> ListDeviceIds() {
+  std::vector<uint32_t> ids;
+  DIR* dir = opendir("/sys/class/ublk-char");
+  if (dir == nullptr) return ids;
+  while (dirent* e = readdir(dir)) {
+    unsigned id = 0;
+    char tail = 0;
+    if (std::sscanf(e->d_name, "ublkc%u%c", &id, &tail) == 1) ids.push_back(id);
+  }
+  closedir(dir);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+bool DeviceExists(uint32_t dev_id) {
+  struct stat st;
+  std::string path = "/sys/class/ublk-char/ublkc" + std::to_string(dev_id);
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace ublk

@@ -1,0 +1,68 @@
+#include "ctrl_cmd.h"
+
+#include <cstring>
+
+namespace ublk {
+namespace {
+
+CtrlRequest Make(uint32_t op, uint32_t dev_id, void* buf, uint16_t len) {
+  CtrlRequest r{};
+  r.op = op;
+  r.cmd.dev_id = dev_id;
+  r.cmd.queue_id = abi::kNoQueue;
+  r.cmd.addr = reinterpret_cast<uintptr_t>(buf);
+  r.cmd.len = len;
+  return r;
+}
+
+}  // namespace
+
+CtrlRequest MakeGetFeatures(uint64_t* features) {
+  // No device: the id is ignored, but send the "none" value, not 0.
+  return Make(abi::kCmdGetFeatures, abi::kNewDevId, features,
+              sizeof(*features));
+}
+
+CtrlRequest MakeAddDev(abi::DevInfo* info) {
+  return Make(abi::kCmdAddDev, info->dev_id, info, sizeof(*info));
+}
+
+CtrlRequest MakeDelDev(uint32_t dev_id, bool async) {
+  return Make(async ? abi::kCmdDelDevAsync : abi::kCmdDelDev, dev_id, nullptr,
+              0);
+}
+
+CtrlRequest MakeStartDev(uint32_t dev_id, pid_t server_pid) {
+  CtrlRequest r = Make(abi::kCmdStartDev, dev_id, nullptr, 0);
+  r.cmd.data[0] = static_cast<uint64_t>(server_pid);
+  return r;
+}
+
+CtrlRequest MakeStopDev(uint32_t dev_id) {
+  return Make(abi::kCmdStopDev, dev_id, nullptr, 0);
+}
+
+CtrlRequest MakeSetParams(uint32_t dev_id, abi::Params* params) {
+  params->len = sizeof(*params);
+  return Make(abi::kCmdSetParams, dev_id, params, sizeof(*params));
+}
+
+CtrlRequest MakeGetParams(uint32_t dev_id, abi::Params* params) {
+  std::memset(params, 0, sizeof(*params));
+  params->len = sizeof(*params);
+  return Make(abi::kCmdGetParams, dev_id, params, sizeof(*params));
+}
+
+CtrlRequest MakeGetDevInfo(uint32_t dev_id, abi::DevInfo* info, bool use_v2) {
+  return Make(use_v2 ? abi::kCmdGetDevInfo2 : abi::kCmdGetDevInfo, dev_id,
+              info, sizeof(*info));
+}
+
+CtrlRequest MakeGetQueueAffinity(uint32_t dev_id, uint16_t queue, void* mask,
+                                 uint16_t mask_bytes) {
+  CtrlRequest r = Make(abi::kCmdGetQueueAffinity, dev_id, mask, mask_bytes);
+  r.cmd.data[0] = queue;
+  return r;
+}
+
+}  // namespace ublk

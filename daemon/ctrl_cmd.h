@@ -1,0 +1,36 @@
+// Pure builders for ublk control commands.
+//
+// Each function returns the command number and the 32-byte payload that go
+// into one 128-byte SQE; nothing is sent. Pointers passed in are stored as
+// the command's buffer address and must stay valid until the command has
+// completed. ControlDevice sends what these build.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include "ublk/abi.h"
+
+namespace ublk {
+
+struct CtrlRequest {
+  uint32_t op;
+  abi::CtrlCmd cmd;
+};
+
+CtrlRequest MakeGetFeatures(uint64_t* features);
+// info is sent and overwritten with the negotiated values.
+CtrlRequest MakeAddDev(abi::DevInfo* info);
+CtrlRequest MakeDelDev(uint32_t dev_id, bool async);
+CtrlRequest MakeStartDev(uint32_t dev_id, pid_t server_pid);
+CtrlRequest MakeStopDev(uint32_t dev_id);
+CtrlRequest MakeSetParams(uint32_t dev_id, abi::Params* params);
+CtrlRequest MakeGetParams(uint32_t dev_id, abi::Params* params);
+// use_v2 selects GET_DEV_INFO2 (6.3+).
+CtrlRequest MakeGetDevInfo(uint32_t dev_id, abi::DevInfo* info, bool use_v2);
+// mask receives a CPU bitmap of mask_bytes (a multiple of 8).
+CtrlRequest MakeGetQueueAffinity(uint32_t dev_id, uint16_t queue,
+                                 void* mask, uint16_t mask_bytes);
+
+}  // namespace ublk

@@ -1,0 +1,48 @@
+#include "device.h"
+
+#include <time.h>
+
+#include "ublk/log.h"
+
+namespace ublk {
+
+Result<Device> Device::Add(ControlDevice& control, const abi::DevInfo& wanted) {
+  auto info = control.AddDev(wanted);
+  if (!info) return info.error();
+  log::Info("dev {}: added ({} queues, depth {}, flags {:#x})", info->dev_id,
+            info->nr_hw_queues, info->queue_depth, info->flags);
+  return Device(control, *info);
+}
+
+Device::Device(Device&& o) noexcept
+    : control_(o.control_),
+      info_(o.info_),
+      owned_(std::exchange(o.owned_, false)),
+      char_fd_(std::move(o.char_fd_)) {}
+
+Device::~Device() {
+  char_fd_.reset();  // the kernel waits for the char device's last close
+  if (!owned_) return;
+  auto r = control_->DelDev(id());
+  if (r)
+    log::Info("dev {}: deleted", id());
+  else if (r.error().code().value() != ENODEV)
+    log::Error("dev {}: {}", id(), r.error().message());
+}
+
+Result<void> Device::OpenCharDev(int timeout_ms) {
+  const std::string path = char_path();
+  for (int waited = 0;; waited += 10) {
+    auto fd = Fd::Open(path, O_RDWR);
+    if (fd) {
+      char_fd_ = std::move(*fd);
+      return {};
+    }
+    if (fd.error().code().value() != ENOENT || waited >= timeout_ms)
+      return fd.error();
+    timespec ts{0, 10 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+}
+
+}  // namespace ublk

@@ -1,0 +1,51 @@
+// Device: one kernel ublk device, from ADD_DEV until it is deleted.
+//
+// Owns the device (the destructor sends DEL_DEV unless Disown() was called,
+// for recovery) and its /dev/ublkcN descriptor. Borrows the ControlDevice,
+// which must outlive it. Main thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "control_device.h"
+#include "ublk/abi.h"
+#include "ublk/fd.h"
+#include "ublk/result.h"
+
+namespace ublk {
+
+class Device {
+ public:
+  // ADD_DEV with `wanted`; the result holds the negotiated info.
+  static Result<Device> Add(ControlDevice& control, const abi::DevInfo& wanted);
+
+  Device(Device&& o) noexcept;
+  Device& operator=(Device&&) = delete;
+  Device(const Device&) = delete;
+  ~Device();
+
+  const abi::DevInfo& info() const { return info_; }
+  uint32_t id() const { return info_.dev_id; }
+  std::string char_path() const { return "/dev/ublkc" + std::to_string(id()); }
+  std::string block_path() const { return "/dev/ublkb" + std::to_string(id()); }
+
+  // Opens /dev/ublkcN, waiting up to timeout_ms for udev/devtmpfs to create it.
+  Result<void> OpenCharDev(int timeout_ms);
+  int char_fd() const { return char_fd_.get(); }
+  void CloseCharDev() { char_fd_.reset(); }
+
+  // Leaves the kernel device in place when this object goes away.
+  void Disown() { owned_ = false; }
+
+ private:
+  Device(ControlDevice& control, const abi::DevInfo& info)
+      : control_(&control), info_(info) {}
+
+  ControlDevice* control_;
+  abi::DevInfo info_;
+  bool owned_ = true;
+  Fd char_fd_;
+};
+
+}  // namespace ublk

@@ -1,0 +1,82 @@
+#include "guardian.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "control_device.h"
+#include "state_file.h"
+#include "ublk/fd.h"
+#include "ublk/log.h"
+
+namespace ublk {
+namespace {
+
+volatile sig_atomic_t g_child = 0;
+
+void Forward(int sig) {
+  if (g_child > 0) ::kill(g_child, sig);
+}
+
+void CleanUpAfter(uint32_t dev_id) {
+  RemoveState(StateDir(), dev_id);
+  auto control = ControlDevice::Open();
+  if (!control) return;
+  auto r = control->DelDev(dev_id);
+  if (r)
+    log::Info("dev {}: deleted after its server died", dev_id);
+  else if (r.error().code().value() != ENODEV)
+    log::Error("dev {}: {}", dev_id, r.error().message());
+}
+
+}  // namespace
+
+int RunGuarded(const std::function<int(int)>& serve, int close_in_parent) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+    log::Error("guardian: pipe: {}", std::strerror(errno));
+    return 1;
+  }
+  Fd id_read(pipefd[0]);
+  Fd id_write(pipefd[1]);
+  pid_t child = ::fork();
+  if (child < 0) {
+    log::Error("guardian: fork: {}", std::strerror(errno));
+    return 1;
+  }
+  if (child == 0) {
+    id_read.reset();
+    ::_exit(serve(id_write.get()));
+  }
+  g_child = child;
+  id_write.reset();
+  if (close_in_parent >= 0) ::close(close_in_parent);
+  struct sigaction sa {};
+  sa.sa_handler = Forward;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &sa, nullptr);
+
+  // Blocks until the server sends its id, or dies before ADD_DEV succeeded.
+  uint32_t dev_id = 0;
+  ssize_t n;
+  do {
+    n = ::read(id_read.get(), &dev_id, sizeof(dev_id));
+  } while (n < 0 && errno == EINTR);
+  const bool have_id = n == sizeof(dev_id);
+
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);  // it cleaned up itself
+  // Killed: its device is dead but still holds the id, so deleting it by id
+  // cannot hit another device.
+  log::Error("server (pid {}) killed by signal {}", child, WTERMSIG(status));
+  if (have_id) CleanUpAfter(dev_id);
+  return 128 + WTERMSIG(status);
+}
+
+}  // namespace ublk

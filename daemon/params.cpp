@@ -1,0 +1,38 @@
+#include "params.h"
+
+namespace ublk {
+
+abi::Params BuildParams(const DeviceGeometry& g, uint32_t max_io_bytes) {
+  abi::Params p{};
+  p.len = sizeof(p);
+  p.types = abi::kParamTypeBasic;
+  auto& b = p.basic;
+  if (g.read_only) b.attrs |= abi::kAttrReadOnly;
+  if (g.rotational) b.attrs |= abi::kAttrRotational;
+  if (g.volatile_cache) {
+    b.attrs |= abi::kAttrVolatileCache;
+    if (g.fua) b.attrs |= abi::kAttrFua;
+  }
+  b.logical_bs_shift = g.logical_bs_shift;
+  b.physical_bs_shift = g.physical_bs_shift;
+  b.io_opt_shift = g.io_opt_shift;
+  b.io_min_shift = g.io_min_shift;
+  b.max_sectors = max_io_bytes >> 9;
+  b.dev_sectors = g.size_bytes >> 9;
+
+  if (g.discard || g.write_zeroes) {
+    p.types |= abi::kParamTypeDiscard;
+    auto& d = p.discard;
+    d.discard_granularity = g.discard_granularity;
+    // Requests carry their length in bytes as 32 bits: stay below 4 GiB.
+    constexpr uint32_t kMaxSectors = (UINT32_MAX >> 9) & ~7u;
+    if (g.discard) {
+      d.max_discard_sectors = kMaxSectors;
+      d.max_discard_segments = 1;
+    }
+    if (g.write_zeroes) d.max_write_zeroes_sectors = kMaxSectors;
+  }
+  return p;
+}
+
+}  // namespace ublk

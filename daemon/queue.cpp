@@ -1,0 +1,315 @@
+#include "queue.h"
+
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "ublk/log.h"
+#include "ublk/user_data.h"
+
+namespace ublk {
+namespace {
+
+constexpr size_t RoundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
+
+// Fixed-file slot of /dev/ublkcN; targets get the slots after it.
+constexpr int kCharFileSlot = 0;
+constexpr unsigned kFileSlots = 16;
+
+}  // namespace
+
+const char* DataPathName(DataPath path) {
+  switch (path) {
+    case DataPath::kCopy:
+      return "copy";
+    case DataPath::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+Result<int> QueueContext::AddFile(int fd) {
+  if (next_file_ >= static_cast<int>(kFileSlots))
+    return Invalid("too many files for one queue");
+  int slot = next_file_;
+  int ret = io_uring_register_files_update(ring_, slot, &fd, 1);
+  if (ret < 0) return SysError(-ret, "registering a backend file");
+  ++next_file_;
+  return slot;
+}
+
+Queue::Queue(QueueConfig config, Target& target)
+    : config_(std::move(config)),
+      target_(target),
+      stop_fd_(eventfd(0, EFD_CLOEXEC)) {}
+
+Queue::~Queue() = default;
+
+void Queue::RequestStop() {
+  uint64_t one = 1;
+  if (stop_fd_.valid()) (void)!::write(stop_fd_.get(), &one, sizeof(one));
+}
+
+void Queue::Run(std::promise<Result<void>> ready) noexcept {
+  Result<void> setup = Invalid("queue setup did not run");
+  try {
+    setup = Setup();
+  } catch (const std::exception& e) {
+    setup = Invalid(std::string("queue setup: ") + e.what());
+  }
+  bool ok = setup.ok();
+  if (!ok) {
+    log::Error("dev {} queue {}: {}", config_.dev_id, config_.id,
+               setup.error().message());
+  }
+  ready.set_value(std::move(setup));
+  if (ok) {
+    log::Info("dev {} queue {}: serving {} tags", config_.dev_id, config_.id,
+              config_.depth);
+    Serve();
+    log::Info("dev {} queue {}: exit ({} tags aborted, {} errors)",
+              config_.dev_id, config_.id, aborted_, unexpected_errors_);
+  }
+  // Release the ring (cancelling anything still parked) before telling the
+  // main thread we are gone.
+  target_queue_.reset();
+  context_.reset();
+  ring_.reset();
+  if (config_.exit_notify_fd >= 0) {
+    uint64_t one = 1;
+    (void)!::write(config_.exit_notify_fd, &one, sizeof(one));
+  }
+}
+
+Result<void> Queue::Setup() {
+  if (!stop_fd_.valid()) return SysError(errno, "creating the stop eventfd");
+  if (!config_.cpus.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu : config_.cpus) CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+      log::Warn("dev {} queue {}: cannot pin to its CPUs: {}", config_.dev_id,
+                config_.id, std::strerror(errno));
+  }
+
+  // Room for a commit and the target's SQEs for every tag, plus the stop read.
+  unsigned entries = 2;
+  while (entries < config_.depth * (1u + config_.ring_needs.sqes_per_io) + 1)
+    entries <<= 1;
+  auto ring = Ring::Create({.entries = entries,
+                            .big_sqe = config_.ring_needs.big_sqe,
+                            .big_cqe = config_.ring_needs.big_cqe,
+                            .owned_by_thread = true});
+  if (!ring) return ring.error();
+  ring_ = std::make_unique<Ring>(std::move(*ring));
+  io_uring* r = ring_->get();
+  (void)io_uring_register_ring_fd(r);  // an optimisation only (5.18+)
+
+  int ret = io_uring_register_files_sparse(r, kFileSlots);
+  if (ret < 0) return SysError(-ret, "registering the queue's file table");
+  int char_fd = config_.char_fd;
+  ret = io_uring_register_files_update(r, kCharFileSlot, &char_fd, 1);
+  if (ret < 0) return SysError(-ret, "registering /dev/ublkc");
+
+  const size_t page = PageSize();
+  const size_t stride = RoundUp(abi::kMaxQueueDepth * sizeof(abi::IoDesc), page);
+  auto descs = Mmap::Map(RoundUp(config_.depth * sizeof(abi::IoDesc), page),
+                         PROT_READ, MAP_SHARED | MAP_POPULATE, config_.char_fd,
+                         abi::kCmdBufOffset + config_.id * stride,
+                         "the queue's I/O descriptors");
+  if (!descs) return descs.error();
+  descs_ = std::move(*descs);
+
+  if (config_.data_path == DataPath::kCopy) {
+    auto bufs = Mmap::Map(size_t{config_.depth} * config_.max_io_bytes,
+                          PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                          -1, 0, "per-tag buffers");
+    if (!bufs) return bufs.error();
+    buffers_ = std::move(*bufs);
+    if (config_.register_buffers) {
+      std::vector<iovec> iov(config_.depth);
+      for (uint16_t t = 0; t < config_.depth; ++t)
+        iov[t] = {static_cast<char*>(buffers_.data()) +
+                      size_t{t} * config_.max_io_bytes,
+                  config_.max_io_bytes};
+      ret = io_uring_register_buffers(r, iov.data(), iov.size());
+      if (ret < 0) return SysError(-ret, "registering per-tag buffers");
+    }
+  }
+
+  unsigned sqe_bytes = config_.ring_needs.big_sqe ? 128 : 64;
+  context_ = std::make_unique<QueueContext>(r, config_.id, config_.depth,
+                                            sqe_bytes);
+  auto tq = target_.OpenQueue(*context_);
+  if (!tq) return tq.error();
+  target_queue_ = std::move(*tq);
+
+  tags_.assign(config_.depth, TagState::kParked);
+  requests_.assign(config_.depth, Request{});
+  for (uint16_t t = 0; t < config_.depth; ++t) {
+    requests_[t].tag = t;
+    if (buffers_.valid())
+      requests_[t].buffer =
+          static_cast<char*>(buffers_.data()) + size_t{t} * config_.max_io_bytes;
+  }
+  if (!ArmStopEvent()) return Invalid("no SQE for the stop event");
+  for (uint16_t t = 0; t < config_.depth; ++t)
+    if (!QueueIoCmd(abi::kIoFetchReq, t, 0))
+      return Invalid("no SQE for FETCH_REQ");
+  ret = io_uring_submit(r);
+  if (ret < 0) return SysError(-ret, "submitting FETCH_REQ");
+  return {};
+}
+
+io_uring_sqe* Queue::NextSqe() noexcept {
+  io_uring* r = ring_->get();
+  io_uring_sqe* sqe = io_uring_get_sqe(r);
+  if (sqe == nullptr) {
+    // Cannot happen with the ring sized for every tag; flush and retry.
+    if (io_uring_submit(r) < 0) return nullptr;
+    sqe = io_uring_get_sqe(r);
+  }
+  return sqe;
+}
+
+bool Queue::ArmStopEvent() noexcept {
+  io_uring_sqe* sqe = NextSqe();
+  if (sqe == nullptr) return false;
+  io_uring_prep_read(sqe, stop_fd_.get(), &stop_value_, sizeof(stop_value_), 0);
+  sqe->user_data = EncodeUserData({0, UserOp::kStopEvent, 0, config_.id});
+  return true;
+}
+
+bool Queue::QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept {
+  io_uring_sqe* sqe = NextSqe();
+  if (sqe == nullptr) return false;
+  std::memset(sqe, 0, 64);
+  io_uring_prep_rw(IORING_OP_URING_CMD, sqe, kCharFileSlot, nullptr, 0, 0);
+  sqe->flags = IOSQE_FIXED_FILE;
+  sqe->cmd_op = op;
+  abi::IoCmd cmd{};
+  cmd.q_id = config_.id;
+  cmd.tag = tag;
+  cmd.result = result;
+  if (config_.data_path == DataPath::kCopy)
+    cmd.addr = reinterpret_cast<uintptr_t>(requests_[tag].buffer);
+  std::memcpy(sqe->cmd, &cmd, sizeof(cmd));
+  sqe->user_data = EncodeUserData({tag, UserOp::kFetch, 0, config_.id});
+  return true;
+}
+
+void Queue::Serve() noexcept {
+  io_uring* r = ring_->get();
+  while (true) {
+    int ret = io_uring_submit_and_wait(r, 1);
+    if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
+        ret != -ETIME) {
+      log::Error("dev {} queue {}: io_uring_enter: {}", config_.dev_id,
+                 config_.id, std::strerror(-ret));
+      return;
+    }
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(r, head, cqe) {
+      HandleCqe(cqe);
+      ++seen;
+    }
+    io_uring_cq_advance(r, seen);
+    if (in_target_ == 0 && (aborted_ == config_.depth || stop_requested_))
+      return;
+  }
+}
+
+void Queue::HandleCqe(const io_uring_cqe* cqe) noexcept {
+  UserData ud = DecodeUserData(cqe->user_data);
+  switch (ud.op) {
+    case UserOp::kFetch:
+      OnFetchDone(ud.tag, cqe->res);
+      return;
+    case UserOp::kTarget: {
+      const void* big =
+          config_.ring_needs.big_cqe ? static_cast<const void*>(cqe->big_cqe)
+                                     : nullptr;
+      OnTargetDone(ud.tag, Completion{cqe->res, ud.target_data, big});
+      return;
+    }
+    case UserOp::kStopEvent:
+      stop_requested_ = true;
+      return;
+  }
+}
+
+void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
+  if (tag >= config_.depth || tags_[tag] != TagState::kParked) {
+    ++unexpected_errors_;
+    return;
+  }
+  if (res == abi::kIoResNeedGetData) {
+    // The kernel wants the WRITE's buffer before it copies the data in; the
+    // answer completes like a fetch, with the request ready.
+    if (!QueueIoCmd(abi::kIoNeedGetData, tag, 0)) {
+      tags_[tag] = TagState::kAborted;
+      ++aborted_;
+    }
+    return;
+  }
+  if (res != abi::kIoResOk) {
+    // -ENODEV: cancelled by stop/delete/ring exit. Anything else means the
+    // command was refused; either way the kernel no longer holds this tag.
+    if (res != -ENODEV) ++unexpected_errors_;
+    tags_[tag] = TagState::kAborted;
+    ++aborted_;
+    return;
+  }
+
+  const auto* desc = static_cast<const abi::IoDesc*>(descs_.data()) + tag;
+  Request& req = requests_[tag];
+  req.op = abi::DescOp(*desc);
+  req.op_flags = desc->op_flags & ~0xffu;
+  req.offset = desc->start_sector << 9;
+  req.length = desc->nr_sectors << 9;
+  tags_[tag] = TagState::kInTarget;
+  ++in_target_;
+  UBLK_TRACE("dev {} q {} tag {} op {} off {} len {}", config_.dev_id,
+             config_.id, tag, req.op, req.offset, req.length);
+
+  // Never trust the descriptor with memory: a request that does not fit the
+  // buffer or the device fails instead of reaching the target.
+  const bool has_data = req.op == abi::kOpRead || req.op == abi::kOpWrite;
+  if ((has_data && req.length > config_.max_io_bytes) ||
+      desc->nr_sectors > (UINT32_MAX >> 9) ||
+      req.offset > config_.dev_bytes ||
+      req.length > config_.dev_bytes - req.offset) {
+    Finish(tag, -EIO);
+    return;
+  }
+  IoStatus st = target_queue_->Queue(*context_, req);
+  if (!st.pending()) Finish(tag, st.result());
+}
+
+void Queue::OnTargetDone(uint16_t tag, const Completion& c) noexcept {
+  if (tag >= config_.depth || tags_[tag] != TagState::kInTarget) {
+    ++unexpected_errors_;
+    return;
+  }
+  IoStatus st = target_queue_->Complete(*context_, requests_[tag], c);
+  if (!st.pending()) Finish(tag, st.result());
+}
+
+void Queue::Finish(uint16_t tag, int result) noexcept {
+  --in_target_;
+  tags_[tag] = TagState::kParked;
+  if (!QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) {
+    // Only a broken ring gets here; the kernel aborts the tag on ring exit.
+    tags_[tag] = TagState::kAborted;
+    ++aborted_;
+    ++unexpected_errors_;
+  }
+}
+
+}  // namespace ublk

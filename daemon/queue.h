@@ -1,0 +1,99 @@
+// Queue: one ublk hardware queue served by its own thread.
+//
+// The thread creates and owns the queue's io_uring, maps the queue's
+// descriptor array from /dev/ublkcN, allocates (and registers) the per-tag
+// buffers, opens the target's per-queue half, and parks FETCH_REQ for every
+// tag. Then it loops: one io_uring_enter submits everything queued and reaps
+// a batch of completions; a new request goes to the target; a finished one
+// goes back with COMMIT_AND_FETCH_REQ, which also re-parks the tag.
+//
+// Every tag is always in one of three places: parked in the kernel, in the
+// target (backend I/O in flight), or aborted by the kernel (-ENODEV on stop,
+// delete or ring exit). The thread exits once every tag is aborted, or once
+// RequestStop() was called and nothing is in the target. Run() never throws
+// and, past setup, never allocates or blocks on anything but its own ring.
+#pragma once
+
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <vector>
+
+#include "ublk/abi.h"
+#include "ublk/fd.h"
+#include "ublk/mmap.h"
+#include "ublk/queue_context.h"
+#include "ublk/result.h"
+#include "ublk/ring.h"
+#include "ublk/target.h"
+
+namespace ublk {
+
+// How request data moves between the kernel and the server.
+enum class DataPath {
+  kCopy,  // the kernel copies into/out of per-tag buffers (FETCH addr)
+  kNone,  // user-copy mode and a target that never touches data: no copies
+};
+const char* DataPathName(DataPath path);
+
+struct QueueConfig {
+  uint32_t dev_id = 0;
+  uint16_t id = 0;
+  uint16_t depth = 0;
+  uint32_t max_io_bytes = 0;
+  uint64_t dev_bytes = 0;
+  int char_fd = -1;         // /dev/ublkcN, borrowed; outlives the queue
+  int exit_notify_fd = -1;  // eventfd bumped when the thread exits
+  DataPath data_path = DataPath::kCopy;
+  RingNeeds ring_needs;
+  bool register_buffers = false;  // the target reads/writes buffers itself
+  std::vector<int> cpus;          // affinity; empty: leave as is
+};
+
+class Queue {
+ public:
+  Queue(QueueConfig config, Target& target);
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+  ~Queue();
+
+  // Thread body. Reports setup success or failure through `ready` (after
+  // every tag is fetched), then serves until done.
+  void Run(std::promise<Result<void>> ready) noexcept;
+  // Any thread: asks the queue thread to finish in-flight target I/O and exit.
+  void RequestStop();
+
+ private:
+  enum class TagState : uint8_t { kParked, kInTarget, kAborted };
+
+  Result<void> Setup();
+  void Serve() noexcept;
+  void HandleCqe(const io_uring_cqe* cqe) noexcept;
+  void OnFetchDone(uint16_t tag, int res) noexcept;
+  void OnTargetDone(uint16_t tag, const Completion& c) noexcept;
+  void Finish(uint16_t tag, int result) noexcept;
+  bool QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept;
+  bool ArmStopEvent() noexcept;
+  io_uring_sqe* NextSqe() noexcept;
+
+  QueueConfig config_;
+  Target& target_;
+  Fd stop_fd_;
+  uint64_t stop_value_ = 0;  // read target of the stop eventfd
+
+  // Acquired on the queue thread, in this order; released in reverse.
+  std::unique_ptr<Ring> ring_;
+  Mmap descs_;
+  Mmap buffers_;
+  std::unique_ptr<QueueContext> context_;
+  std::unique_ptr<TargetQueue> target_queue_;
+
+  std::vector<TagState> tags_;
+  std::vector<Request> requests_;
+  unsigned in_target_ = 0;
+  unsigned aborted_ = 0;
+  unsigned unexpected_errors_ = 0;
+  bool stop_requested_ = false;
+};
+
+}  // namespace ublk

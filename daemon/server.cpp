@@ -1,0 +1,217 @@
+#include "server.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "device.h"
+#include "feature_flags.h"
+#include "params.h"
+#include "queue.h"
+#include "registry.h"
+#include "state_file.h"
+#include "ublk/log.h"
+
+namespace ublk {
+namespace {
+
+void WriteLine(int fd, const nlohmann::json& j) {
+  if (fd < 0) return;
+  std::string line = j.dump() + "\n";
+  (void)!::write(fd, line.data(), line.size());
+}
+
+// Everything one running device holds, declared in acquisition order so that
+// destruction (queues first, then the device) undoes it in reverse.
+class Server {
+ public:
+  Server(const DeviceSpec& spec, const ServerOptions& options)
+      : spec_(spec), options_(options) {}
+  ~Server() { StopQueues(); }
+
+  Result<void> Start();
+  void WaitForStop();
+  void Stop();
+  nlohmann::json Report() const;
+
+ private:
+  void StopQueues();
+
+  DeviceSpec spec_;
+  ServerOptions options_;
+  Fd signal_fd_;
+  Fd queue_exit_fd_;
+  std::unique_ptr<Target> target_;
+  std::optional<ControlDevice> control_;
+  std::optional<Device> device_;
+  DataPath data_path_ = DataPath::kCopy;
+  uint64_t size_bytes_ = 0;
+  std::vector<std::unique_ptr<Queue>> queues_;
+  std::vector<std::jthread> threads_;
+};
+
+Result<void> Server::Start() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  // Blocked before any thread starts, so only the signalfd sees them.
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal_fd_ = Fd(signalfd(-1, &mask, SFD_CLOEXEC));
+  queue_exit_fd_ = Fd(eventfd(0, EFD_CLOEXEC));
+  if (!signal_fd_.valid() || !queue_exit_fd_.valid())
+    return SysError(errno, "creating the server's event descriptors");
+
+  const TargetType* type = FindTargetType(spec_.type);
+  if (type == nullptr) return Invalid("unknown target type '" + spec_.type + "'");
+  auto target = type->create(spec_);
+  if (!target) return target.error();
+  target_ = std::move(*target);
+  const DeviceGeometry geometry = target_->Geometry();
+  size_bytes_ = geometry.size_bytes;
+
+  auto control = ControlDevice::Open();
+  if (!control) return control.error();
+  control_.emplace(std::move(*control));
+
+  FlagChoice choice = ChooseFlags(control_->features(), target_->data_access());
+  data_path_ = choice.data_path;
+  abi::DevInfo wanted{};
+  wanted.nr_hw_queues = spec_.queues;
+  wanted.queue_depth = spec_.depth;
+  wanted.max_io_buf_bytes = spec_.max_io_bytes;
+  wanted.dev_id = spec_.id.value_or(abi::kNewDevId);
+  wanted.flags = choice.flags;
+  auto device = Device::Add(*control_, wanted);
+  if (!device) return device.error();
+  device_.emplace(std::move(*device));
+  const abi::DevInfo& info = device_->info();
+  if (options_.devid_fd >= 0) {
+    uint32_t id = info.dev_id;
+    (void)!::write(options_.devid_fd, &id, sizeof(id));
+  }
+  if (info.nr_hw_queues != spec_.queues)
+    return Invalid("the kernel allows only " +
+                   std::to_string(info.nr_hw_queues) + " queues, not " +
+                   std::to_string(spec_.queues));
+
+  UBLK_RETURN_IF_ERROR(control_->SetParams(
+      info.dev_id, BuildParams(geometry, info.max_io_buf_bytes)));
+  UBLK_RETURN_IF_ERROR(device_->OpenCharDev(10000));
+
+  std::vector<std::future<Result<void>>> ready;
+  for (uint16_t q = 0; q < info.nr_hw_queues; ++q) {
+    QueueConfig qc;
+    qc.dev_id = info.dev_id;
+    qc.id = q;
+    qc.depth = info.queue_depth;
+    qc.max_io_bytes = info.max_io_buf_bytes;
+    qc.dev_bytes = size_bytes_;
+    qc.char_fd = device_->char_fd();
+    qc.exit_notify_fd = queue_exit_fd_.get();
+    qc.data_path = data_path_;
+    qc.ring_needs = target_->ring_needs();
+    qc.register_buffers = target_->data_access() == DataAccess::kBuffer;
+    auto cpus = control_->GetQueueAffinity(info.dev_id, q);
+    if (cpus) qc.cpus = std::move(*cpus);
+    queues_.push_back(std::make_unique<Queue>(std::move(qc), *target_));
+    std::promise<Result<void>> promise;
+    ready.push_back(promise.get_future());
+    threads_.emplace_back(&Queue::Run, queues_.back().get(), std::move(promise));
+  }
+  for (auto& f : ready) {
+    Result<void> r = f.get();
+    if (!r) return r.error();
+  }
+
+  UBLK_RETURN_IF_ERROR(control_->StartDev(info.dev_id, getpid()));
+  log::Info("dev {}: started, {} live", info.dev_id, device_->block_path());
+
+  DeviceState state;
+  state.spec = spec_;
+  state.spec.id = info.dev_id;
+  state.dev_id = info.dev_id;
+  state.pid = getpid();
+  state.flags = info.flags;
+  state.data_path = DataPathName(data_path_);
+  state.queues = info.nr_hw_queues;
+  state.depth = info.queue_depth;
+  state.size_bytes = size_bytes_;
+  auto written = WriteState(StateDir(), state);
+  if (!written) log::Warn("dev {}: {}", info.dev_id, written.error().message());
+  return {};
+}
+
+nlohmann::json Server::Report() const {
+  const abi::DevInfo& info = device_->info();
+  return {{"ok", true},
+          {"dev_id", info.dev_id},
+          {"block", device_->block_path()},
+          {"char", device_->char_path()},
+          {"type", spec_.type},
+          {"queues", info.nr_hw_queues},
+          {"depth", info.queue_depth},
+          {"size", size_bytes_},
+          {"max_io_bytes", info.max_io_buf_bytes},
+          {"data_path", DataPathName(data_path_)},
+          {"features", FeatureNames(info.flags)},
+          {"pid", getpid()}};
+}
+
+void Server::WaitForStop() {
+  pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0},
+                   {queue_exit_fd_.get(), POLLIN, 0}};
+  while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+  }
+  if (fds[0].revents & POLLIN) {
+    signalfd_siginfo si{};
+    (void)!::read(signal_fd_.get(), &si, sizeof(si));
+    log::Info("dev {}: signal {}, stopping", device_->id(), si.ssi_signo);
+  } else {
+    log::Warn("dev {}: a queue ended on its own, stopping", device_->id());
+  }
+}
+
+void Server::Stop() {
+  // STOP_DEV removes the disk; the queues keep serving until the kernel has
+  // completed in-flight I/O and aborted the parked fetches.
+  auto r = control_->StopDev(device_->id());
+  if (!r && r.error().code().value() != ENODEV)
+    log::Warn("dev {}: {}", device_->id(), r.error().message());
+  StopQueues();
+  RemoveState(StateDir(), device_->id());
+  device_.reset();  // closes /dev/ublkcN, deletes the device
+  log::Info("stopped");
+}
+
+void Server::StopQueues() {
+  for (auto& q : queues_) q->RequestStop();
+  threads_.clear();  // joins
+  queues_.clear();
+}
+
+}  // namespace
+
+int RunServer(const DeviceSpec& spec, const ServerOptions& options) {
+  Server server(spec, options);
+  auto started = server.Start();
+  if (!started) {
+    log::Error("{}", started.error().message());
+    WriteLine(options.ready_fd,
+              {{"ok", false}, {"error", started.error().message()}});
+    return 1;
+  }
+  WriteLine(options.ready_fd, server.Report());
+  server.WaitForStop();
+  server.Stop();
+  return 0;
+}
+
+}  // namespace ublk

@@ -1,0 +1,25 @@
+// The per-device server: brings one device up from its spec, serves it until
+// told to stop, and takes it down again.
+//
+// Lifecycle: open the backend, ADD_DEV, SET_PARAMS, open /dev/ublkcN, start
+// one thread per queue (each fetches all its tags), START_DEV, write the
+// state file, report "live". Then wait for SIGTERM/SIGINT/SIGHUP or for a
+// queue to end on its own (the device was stopped or deleted from outside).
+// Stop: STOP_DEV, let the queues drain and exit, close /dev/ublkcN, delete the
+// device, remove the state file. Any failure on the way up undoes what was
+// done, so no half-made device stays behind.
+#pragma once
+
+#include "ublk/spec.h"
+
+namespace ublk {
+
+struct ServerOptions {
+  int ready_fd = -1;  // gets one JSON line: {"ok":true,...} or {"ok":false,...}
+  int devid_fd = -1;  // gets the device id (4 bytes) right after ADD_DEV
+};
+
+// Returns the process exit code: 0 after a clean stop, 1 on failure.
+int RunServer(const DeviceSpec& spec, const ServerOptions& options);
+
+}  // namespace ublk

@@ -1,0 +1,74 @@
+// ublk-server: runs one device. Started by `ublk add`, not by hand:
+//   ublk-server --spec JSON [--ready-fd N] [--foreground]
+// Without --foreground it logs to syslog; either way a guardian parent
+// cleans up if the server itself is killed.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <syslog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "guardian.h"
+#include "server.h"
+#include "spec_json.h"
+
+namespace {
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: ublk-server --spec JSON [--ready-fd N] [--foreground]\n"
+               "This is the per-device server started by `ublk add`.\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string spec_text;
+  int ready_fd = -1;
+  bool foreground = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--spec" && i + 1 < argc) {
+      spec_text = argv[++i];
+    } else if (arg == "--ready-fd" && i + 1 < argc) {
+      ready_fd = std::atoi(argv[++i]);
+    } else if (arg == "--foreground") {
+      foreground = true;
+    } else {
+      return Usage();
+    }
+  }
+  if (spec_text.empty()) return Usage();
+
+  auto logger = foreground
+                    ? spdlog::stderr_color_mt("ublk")
+                    : spdlog::syslog_logger_mt("ublk", "ublk-server", LOG_PID,
+                                               LOG_DAEMON);
+  logger->set_pattern(foreground ? "%Y-%m-%d %H:%M:%S.%e ublk[%P] %l: %v"
+                                 : "%l: %v");
+  spdlog::set_default_logger(logger);
+  if (const char* level = std::getenv("UBLK_LOG_LEVEL"))
+    spdlog::set_level(spdlog::level::from_str(level));
+
+  auto json = ublk::ParseJson(spec_text, "--spec");
+  if (!json) {
+    spdlog::error("{}", json.error().message());
+    return 2;
+  }
+  auto spec = ublk::SpecFromJson(*json);
+  if (!spec) {
+    spdlog::error("--spec: {}", spec.error().message());
+    return 2;
+  }
+  return ublk::RunGuarded(
+      [&](int devid_fd) {
+        return ublk::RunServer(*spec, {.ready_fd = ready_fd,
+                                       .devid_fd = devid_fd});
+      },
+      ready_fd);
+}

@@ -1,0 +1,122 @@
+#include "spec_json.h"
+
+#include <limits>
+
+#include "ublk/abi.h"
+
+namespace ublk {
+namespace {
+
+using nlohmann::json;
+
+// Reads an optional unsigned field no larger than max into *out.
+Result<void> GetUnsigned(const json& j, const char* key, uint64_t max,
+                         uint64_t* out, bool required) {
+  auto it = j.find(key);
+  if (it == j.end()) {
+    if (required) return Invalid(std::string("missing field \"") + key + "\"");
+    return {};
+  }
+  if (!it->is_number_unsigned() || it->get<uint64_t>() > max)
+    return Invalid(std::string("field \"") + key +
+                   "\" must be a whole number up to " + std::to_string(max));
+  *out = it->get<uint64_t>();
+  return {};
+}
+
+Result<void> GetString(const json& j, const char* key, std::string* out,
+                       bool required) {
+  auto it = j.find(key);
+  if (it == j.end()) {
+    if (required) return Invalid(std::string("missing field \"") + key + "\"");
+    return {};
+  }
+  if (!it->is_string())
+    return Invalid(std::string("field \"") + key + "\" must be a string");
+  *out = it->get<std::string>();
+  return {};
+}
+
+}  // namespace
+
+json SpecToJson(const DeviceSpec& s) {
+  json j = {{"type", s.type},   {"queues", s.queues}, {"depth", s.depth},
+            {"name", s.name},   {"file", s.file},
+            {"max_io_bytes", s.max_io_bytes}};
+  if (s.id) j["id"] = *s.id;
+  if (s.size) j["size"] = *s.size;
+  return j;
+}
+
+Result<DeviceSpec> SpecFromJson(const json& j) {
+  if (!j.is_object()) return Invalid("device spec must be a JSON object");
+  DeviceSpec s;
+  uint64_t v = 0;
+  UBLK_RETURN_IF_ERROR(GetString(j, "type", &s.type, true));
+  if (j.contains("id")) {
+    UBLK_RETURN_IF_ERROR(GetUnsigned(j, "id", INT32_MAX, &v, true));
+    s.id = static_cast<uint32_t>(v);
+  }
+  v = s.queues;
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "queues", abi::kMaxQueues, &v, false));
+  s.queues = static_cast<uint16_t>(v);
+  v = s.depth;
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "depth", abi::kMaxQueueDepth, &v, false));
+  s.depth = static_cast<uint16_t>(v);
+  UBLK_RETURN_IF_ERROR(GetString(j, "name", &s.name, false));
+  UBLK_RETURN_IF_ERROR(GetString(j, "file", &s.file, false));
+  if (j.contains("size")) {
+    UBLK_RETURN_IF_ERROR(GetUnsigned(
+        j, "size", std::numeric_limits<int64_t>::max(), &v, true));
+    s.size = v;
+  }
+  v = s.max_io_bytes;
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "max_io_bytes", 32u << 20, &v, false));
+  s.max_io_bytes = static_cast<uint32_t>(v);
+  return s;
+}
+
+json StateToJson(const DeviceState& st) {
+  return {{"spec", SpecToJson(st.spec)},
+          {"dev_id", st.dev_id},
+          {"pid", st.pid},
+          {"flags", st.flags},
+          {"data_path", st.data_path},
+          {"queues", st.queues},
+          {"depth", st.depth},
+          {"size", st.size_bytes}};
+}
+
+Result<DeviceState> StateFromJson(const json& j) {
+  if (!j.is_object()) return Invalid("state must be a JSON object");
+  DeviceState st;
+  auto spec_it = j.find("spec");
+  if (spec_it == j.end()) return Invalid("missing field \"spec\"");
+  auto spec = SpecFromJson(*spec_it);
+  if (!spec) return spec.error().Wrap("spec");
+  st.spec = std::move(*spec);
+  uint64_t v = 0;
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "dev_id", INT32_MAX, &v, true));
+  st.dev_id = static_cast<uint32_t>(v);
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "pid", INT32_MAX, &v, true));
+  st.pid = static_cast<pid_t>(v);
+  UBLK_RETURN_IF_ERROR(
+      GetUnsigned(j, "flags", std::numeric_limits<uint64_t>::max(), &st.flags,
+                  true));
+  UBLK_RETURN_IF_ERROR(GetString(j, "data_path", &st.data_path, true));
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "queues", abi::kMaxQueues, &v, true));
+  st.queues = static_cast<uint16_t>(v);
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "depth", abi::kMaxQueueDepth, &v, true));
+  st.depth = static_cast<uint16_t>(v);
+  UBLK_RETURN_IF_ERROR(GetUnsigned(
+      j, "size", std::numeric_limits<uint64_t>::max(), &st.size_bytes, true));
+  return st;
+}
+
+Result<json> ParseJson(std::string_view text, const std::string& what) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Invalid(what + ": not valid JSON");
+  return j;
+}
+
+}  // namespace ublk

@@ -1,0 +1,41 @@
+// JSON forms of DeviceSpec and of the per-device state file.
+//
+// Conversion never throws: parsing checks every field's type and range and
+// returns an Error naming the first bad field.
+#pragma once
+
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "ublk/result.h"
+#include "ublk/spec.h"
+
+namespace ublk {
+
+nlohmann::json SpecToJson(const DeviceSpec& spec);
+Result<DeviceSpec> SpecFromJson(const nlohmann::json& j);
+
+// What a running server records in /run/ublk/<id>.json.
+struct DeviceState {
+  DeviceSpec spec;
+  uint32_t dev_id = 0;
+  pid_t pid = 0;           // the server (opener of /dev/ublkcN)
+  uint64_t flags = 0;      // negotiated UBLK_F_* bits
+  std::string data_path;   // "copy", "none", ...
+  uint16_t queues = 0;     // as negotiated
+  uint16_t depth = 0;
+  uint64_t size_bytes = 0;
+
+  friend bool operator==(const DeviceState&, const DeviceState&) = default;
+};
+
+nlohmann::json StateToJson(const DeviceState& state);
+Result<DeviceState> StateFromJson(const nlohmann::json& j);
+
+// Parses text into JSON without throwing; `what` names the source in errors.
+Result<nlohmann::json> ParseJson(std::string_view text, const std::string& what);
+
+}  // namespace ublk

@@ -1,0 +1,270 @@
+// The ublk_drv user-space ABI, defined here from the documented facts.
+//
+// Layouts and numbers are those of the kernel's UAPI (control commands over
+// /dev/ublk-control, I/O commands and descriptors on /dev/ublkcN, parameters,
+// feature flags). Every struct carries static_asserts on its size and on the
+// offsets the kernel reads, so a layout mistake fails the build, not a device.
+// Pure data: no I/O, safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ublk::abi {
+
+// ioctl-style encoding of command numbers (generic _IOC layout: dir in bits
+// 30-31, size in 16-29, type in 8-15, number in 0-7).
+inline constexpr uint32_t kIocWrite = 1;
+inline constexpr uint32_t kIocRead = 2;
+constexpr uint32_t Ioc(uint32_t dir, char type, uint32_t nr, uint32_t size) {
+  return (dir << 30) | (size << 16) | (static_cast<uint32_t>(type) << 8) | nr;
+}
+
+// --- Control path -----------------------------------------------------------
+
+// The 32-byte payload of a control command, carried in sqe->cmd.
+struct CtrlCmd {
+  uint32_t dev_id;
+  uint16_t queue_id;
+  uint16_t len;
+  uint64_t addr;
+  uint64_t data[1];
+  uint16_t dev_path_len;
+  uint16_t pad;
+  uint32_t reserved;
+};
+static_assert(sizeof(CtrlCmd) == 32);
+static_assert(offsetof(CtrlCmd, queue_id) == 4);
+static_assert(offsetof(CtrlCmd, len) == 6);
+static_assert(offsetof(CtrlCmd, addr) == 8);
+static_assert(offsetof(CtrlCmd, data) == 16);
+static_assert(offsetof(CtrlCmd, dev_path_len) == 24);
+
+inline constexpr uint32_t kNewDevId = UINT32_MAX;  // ADD_DEV: kernel picks
+inline constexpr uint16_t kNoQueue = 0xFFFF;
+
+constexpr uint32_t CtrlRead(uint32_t nr) {
+  return Ioc(kIocRead, 'u', nr, sizeof(CtrlCmd));
+}
+constexpr uint32_t CtrlReadWrite(uint32_t nr) {
+  return Ioc(kIocRead | kIocWrite, 'u', nr, sizeof(CtrlCmd));
+}
+
+inline constexpr uint32_t kCmdGetQueueAffinity = CtrlRead(0x01);
+inline constexpr uint32_t kCmdGetDevInfo = CtrlRead(0x02);
+inline constexpr uint32_t kCmdAddDev = CtrlReadWrite(0x04);
+inline constexpr uint32_t kCmdDelDev = CtrlReadWrite(0x05);
+inline constexpr uint32_t kCmdStartDev = CtrlReadWrite(0x06);
+inline constexpr uint32_t kCmdStopDev = CtrlReadWrite(0x07);
+inline constexpr uint32_t kCmdSetParams = CtrlReadWrite(0x08);
+inline constexpr uint32_t kCmdGetParams = CtrlRead(0x09);
+inline constexpr uint32_t kCmdStartUserRecovery = CtrlReadWrite(0x10);
+inline constexpr uint32_t kCmdEndUserRecovery = CtrlReadWrite(0x11);
+inline constexpr uint32_t kCmdGetDevInfo2 = CtrlRead(0x12);
+inline constexpr uint32_t kCmdGetFeatures = CtrlRead(0x13);
+inline constexpr uint32_t kCmdDelDevAsync = CtrlRead(0x14);
+static_assert(kCmdGetDevInfo == 0x80207502);
+static_assert(kCmdAddDev == 0xC0207504);
+static_assert(kCmdDelDevAsync == 0x80207514);
+
+// Device information exchanged by ADD_DEV and GET_DEV_INFO (64 bytes).
+struct DevInfo {
+  uint16_t nr_hw_queues;
+  uint16_t queue_depth;
+  uint16_t state;
+  uint16_t pad0;
+  uint32_t max_io_buf_bytes;
+  uint32_t dev_id;
+  int32_t ublksrv_pid;
+  uint32_t pad1;
+  uint64_t flags;
+  uint64_t ublksrv_flags;
+  uint32_t owner_uid;
+  uint32_t owner_gid;
+  uint64_t reserved1;
+  uint64_t reserved2;
+};
+static_assert(sizeof(DevInfo) == 64);
+static_assert(offsetof(DevInfo, state) == 4);
+static_assert(offsetof(DevInfo, max_io_buf_bytes) == 8);
+static_assert(offsetof(DevInfo, dev_id) == 12);
+static_assert(offsetof(DevInfo, ublksrv_pid) == 16);
+static_assert(offsetof(DevInfo, flags) == 24);
+static_assert(offsetof(DevInfo, ublksrv_flags) == 32);
+static_assert(offsetof(DevInfo, owner_uid) == 40);
+
+inline constexpr uint16_t kStateDead = 0;
+inline constexpr uint16_t kStateLive = 1;
+inline constexpr uint16_t kStateQuiesced = 2;
+inline constexpr uint16_t kStateFailIo = 3;
+
+inline constexpr uint16_t kMaxQueues = 4096;
+inline constexpr uint16_t kMaxQueueDepth = 4096;
+
+// --- Feature flags (UBLK_F_*) ----------------------------------------------
+
+inline constexpr uint64_t kFSupportZeroCopy = 1ULL << 0;
+inline constexpr uint64_t kFUringCmdCompInTask = 1ULL << 1;
+inline constexpr uint64_t kFNeedGetData = 1ULL << 2;
+inline constexpr uint64_t kFUserRecovery = 1ULL << 3;
+inline constexpr uint64_t kFUserRecoveryReissue = 1ULL << 4;
+inline constexpr uint64_t kFUnprivilegedDev = 1ULL << 5;
+inline constexpr uint64_t kFCmdIoctlEncode = 1ULL << 6;
+inline constexpr uint64_t kFUserCopy = 1ULL << 7;
+inline constexpr uint64_t kFZoned = 1ULL << 8;
+inline constexpr uint64_t kFUserRecoveryFailIo = 1ULL << 9;
+inline constexpr uint64_t kFUpdateSize = 1ULL << 10;
+inline constexpr uint64_t kFAutoBufReg = 1ULL << 11;
+inline constexpr uint64_t kFQuiesce = 1ULL << 12;
+inline constexpr uint64_t kFPerIoDaemon = 1ULL << 13;
+inline constexpr uint64_t kFBufRegOffDaemon = 1ULL << 14;
+inline constexpr uint64_t kFBatchIo = 1ULL << 15;
+inline constexpr uint64_t kFIntegrity = 1ULL << 16;
+inline constexpr uint64_t kFSafeStopDev = 1ULL << 17;
+inline constexpr uint64_t kFNoAutoPartScan = 1ULL << 18;
+inline constexpr uint64_t kFShmemZc = 1ULL << 19;
+
+// --- Parameters (SET_PARAMS / GET_PARAMS) -----------------------------------
+
+inline constexpr uint32_t kParamTypeBasic = 1u << 0;
+inline constexpr uint32_t kParamTypeDiscard = 1u << 1;
+inline constexpr uint32_t kParamTypeDevt = 1u << 2;
+inline constexpr uint32_t kParamTypeZoned = 1u << 3;
+inline constexpr uint32_t kParamTypeDmaAlign = 1u << 4;
+inline constexpr uint32_t kParamTypeSegment = 1u << 5;
+
+inline constexpr uint32_t kAttrReadOnly = 1u << 0;
+inline constexpr uint32_t kAttrRotational = 1u << 1;
+inline constexpr uint32_t kAttrVolatileCache = 1u << 2;
+inline constexpr uint32_t kAttrFua = 1u << 3;
+
+struct ParamBasic {
+  uint32_t attrs;
+  uint8_t logical_bs_shift;
+  uint8_t physical_bs_shift;
+  uint8_t io_opt_shift;
+  uint8_t io_min_shift;
+  uint32_t max_sectors;
+  uint32_t chunk_sectors;
+  uint64_t dev_sectors;
+  uint64_t virt_boundary_mask;
+};
+static_assert(sizeof(ParamBasic) == 32);
+static_assert(offsetof(ParamBasic, max_sectors) == 8);
+static_assert(offsetof(ParamBasic, dev_sectors) == 16);
+
+struct ParamDiscard {
+  uint32_t discard_alignment;
+  uint32_t discard_granularity;
+  uint32_t max_discard_sectors;
+  uint32_t max_write_zeroes_sectors;
+  uint16_t max_discard_segments;
+  uint16_t reserved0;
+};
+static_assert(sizeof(ParamDiscard) == 20);
+
+struct ParamDevt {
+  uint32_t char_major;
+  uint32_t char_minor;
+  uint32_t disk_major;
+  uint32_t disk_minor;
+};
+static_assert(sizeof(ParamDevt) == 16);
+
+struct ParamZoned {
+  uint32_t max_open_zones;
+  uint32_t max_active_zones;
+  uint32_t max_zone_append_sectors;
+  uint8_t reserved[20];
+};
+static_assert(sizeof(ParamZoned) == 32);
+
+struct ParamDmaAlign {
+  uint32_t alignment;
+  uint8_t pad[4];
+};
+static_assert(sizeof(ParamDmaAlign) == 8);
+
+struct ParamSegment {
+  uint64_t seg_boundary_mask;
+  uint32_t max_segment_size;
+  uint16_t max_segments;
+  uint8_t pad[2];
+};
+static_assert(sizeof(ParamSegment) == 16);
+
+// The layout up to SEGMENT (6.15). The kernel copies min(len, its own size),
+// so older kernels read the prefix they know and ignore the rest.
+struct Params {
+  uint32_t len;
+  uint32_t types;
+  ParamBasic basic;
+  ParamDiscard discard;
+  ParamDevt devt;
+  ParamZoned zoned;
+  ParamDmaAlign dma;
+  ParamSegment seg;
+};
+static_assert(offsetof(Params, basic) == 8);
+static_assert(offsetof(Params, discard) == 40);
+static_assert(offsetof(Params, devt) == 60);
+static_assert(offsetof(Params, zoned) == 76);
+static_assert(offsetof(Params, dma) == 108);
+static_assert(offsetof(Params, seg) == 120);
+static_assert(sizeof(Params) == 136);
+
+// --- I/O path (/dev/ublkcN) -------------------------------------------------
+
+// One per tag in the queue's mmap'ed descriptor array (read-only mapping).
+struct IoDesc {
+  uint32_t op_flags;  // bits 0-7 op, 8-31 flags
+  uint32_t nr_sectors;
+  uint64_t start_sector;
+  uint64_t addr;
+};
+static_assert(sizeof(IoDesc) == 24);
+static_assert(offsetof(IoDesc, start_sector) == 8);
+static_assert(offsetof(IoDesc, addr) == 16);
+
+inline constexpr uint8_t kOpRead = 0;
+inline constexpr uint8_t kOpWrite = 1;
+inline constexpr uint8_t kOpFlush = 2;
+inline constexpr uint8_t kOpDiscard = 3;
+inline constexpr uint8_t kOpWriteSame = 4;
+inline constexpr uint8_t kOpWriteZeroes = 5;
+
+// Flags in op_flags, at their in-word positions (test without shifting).
+inline constexpr uint32_t kIoFFua = 1u << 13;
+inline constexpr uint32_t kIoFNoUnmap = 1u << 15;
+
+constexpr uint8_t DescOp(const IoDesc& d) { return d.op_flags & 0xff; }
+
+// Per-queue descriptor array: offset q * round_up(kMaxQueueDepth * 24, page).
+inline constexpr uint64_t kCmdBufOffset = 0;
+
+// The 16-byte payload of an I/O command, carried in sqe->cmd.
+struct IoCmd {
+  uint16_t q_id;
+  uint16_t tag;
+  int32_t result;
+  uint64_t addr;
+};
+static_assert(sizeof(IoCmd) == 16);
+static_assert(offsetof(IoCmd, result) == 4);
+static_assert(offsetof(IoCmd, addr) == 8);
+
+constexpr uint32_t IoReadWrite(uint32_t nr) {
+  return Ioc(kIocRead | kIocWrite, 'u', nr, sizeof(IoCmd));
+}
+inline constexpr uint32_t kIoFetchReq = IoReadWrite(0x20);
+inline constexpr uint32_t kIoCommitAndFetchReq = IoReadWrite(0x21);
+inline constexpr uint32_t kIoNeedGetData = IoReadWrite(0x22);
+static_assert(kIoFetchReq == 0xC0107520);
+static_assert(kIoCommitAndFetchReq == 0xC0107521);
+
+// cqe->res of a FETCH / COMMIT_AND_FETCH / NEED_GET_DATA command.
+inline constexpr int kIoResOk = 0;
+inline constexpr int kIoResNeedGetData = 1;
+// kIoResAbort is -ENODEV: the command was cancelled; do not re-fetch.
+
+}  // namespace ublk::abi

@@ -1,0 +1,42 @@
+// Ring: sole owner of one io_uring instance.
+//
+// A Ring belongs to the thread that created it: with single_issuer the kernel
+// refuses submissions from any other task, and deferred task work (ublk
+// dispatch, backend completions) runs only inside that thread's
+// io_uring_enter. Move-only; the destructor tears the ring down, which also
+// cancels and waits for whatever is still in flight on it.
+#pragma once
+
+#include <liburing.h>
+
+#include <memory>
+
+#include "ublk/result.h"
+
+namespace ublk {
+
+struct RingOptions {
+  unsigned entries = 64;
+  bool big_sqe = false;  // 128-byte SQEs: ublk control, NVMe passthrough
+  bool big_cqe = false;  // 32-byte CQEs: NVMe passthrough
+  // SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN, each dropped again when the
+  // kernel predates it (6.1 / 6.0 / 5.19).
+  bool owned_by_thread = false;
+};
+
+class Ring {
+ public:
+  static Result<Ring> Create(const RingOptions& options);
+
+  io_uring* get() const { return ring_.get(); }
+  unsigned setup_flags() const { return ring_->flags; }
+
+ private:
+  struct Exit {
+    void operator()(io_uring* ring) const;
+  };
+  explicit Ring(std::unique_ptr<io_uring, Exit> ring) : ring_(std::move(ring)) {}
+  std::unique_ptr<io_uring, Exit> ring_;
+};
+
+}  // namespace ublk

@@ -1,0 +1,32 @@
+// DeviceSpec: everything that defines one ublk device, as the user asked.
+//
+// ctl/ builds it from the command line, the server receives it, and the state
+// file /run/ublk/<id>.json records it so `list` and `recover` can read it
+// back. Plain data; JSON conversion lives in spec_json.h.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ublk {
+
+inline constexpr uint16_t kDefaultQueues = 1;
+inline constexpr uint16_t kDefaultDepth = 128;
+inline constexpr uint64_t kDefaultNullSize = 250ULL << 30;  // like ublksrv
+inline constexpr uint32_t kDefaultMaxIoBytes = 512u << 10;
+
+struct DeviceSpec {
+  std::string type;            // registry name: "null", ...
+  std::optional<uint32_t> id;  // unset: the kernel picks
+  uint16_t queues = kDefaultQueues;
+  uint16_t depth = kDefaultDepth;
+  std::string name;                 // free-form label for the operator
+  std::optional<uint64_t> size;     // bytes; unset: the target's default
+  std::string file;                 // backing file or device, if any
+  uint32_t max_io_bytes = kDefaultMaxIoBytes;
+
+  friend bool operator==(const DeviceSpec&, const DeviceSpec&) = default;
+};
+
+}  // namespace ublk

@@ -1,0 +1,100 @@
+// Target: the backend behind a ublk device (null, loop, nvme, ...).
+//
+// A Target is created once per device from its DeviceSpec (opening and
+// validating the backend), tells the server what the device looks like and
+// what its queue rings need, and opens one TargetQueue per hardware queue.
+// The Target itself is used only from the server's main thread; each
+// TargetQueue only from its own queue thread, so TargetQueue needs no locks.
+//
+// I/O contract: Queue() either finishes a request at once (IoStatus::Done
+// with bytes transferred or -errno) or queues backend I/O on the queue's ring
+// through QueueContext::GetSqe and returns IoStatus::Pending(). Each backend
+// completion comes back to Complete(), which again finishes or stays pending.
+// Both are noexcept, never block and never allocate.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "ublk/queue_context.h"
+#include "ublk/result.h"
+
+namespace ublk {
+
+// How the device presents itself to the kernel (becomes ublk params).
+struct DeviceGeometry {
+  uint64_t size_bytes = 0;
+  uint8_t logical_bs_shift = 9;
+  uint8_t physical_bs_shift = 12;
+  uint8_t io_opt_shift = 12;
+  uint8_t io_min_shift = 9;
+  bool read_only = false;
+  bool rotational = false;
+  bool volatile_cache = false;  // the kernel then sends FLUSH
+  bool fua = false;             // only with volatile_cache
+  bool discard = false;
+  bool write_zeroes = false;
+  uint32_t discard_granularity = 4096;
+};
+
+// Whether the target reads or writes request data at all.
+enum class DataAccess {
+  kNone,    // never touches data (null): no buffers, no copies
+  kBuffer,  // reads/writes the per-tag buffer (fixed buffer index == tag)
+};
+
+struct RingNeeds {
+  bool big_sqe = false;  // 128-byte SQEs (NVMe passthrough)
+  bool big_cqe = false;  // 32-byte CQEs
+  unsigned sqes_per_io = 1;  // backend SQEs one request may need at once
+};
+
+// One ublk request as handed to the target. Valid until it is finished.
+struct Request {
+  uint16_t tag;
+  uint8_t op;          // abi::kOp*
+  uint32_t op_flags;   // the descriptor's flags (abi::kIoF*), unshifted
+  uint64_t offset;     // bytes from the device start
+  uint32_t length;     // bytes (0 for FLUSH)
+  void* buffer;        // per-tag buffer; nullptr with DataAccess::kNone
+};
+
+struct Completion {
+  int res;               // cqe->res of the backend I/O
+  uint16_t target_data;  // what the target passed to GetSqe
+  const void* big_cqe;   // the extra 16 bytes of a 32-byte CQE, else nullptr
+};
+
+class IoStatus {
+ public:
+  static constexpr IoStatus Done(int result) { return IoStatus(false, result); }
+  static constexpr IoStatus Pending() { return IoStatus(true, 0); }
+  constexpr bool pending() const { return pending_; }
+  constexpr int result() const { return result_; }
+
+ private:
+  constexpr IoStatus(bool pending, int result)
+      : pending_(pending), result_(result) {}
+  bool pending_;
+  int result_;
+};
+
+class TargetQueue {
+ public:
+  virtual ~TargetQueue() = default;
+  virtual IoStatus Queue(QueueContext& q, const Request& req) noexcept = 0;
+  virtual IoStatus Complete(QueueContext& q, const Request& req,
+                            const Completion& c) noexcept = 0;
+};
+
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual DeviceGeometry Geometry() const = 0;
+  virtual DataAccess data_access() const = 0;
+  virtual RingNeeds ring_needs() const { return {}; }
+  // Called on the queue thread during queue setup (may register files).
+  virtual Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) = 0;
+};
+
+}  // namespace ublk
