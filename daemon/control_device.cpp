@@ -87,9 +87,17 @@ Result<abi::DevInfo> ControlDevice::AddDev(const abi::DevInfo& wanted) {
 
 Result<abi::DevInfo> ControlDevice::GetDevInfo(uint32_t dev_id) {
   abi::DevInfo info{};
-  bool v2 = features_ & abi::kFUnprivilegedDev;  // GET_DEV_INFO2 came with it
-  auto r = Send(MakeGetDevInfo(dev_id, &info, v2),
-                "GET_DEV_INFO of device " + std::to_string(dev_id));
+  const std::string what = "GET_DEV_INFO of device " + std::to_string(dev_id);
+  // GET_DEV_INFO2 came with unprivileged devices (6.3) and is the only form
+  // those answer; it needs /dev/ublkcN to be visible here, so fall back.
+  if (features_ & abi::kFUnprivilegedDev) {
+    DevInfo2Buffer buf;
+    if (Send(MakeGetDevInfo2(dev_id, &buf), what)) {
+      std::memcpy(&info, buf.bytes + DevInfo2Offset(dev_id), sizeof(info));
+      return info;
+    }
+  }
+  auto r = Send(MakeGetDevInfo(dev_id, &info), what);
   if (!r) return r.error();
   return info;
 }

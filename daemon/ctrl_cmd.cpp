@@ -1,6 +1,7 @@
 #include "ctrl_cmd.h"
 
 #include <cstring>
+#include <string>
 
 namespace ublk {
 namespace {
@@ -53,9 +54,23 @@ CtrlRequest MakeGetParams(uint32_t dev_id, abi::Params* params) {
   return Make(abi::kCmdGetParams, dev_id, params, sizeof(*params));
 }
 
-CtrlRequest MakeGetDevInfo(uint32_t dev_id, abi::DevInfo* info, bool use_v2) {
-  return Make(use_v2 ? abi::kCmdGetDevInfo2 : abi::kCmdGetDevInfo, dev_id,
-              info, sizeof(*info));
+CtrlRequest MakeGetDevInfo(uint32_t dev_id, abi::DevInfo* info) {
+  return Make(abi::kCmdGetDevInfo, dev_id, info, sizeof(*info));
+}
+
+size_t DevInfo2Offset(uint32_t dev_id) {
+  return std::strlen("/dev/ublkc") + std::to_string(dev_id).size() + 1;
+}
+
+CtrlRequest MakeGetDevInfo2(uint32_t dev_id, DevInfo2Buffer* buf) {
+  std::memset(buf, 0, sizeof(*buf));
+  const std::string path = "/dev/ublkc" + std::to_string(dev_id);
+  std::memcpy(buf->bytes, path.c_str(), path.size() + 1);
+  const size_t path_len = path.size() + 1;
+  CtrlRequest r = Make(abi::kCmdGetDevInfo2, dev_id, buf->bytes,
+                       static_cast<uint16_t>(path_len + sizeof(abi::DevInfo)));
+  r.cmd.dev_path_len = static_cast<uint16_t>(path_len);
+  return r;
 }
 
 CtrlRequest MakeGetQueueAffinity(uint32_t dev_id, uint16_t queue, void* mask,

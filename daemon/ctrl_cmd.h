@@ -27,8 +27,16 @@ CtrlRequest MakeStartDev(uint32_t dev_id, pid_t server_pid);
 CtrlRequest MakeStopDev(uint32_t dev_id);
 CtrlRequest MakeSetParams(uint32_t dev_id, abi::Params* params);
 CtrlRequest MakeGetParams(uint32_t dev_id, abi::Params* params);
-// use_v2 selects GET_DEV_INFO2 (6.3+).
-CtrlRequest MakeGetDevInfo(uint32_t dev_id, abi::DevInfo* info, bool use_v2);
+CtrlRequest MakeGetDevInfo(uint32_t dev_id, abi::DevInfo* info);
+
+// GET_DEV_INFO2 (6.3+) always carries the char device's path in front of the
+// info, and the kernel checks it against the device. Writes "/dev/ublkcN\0"
+// into buf and leaves the DevInfo at DevInfo2Offset(dev_id).
+struct DevInfo2Buffer {
+  char bytes[64 + sizeof(abi::DevInfo)];
+};
+size_t DevInfo2Offset(uint32_t dev_id);
+CtrlRequest MakeGetDevInfo2(uint32_t dev_id, DevInfo2Buffer* buf);
 // mask receives a CPU bitmap of mask_bytes (a multiple of 8).
 CtrlRequest MakeGetQueueAffinity(uint32_t dev_id, uint16_t queue,
                                  void* mask, uint16_t mask_bytes);

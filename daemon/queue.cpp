@@ -71,8 +71,11 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
     log::Info("dev {} queue {}: serving {} tags", config_.dev_id, config_.id,
               config_.depth);
     Serve();
-    log::Info("dev {} queue {}: exit ({} tags aborted, {} errors)",
-              config_.dev_id, config_.id, aborted_, unexpected_errors_);
+    log::Info(
+        "dev {} queue {}: exit; {} requests in {} wakeups, {} tags aborted, "
+        "{} errors",
+        config_.dev_id, config_.id, requests_served_, wakeups_, aborted_,
+        unexpected_errors_);
   }
   // Release the ring (cancelling anything still parked) before telling the
   // main thread we are gone.
@@ -95,6 +98,15 @@ Result<void> Queue::Setup() {
       log::Warn("dev {} queue {}: cannot pin to its CPUs: {}", config_.dev_id,
                 config_.id, std::strerror(errno));
   }
+
+  // SCHED_BATCH: a request's arrival then does not preempt the task that
+  // submitted it, so a submitter sharing our CPU queues its whole batch
+  // before we run and we serve the batch in one pass. When the submitter
+  // blocks (queue depth 1) the CPU is free and we run at once anyway.
+  sched_param sp{};
+  if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0)
+    log::Warn("dev {} queue {}: SCHED_BATCH: {}", config_.dev_id, config_.id,
+              std::strerror(errno));
 
   // Room for a commit and the target's SQEs for every tag, plus the stop read.
   unsigned entries = 2;
@@ -220,6 +232,7 @@ void Queue::Serve() noexcept {
       ++seen;
     }
     io_uring_cq_advance(r, seen);
+    ++wakeups_;
     if (in_target_ == 0 && (aborted_ == config_.depth || stop_requested_))
       return;
   }
@@ -275,6 +288,7 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
   req.length = desc->nr_sectors << 9;
   tags_[tag] = TagState::kInTarget;
   ++in_target_;
+  ++requests_served_;
   UBLK_TRACE("dev {} q {} tag {} op {} off {} len {}", config_.dev_id,
              config_.id, tag, req.op, req.offset, req.length);
 

@@ -93,6 +93,8 @@ class Queue {
   unsigned in_target_ = 0;
   unsigned aborted_ = 0;
   unsigned unexpected_errors_ = 0;
+  uint64_t requests_served_ = 0;  // statistics, logged at exit
+  uint64_t wakeups_ = 0;
   bool stop_requested_ = false;
 };
 

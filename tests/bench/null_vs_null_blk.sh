@@ -1,0 +1,52 @@
+#!/bin/bash
+# Guest side of the null benchmark: ublk null against the kernel's null_blk.
+#
+# Usage: null_vs_null_blk.sh [ROUNDS] [SECONDS]
+#
+# fio 4k random read, iodepth 64, 1 job, io_uring, O_DIRECT, against
+# /dev/nullb0 (null_blk: 1 submit queue, queue_mode=2 (blk-mq), depth 128,
+# no interrupts) and /dev/ublkbN (ublk null: 1 queue, depth 128), the two
+# interleaved ROUNDS times. Prints a table and the ublk/null_blk ratio, and
+# a JSON document between BENCH_JSON_BEGIN / BENCH_JSON_END lines.
+set -euo pipefail
+rounds=${1:-4}
+secs=${2:-10}
+
+nb=/sys/kernel/config/nullb/nullb0
+mkdir "$nb"
+echo 1024 >"$nb/size"             # MiB
+echo 2 >"$nb/queue_mode"          # blk-mq
+echo 1 >"$nb/submit_queues"
+echo 128 >"$nb/hw_queue_depth"
+echo 0 >"$nb/irqmode"             # complete in the submitting context
+echo 1 >"$nb/power"
+trap 'echo 0 >"$nb/power"; rmdir "$nb"; ublk del -a >/dev/null 2>&1 || true' EXIT
+
+id=$(ublk add -t null -q 1 -d 128 --size 1G --json | sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p')
+
+iops() { # DEVICE
+	fio --name=bench --filename="$1" --rw=randread --bs=4k --iodepth=64 --numjobs=1 \
+		--ioengine=io_uring --direct=1 --runtime="$secs" --time_based \
+		--output-format=terse --terse-version=3 | awk -F';' '{print $8}'
+}
+
+ublk_iops=() nullb_iops=()
+printf '%-6s %12s %12s %8s\n' round null_blk ublk ratio
+for r in $(seq 1 "$rounds"); do
+	a=$(iops /dev/nullb0)
+	b=$(iops "/dev/ublkb$id")
+	nullb_iops+=("$a") ublk_iops+=("$b")
+	printf '%-6s %12s %12s %8s\n' "$r" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.3f", b/a}')"
+done
+
+sum() { local s=0 v; for v in "$@"; do s=$((s + v)); done; echo "$s"; }
+na=$(sum "${nullb_iops[@]}") ub=$(sum "${ublk_iops[@]}")
+ratio=$(awk -v a="$na" -v b="$ub" 'BEGIN{printf "%.3f", b/a}')
+echo "mean over $rounds rounds: null_blk $((na / rounds)) IOPS, ublk $((ub / rounds)) IOPS, ublk/null_blk = $ratio ($(nproc) vCPU)"
+echo BENCH_JSON_BEGIN
+printf '{"benchmark":"null_vs_null_blk","kernel":"%s","vcpus":%s,"rounds":%s,"seconds":%s,' \
+	"$(uname -r)" "$(nproc)" "$rounds" "$secs"
+printf '"workload":"randread 4k iodepth 64 numjobs 1 io_uring direct",'
+printf '"null_blk_iops":[%s],"ublk_iops":[%s],"ratio":%s}\n' \
+	"$(IFS=,; echo "${nullb_iops[*]}")" "$(IFS=,; echo "${ublk_iops[*]}")" "$ratio"
+echo BENCH_JSON_END
