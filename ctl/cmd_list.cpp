@@ -67,7 +67,9 @@ int RunList(const ListCommand& cmd) {
     auto info = control->GetDevInfo(id);
     if (!info) {
       if (cmd.id) return Fail(info.error().message());
-      continue;  // deleted meanwhile
+      if (DeviceExists(id))  // else it was deleted meanwhile
+        std::fprintf(stderr, "ublk: %s\n", info.error().message().c_str());
+      continue;
     }
     rows.push_back(Describe(*info, ReadState(StateDir(), id)));
   }

@@ -53,13 +53,26 @@ TEST(CtrlCmd, GetParamsClearsTheBufferAndSetsItsLength) {
   EXPECT_EQ(r.op, abi::kCmdGetParams);
 }
 
-TEST(CtrlCmd, GetDevInfoUsesVersion2WhenAsked) {
+TEST(CtrlCmd, GetDevInfoFillsA64ByteBuffer) {
   abi::DevInfo info{};
-  EXPECT_EQ(MakeGetDevInfo(5, &info, false).op, abi::kCmdGetDevInfo);
-  CtrlRequest r = MakeGetDevInfo(5, &info, true);
-  EXPECT_EQ(r.op, abi::kCmdGetDevInfo2);
+  CtrlRequest r = MakeGetDevInfo(5, &info);
+  EXPECT_EQ(r.op, abi::kCmdGetDevInfo);
   EXPECT_EQ(r.cmd.len, 64u);
   EXPECT_EQ(r.cmd.dev_id, 5u);
+  EXPECT_EQ(r.cmd.dev_path_len, 0u);
+}
+
+// The kernel checks GET_DEV_INFO2's path even for privileged devices; without
+// it the command fails with EINVAL (seen on 7.2).
+TEST(CtrlCmd, GetDevInfo2PutsTheCharDevicePathInFrontOfTheInfo) {
+  DevInfo2Buffer buf;
+  CtrlRequest r = MakeGetDevInfo2(12, &buf);
+  EXPECT_EQ(r.op, abi::kCmdGetDevInfo2);
+  EXPECT_STREQ(buf.bytes, "/dev/ublkc12");
+  EXPECT_EQ(r.cmd.dev_path_len, sizeof("/dev/ublkc12"));
+  EXPECT_EQ(DevInfo2Offset(12), sizeof("/dev/ublkc12"));
+  EXPECT_EQ(r.cmd.len, sizeof("/dev/ublkc12") + 64);
+  EXPECT_EQ(r.cmd.addr, reinterpret_cast<uintptr_t>(buf.bytes));
 }
 
 TEST(CtrlCmd, QueueAffinityNamesTheQueueInData0) {

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Usage: kernel-tier.sh --prefix STAGE [--kernel KDIR] [--vcpus N] [--tests TESTDIR]
+#
+# Runs the kernel tier of the tests, TESTDIR/run.sh (TESTDIR defaults to tests/kernel),
+# against the install tree STAGE:
+# - natively, when /dev/ublk-control exists and we are root: with STAGE/sbin first in
+#   PATH and UBLK_PREFIX=STAGE;
+# - otherwise in a QEMU guest (run.sh): STAGE at /opt/ublk (UBLK_PREFIX=/opt/ublk),
+#   TESTDIR at /opt/tests, and two emulated NVMe drives of 1 GiB (sparse images):
+#   /dev/disk/by-id/nvme-ublktest0 with 512-byte and nvme-ublktest1 with 4096-byte
+#   logical blocks (their char devices: /dev/disk/by-id/ng-ublktest0, ng-ublktest1).
+# KDIR defaults as in run.sh. The timeout for the guest is $UBLK_VM_TIMEOUT (default
+# 1200 s).
+#
+# Exit status: that of TESTDIR/run.sh (124 on timeout); 77 (skipped) when neither
+# way is possible (no qemu, no busybox, no kernel), but 1 when CI=true, since a
+# skipped kernel tier is a failure in CI.
+set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() { sed -n '2,/^set -/s/^# \{0,1\}//p' "$0"; }
+skip() {
+	if [[ ${CI:-} == true ]]; then
+		echo "kernel-tier: FAIL: cannot run the kernel tier: $* (a skip is a failure with CI=true)" >&2
+		exit 1
+	fi
+	echo "kernel-tier: SKIP: cannot run the kernel tier: $*" >&2
+	exit 77
+}
+
+stage='' kdir='' vcpus=2 tests=''
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--prefix) stage=$2; shift 2 ;;
+	--kernel) kdir=$2; shift 2 ;;
+	--vcpus) vcpus=$2; shift 2 ;;
+	--tests) tests=$2; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+[[ -n $stage ]] || { usage >&2; exit 2; }
+stage=$(cd "$stage" && pwd)
+tests=$(cd "${tests:-$(vm_repo_root)/tests/kernel}" && pwd)
+[[ -f $tests/run.sh ]] || { echo "kernel-tier: no $tests/run.sh" >&2; exit 1; }
+
+if [[ -e /dev/ublk-control && $EUID == 0 ]]; then
+	echo "kernel-tier: ublk_drv is loaded here; running natively" >&2
+	PATH=$stage/sbin:$PATH UBLK_PREFIX=$stage exec "$tests/run.sh"
+fi
+
+command -v qemu-system-x86_64 >/dev/null || skip "no /dev/ublk-control (or not root) and qemu-system-x86_64 is not installed"
+command -v busybox >/dev/null || skip "busybox (busybox-static) is not installed"
+if [[ -z $kdir ]]; then
+	kdir=$(vm_default_kernel) || skip "no test kernel (set UBLK_TEST_KERNEL or allow fetch-kernel.sh to download one)"
+fi
+[[ -f $kdir/vmlinuz ]] || skip "no test kernel at $kdir"
+
+exec "$vm_dir/run.sh" --kernel "$kdir" --prefix "$stage" --tests "$tests" --vcpus "$vcpus" \
+	--nvme 1024 --nvme 1024:4096 --timeout "${UBLK_VM_TIMEOUT:-1200}" -- /opt/tests/run.sh
