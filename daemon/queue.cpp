@@ -284,7 +284,8 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
   Request& req = requests_[tag];
   req.op = abi::DescOp(*desc);
   req.op_flags = desc->op_flags & ~0xffu;
-  req.offset = desc->start_sector << 9;
+  // A flush has no range; blk-mq hands it over with start sector ~0.
+  req.offset = req.op == abi::kOpFlush ? 0 : desc->start_sector << 9;
   req.length = desc->nr_sectors << 9;
   tags_[tag] = TagState::kInTarget;
   ++in_target_;
