@@ -48,17 +48,37 @@ options:
                         at most one per CPU)
   -d, --depth N         requests in flight per queue, 1-4096 (default 128)
       --size SIZE       device size; bytes or K/M/G/T (binary) suffix
-                        (null default: 250G)
+                        (null default: 250G; loop default: the backing
+                        store after --offset, rounded down to whole blocks)
   -f, --file PATH       backing file or device (types that have one)
       --name NAME       a label shown by 'ublk list'
       --foreground      keep the server in the foreground, logging to stderr
                         (for systemd); stops on SIGTERM or Ctrl-C
       --json            print the result as JSON
 
+loop options:
+      --offset SIZE     where the device starts in the backing store
+                        (a multiple of the logical block size; default 0)
+      --logical-block-size 512|4096
+                        block size the device presents (default 512); use
+                        4096 on a 4k-native backing store to keep O_DIRECT
+      --buffered        go through the page cache instead of O_DIRECT
+                        (O_DIRECT is the default where the backing store's
+                        alignment allows it; otherwise add says why not)
+      --read-only       refuse writes (also implied when the backing store
+                        cannot be opened for writing)
+
 types:
 )" + types + R"(
-example:
+examples:
   sudo ublk add -t null -q 2 -d 256 --size 100G --name scratch
+  sudo ublk add -t loop -f /var/lib/disk.img -q 2
+  sudo ublk add -t loop -f /dev/nvme0n1 --logical-block-size 4096 --read-only
+
+A loop backing store is refused when it is missing, a directory, smaller
+than one block, already served by another ublk device, or (block devices)
+mounted or claimed by another driver. Discard, write-zeroes and a volatile
+write cache (FLUSH, FUA) are advertised only when the backing store has them.
 )";
   }
   if (topic == "del") {
@@ -67,6 +87,12 @@ example:
 Stops the device's server (SIGTERM), which removes the disk, completes or
 fails what is in flight, and deletes the device. Returns within seconds even
 while the device is in use: its users see I/O errors from then on.
+
+A mounted file system is not an obstacle: before the disk goes away the
+kernel writes the file system's dirty data and metadata out through the
+still-running server (a loop device's backing store then holds everything
+written before del), and shuts the file system down. The mount stays,
+failing every access, until you unmount it. Unmount first to avoid that.
 
 options:
   -n, --number ID   the device to delete

@@ -93,6 +93,8 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       {'d', "depth", true},  {0, "name", true},     {0, "size", true},
       {'f', "file", true},   {0, "foreground", false},
       {0, "json", false},    {'h', "help", false},
+      {0, "offset", true},   {0, "logical-block-size", true},
+      {0, "buffered", false}, {0, "read-only", false},
   };
   auto opts = Tokenize("add", args, defs);
   if (!opts) return opts.error();
@@ -125,6 +127,19 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       cmd.spec.size = *v;
     } else if (name == "file") {
       cmd.spec.file = o.value;
+    } else if (name == "offset") {
+      auto v = ParseSize(o.value);
+      if (!v) return v.error().Wrap("--offset");
+      cmd.spec.offset = *v;
+    } else if (name == "logical-block-size") {
+      auto v = ParseNumber(o, 512, 4096);
+      if (!v || (*v != 512 && *v != 4096))
+        return Invalid(o.spelled + " " + o.value + ": must be 512 or 4096");
+      cmd.spec.logical_block_size = static_cast<uint32_t>(*v);
+    } else if (name == "buffered") {
+      cmd.spec.buffered = true;
+    } else if (name == "read-only") {
+      cmd.spec.read_only = true;
     } else if (name == "foreground") {
       cmd.foreground = true;
     } else if (name == "json") {

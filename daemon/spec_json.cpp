@@ -37,12 +37,26 @@ Result<void> GetString(const json& j, const char* key, std::string* out,
   return {};
 }
 
+// Reads an optional boolean field into *out.
+Result<void> GetBool(const json& j, const char* key, bool* out) {
+  auto it = j.find(key);
+  if (it == j.end()) return {};
+  if (!it->is_boolean())
+    return Invalid(std::string("field \"") + key + "\" must be true or false");
+  *out = it->get<bool>();
+  return {};
+}
+
 }  // namespace
 
 json SpecToJson(const DeviceSpec& s) {
   json j = {{"type", s.type},   {"queues", s.queues}, {"depth", s.depth},
             {"name", s.name},   {"file", s.file},
-            {"max_io_bytes", s.max_io_bytes}};
+            {"max_io_bytes", s.max_io_bytes},
+            {"offset", s.offset},
+            {"logical_block_size", s.logical_block_size},
+            {"buffered", s.buffered},
+            {"read_only", s.read_only}};
   if (s.id) j["id"] = *s.id;
   if (s.size) j["size"] = *s.size;
   return j;
@@ -73,6 +87,15 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   v = s.max_io_bytes;
   UBLK_RETURN_IF_ERROR(GetUnsigned(j, "max_io_bytes", 32u << 20, &v, false));
   s.max_io_bytes = static_cast<uint32_t>(v);
+  v = s.offset;
+  UBLK_RETURN_IF_ERROR(GetUnsigned(
+      j, "offset", std::numeric_limits<int64_t>::max(), &v, false));
+  s.offset = v;
+  v = s.logical_block_size;
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "logical_block_size", 4096, &v, false));
+  s.logical_block_size = static_cast<uint32_t>(v);
+  UBLK_RETURN_IF_ERROR(GetBool(j, "buffered", &s.buffered));
+  UBLK_RETURN_IF_ERROR(GetBool(j, "read_only", &s.read_only));
   return s;
 }
 

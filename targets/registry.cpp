@@ -1,5 +1,6 @@
 #include "registry.h"
 
+#include "loop.h"
 #include "null.h"
 
 namespace ublk {
@@ -8,6 +9,8 @@ namespace {
 constexpr TargetType kTypes[] = {
     {"null", "discards writes, reads return no data; for testing and benchmarks",
      &CreateNullTarget},
+    {"loop", "a regular file or block device (-f PATH), like the kernel's loop",
+     &CreateLoopTarget},
 };
 
 }  // namespace

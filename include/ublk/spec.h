@@ -25,6 +25,12 @@ struct DeviceSpec {
   std::optional<uint64_t> size;     // bytes; unset: the target's default
   std::string file;                 // backing file or device, if any
   uint32_t max_io_bytes = kDefaultMaxIoBytes;
+  // Backing-file options (loop): where the device starts in the file, the
+  // block size it presents, page-cache I/O instead of O_DIRECT, no writes.
+  uint64_t offset = 0;
+  uint32_t logical_block_size = 512;
+  bool buffered = false;
+  bool read_only = false;
 
   friend bool operator==(const DeviceSpec&, const DeviceSpec&) = default;
 };

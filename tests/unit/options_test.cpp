@@ -75,6 +75,36 @@ TEST(Options, AddRefusesBadValuesWithOneLineNamingTheOption) {
   }
 }
 
+TEST(Options, AddTakesLoopOptions) {
+  auto r = Parse({"add", "-t", "loop", "-f", "/img", "--offset", "1M",
+                  "--logical-block-size", "4096", "--buffered", "--read-only"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  const auto& add = std::get<AddCommand>(*r);
+  EXPECT_EQ(add.spec.file, "/img");
+  EXPECT_EQ(add.spec.offset, 1u << 20);
+  EXPECT_EQ(add.spec.logical_block_size, 4096u);
+  EXPECT_TRUE(add.spec.buffered);
+  EXPECT_TRUE(add.spec.read_only);
+  const auto& plain = std::get<AddCommand>(*Parse({"add", "-t", "loop"}));
+  EXPECT_EQ(plain.spec.offset, 0u);
+  EXPECT_EQ(plain.spec.logical_block_size, 512u);
+  EXPECT_FALSE(plain.spec.buffered);
+  EXPECT_FALSE(plain.spec.read_only);
+}
+
+TEST(Options, AddRefusesBadLoopOptions) {
+  EXPECT_NE(ErrorOf({"add", "-t", "loop", "--logical-block-size", "1024"})
+                .find("--logical-block-size 1024: must be 512 or 4096"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"add", "-t", "loop", "--logical-block-size", "x"})
+                .find("must be 512 or 4096"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"add", "-t", "loop", "--offset", "12Q"}).find("--offset"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"add", "-t", "loop", "--buffered=1"}).find("takes no value"),
+            std::string::npos);
+}
+
 TEST(Options, DelNeedsExactlyOneOfIdOrAll) {
   EXPECT_TRUE(std::get<DelCommand>(*Parse({"del", "-n", "0"})).id == 0u);
   EXPECT_TRUE(std::get<DelCommand>(*Parse({"del", "-a"})).all);
@@ -104,6 +134,8 @@ TEST(Options, HelpTextsTeachEveryCommand) {
   for (const char* topic : {"", "add", "del", "list", "features"})
     EXPECT_FALSE(HelpText(topic).empty()) << topic;
   EXPECT_NE(HelpText("add").find("null"), std::string::npos);
+  EXPECT_NE(HelpText("add").find("--logical-block-size"), std::string::npos);
+  EXPECT_NE(HelpText("del").find("mounted"), std::string::npos);
 }
 
 }  // namespace

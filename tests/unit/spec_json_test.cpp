@@ -35,6 +35,26 @@ TEST(SpecJson, RoundTripsAMinimalSpec) {
   EXPECT_FALSE(back->id.has_value());
 }
 
+TEST(SpecJson, RoundTripsLoopOptions) {
+  DeviceSpec s = Sample();
+  s.type = "loop";
+  s.file = "/var/lib/disk.img";
+  s.offset = 1 << 20;
+  s.logical_block_size = 4096;
+  s.buffered = true;
+  s.read_only = true;
+  auto back = SpecFromJson(SpecToJson(s));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(*back, s);
+  auto j = SpecToJson(s);
+  j["buffered"] = "yes";
+  EXPECT_NE(SpecFromJson(j).error().message().find("\"buffered\""),
+            std::string::npos);
+  j = SpecToJson(s);
+  j["logical_block_size"] = 65536;
+  EXPECT_FALSE(SpecFromJson(j).ok());
+}
+
 TEST(SpecJson, NamesTheBadField) {
   auto j = SpecToJson(Sample());
   j["queues"] = "two";

@@ -1,0 +1,28 @@
+// loop: a device backed by a regular file or a block device, like the
+// kernel's loop driver.
+//
+// Options (DeviceSpec): file (-f, required), offset, size (default: the
+// rest of the backing store, rounded down to whole blocks),
+// logical_block_size (512 or 4096), buffered, read_only. The backing store
+// is opened once by CreateLoopTarget and shared by every queue as a fixed
+// file on the queue's own ring. All I/O goes through that ring: reads and
+// writes with the per-tag registered buffers (O_DIRECT unless impossible or
+// --buffered), FLUSH as fdatasync, FUA writes with RWF_DSYNC, DISCARD as a
+// hole punch (file) or BLOCK_URING_CMD_DISCARD (block device), WRITE_ZEROES
+// as fallocate ZERO_RANGE / PUNCH_HOLE. Each queue logs its request counts
+// when it stops.
+#pragma once
+
+#include <memory>
+
+#include "ublk/result.h"
+#include "ublk/spec.h"
+#include "ublk/target.h"
+
+namespace ublk {
+
+// Validates the options, opens and probes the backing store. Errors are one
+// line naming the option or file at fault.
+Result<std::unique_ptr<Target>> CreateLoopTarget(const DeviceSpec& spec);
+
+}  // namespace ublk

@@ -1,0 +1,32 @@
+// Opening and probing the loop target's backing store (setup path only).
+//
+// OpenBacking checks the path (exists, regular file or block device, not
+// used by another ublk device), opens it read-write (read-only when asked or
+// when the store refuses writes) and gathers BackingFacts with a few
+// syscalls and sysfs reads. Non-destructive: the only probes that touch the
+// store are a hole punch past the end of a file and a zero-length discard.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "loop_plan.h"
+#include "ublk/fd.h"
+#include "ublk/result.h"
+
+namespace ublk {
+
+struct OpenedBacking {
+  Fd fd;
+  BackingFacts facts;
+  std::string read_only_reason;  // set when writes were refused at open
+};
+
+// `own_id`: the device being (re)started, whose own state file is ignored.
+Result<OpenedBacking> OpenBacking(const std::string& path, bool read_only,
+                                  std::optional<uint32_t> own_id);
+
+// Sets or clears O_DIRECT on an open backing store.
+Result<void> SetDirect(int fd, bool direct);
+
+}  // namespace ublk
