@@ -2,15 +2,18 @@
 # Benchmarks, run side by side with the kernel's own drivers in one guest boot.
 #
 # Usage: tests/bench/run.sh --prefix STAGE [--kernel KDIR] [--rounds N] [--seconds S]
-#                           [--out DIR]
+#                           [--out DIR] [--only null|loop]
 #
 # STAGE is an install tree (cmake --install build --prefix STAGE). For each of
-# 1 and 2 vCPUs, boots the test VM and runs null_vs_null_blk.sh; prints its
-# table and writes DIR/null-<N>vcpu.json (default DIR: ./bench-results).
-# Under TCG only the ratios mean something; absolute IOPS do not.
+# 1 and 2 vCPUs, boots the test VM and runs null_vs_null_blk.sh (ublk null
+# against null_blk), then boots it again with an emulated NVMe drive and runs
+# loop_vs_kernel_loop.sh (ublk loop against the kernel loop driver on one
+# backing file); prints their tables and writes DIR/null-<N>vcpu.json and
+# DIR/loop-<N>vcpu.json (default DIR: ./bench-results). --only runs one of
+# the two. Under TCG only the ratios mean something; absolute IOPS do not.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-stage='' kernel=() rounds=4 secs=10 out=bench-results
+stage='' kernel=() rounds=4 secs=10 out=bench-results only=''
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--prefix) stage=$2; shift 2 ;;
@@ -18,18 +21,34 @@ while [[ $# -gt 0 ]]; do
 	--rounds) rounds=$2; shift 2 ;;
 	--seconds) secs=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set -/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 [[ -n $stage ]] || { echo "run.sh: --prefix STAGE is required" >&2; exit 2; }
+[[ -z $only || $only == null || $only == loop ]] || { echo "run.sh: --only null|loop" >&2; exit 2; }
 mkdir -p "$out"
-for vcpus in 1 2; do
+
+# bench NAME VCPUS TIMEOUT VM_ARGS... -- GUEST_COMMAND...
+bench() {
+	local name=$1 vcpus=$2 timeout=$3 log
+	shift 3
 	log=$(mktemp)
 	"$here/../vm/run.sh" --prefix "$stage" --tests "$here" "${kernel[@]}" --vcpus "$vcpus" \
-		--timeout $((rounds * secs * 2 * 3 + 300)) -- \
-		/opt/tests/null_vs_null_blk.sh "$rounds" "$secs" | tee "$log" | grep -v '^BENCH_JSON\|^{'
-	sed -n '/^BENCH_JSON_BEGIN/,/^BENCH_JSON_END/p' "$log" | sed '1d;$d' >"$out/null-${vcpus}vcpu.json"
+		--timeout "$timeout" "$@" | tee "$log" | grep -v '^BENCH_JSON\|^{'
+	sed -n '/^BENCH_JSON_BEGIN/,/^BENCH_JSON_END/p' "$log" | sed '1d;$d' >"$out/$name-${vcpus}vcpu.json"
 	rm -f "$log"
-	echo "wrote $out/null-${vcpus}vcpu.json"
+	echo "wrote $out/$name-${vcpus}vcpu.json"
+}
+
+for vcpus in 1 2; do
+	if [[ $only != loop ]]; then
+		bench null "$vcpus" $((rounds * secs * 2 * 3 + 300)) -- \
+			/opt/tests/null_vs_null_blk.sh "$rounds" "$secs"
+	fi
+	if [[ $only != null ]]; then
+		bench loop "$vcpus" $((rounds * secs * 10 * 3 + 600)) --nvme 1024 -- \
+			/opt/tests/loop_vs_kernel_loop.sh "$rounds" "$secs"
+	fi
 done
