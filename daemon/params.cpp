@@ -26,11 +26,15 @@ abi::Params BuildParams(const DeviceGeometry& g, uint32_t max_io_bytes) {
     d.discard_granularity = g.discard_granularity;
     // Requests carry their length in bytes as 32 bits: stay below 4 GiB.
     constexpr uint32_t kMaxSectors = (UINT32_MAX >> 9) & ~7u;
+    auto limit = [](uint32_t backend) {
+      return backend != 0 && backend < kMaxSectors ? backend : kMaxSectors;
+    };
     if (g.discard) {
-      d.max_discard_sectors = kMaxSectors;
+      d.max_discard_sectors = limit(g.max_discard_sectors);
       d.max_discard_segments = 1;
     }
-    if (g.write_zeroes) d.max_write_zeroes_sectors = kMaxSectors;
+    if (g.write_zeroes)
+      d.max_write_zeroes_sectors = limit(g.max_write_zeroes_sectors);
   }
   return p;
 }

@@ -199,7 +199,7 @@ bool Queue::ArmStopEvent() noexcept {
 bool Queue::QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept {
   io_uring_sqe* sqe = NextSqe();
   if (sqe == nullptr) return false;
-  std::memset(sqe, 0, 64);
+  std::memset(sqe, 0, config_.ring_needs.big_sqe ? 128 : 64);
   io_uring_prep_rw(IORING_OP_URING_CMD, sqe, kCharFileSlot, nullptr, 0, 0);
   sqe->flags = IOSQE_FIXED_FILE;
   sqe->cmd_op = op;

@@ -87,6 +87,8 @@ Result<void> Server::Start() {
   wanted.nr_hw_queues = spec_.queues;
   wanted.queue_depth = spec_.depth;
   wanted.max_io_buf_bytes = spec_.max_io_bytes;
+  if (geometry.max_io_bytes != 0 && geometry.max_io_bytes < spec_.max_io_bytes)
+    wanted.max_io_buf_bytes = geometry.max_io_bytes;
   wanted.dev_id = spec_.id.value_or(abi::kNewDevId);
   wanted.flags = choice.flags;
   auto device = Device::Add(*control_, wanted);

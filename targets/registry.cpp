@@ -2,6 +2,7 @@
 
 #include "loop.h"
 #include "null.h"
+#include "nvme.h"
 
 namespace ublk {
 namespace {
@@ -9,6 +10,8 @@ namespace {
 constexpr TargetType kTypes[] = {
     {"null", "discards writes, reads return no data; for testing and benchmarks",
      &CreateNullTarget},
+    {"nvme", "an NVMe namespace (-f /dev/ngXnY) through io_uring passthrough",
+     &CreateNvmeTarget},
     {"loop", "a regular file or block device (-f PATH), like the kernel's loop",
      &CreateLoopTarget},
 };

@@ -35,6 +35,10 @@ struct DeviceGeometry {
   bool discard = false;
   bool write_zeroes = false;
   uint32_t discard_granularity = 4096;
+  // Backend limits; 0 means none beyond the server's own.
+  uint32_t max_io_bytes = 0;              // largest read/write
+  uint32_t max_discard_sectors = 0;       // per DISCARD, 512-byte sectors
+  uint32_t max_write_zeroes_sectors = 0;  // per WRITE_ZEROES
 };
 
 // Whether the target reads or writes request data at all.

@@ -2,15 +2,17 @@
 # Benchmarks, run side by side with the kernel's own drivers in one guest boot.
 #
 # Usage: tests/bench/run.sh --prefix STAGE [--kernel KDIR] [--rounds N] [--seconds S]
-#                           [--out DIR] [--only null|loop]
+#                           [--out DIR] [--only null|loop|nvme]
 #
 # STAGE is an install tree (cmake --install build --prefix STAGE). For each of
 # 1 and 2 vCPUs, boots the test VM and runs null_vs_null_blk.sh (ublk null
 # against null_blk), then boots it again with an emulated NVMe drive and runs
 # loop_vs_kernel_loop.sh (ublk loop against the kernel loop driver on one
 # backing file); prints their tables and writes DIR/null-<N>vcpu.json and
-# DIR/loop-<N>vcpu.json (default DIR: ./bench-results). --only runs one of
-# the two. Under TCG only the ratios mean something; absolute IOPS do not.
+# DIR/loop-<N>vcpu.json (default DIR: ./bench-results); with 2 vCPUs also
+# nvme_vs_kernel.sh (the nvme target against the namespace's block device and
+# fio's own passthrough) into DIR/nvme-2vcpu.json. --only runs one of them.
+# Under TCG only the ratios mean something; absolute IOPS do not.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 stage='' kernel=() rounds=4 secs=10 out=bench-results only=''
@@ -27,7 +29,7 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ -n $stage ]] || { echo "run.sh: --prefix STAGE is required" >&2; exit 2; }
-[[ -z $only || $only == null || $only == loop ]] || { echo "run.sh: --only null|loop" >&2; exit 2; }
+[[ -z $only || $only =~ ^(null|loop|nvme)$ ]] || { echo "run.sh: --only null|loop|nvme" >&2; exit 2; }
 mkdir -p "$out"
 
 # bench NAME VCPUS TIMEOUT VM_ARGS... -- GUEST_COMMAND...
@@ -43,12 +45,16 @@ bench() {
 }
 
 for vcpus in 1 2; do
-	if [[ $only != loop ]]; then
+	if [[ -z $only || $only == null ]]; then
 		bench null "$vcpus" $((rounds * secs * 2 * 3 + 300)) -- \
 			/opt/tests/null_vs_null_blk.sh "$rounds" "$secs"
 	fi
-	if [[ $only != null ]]; then
+	if [[ -z $only || $only == loop ]]; then
 		bench loop "$vcpus" $((rounds * secs * 10 * 3 + 600)) --nvme 1024 -- \
 			/opt/tests/loop_vs_kernel_loop.sh "$rounds" "$secs"
 	fi
 done
+if [[ -z $only || $only == nvme ]]; then
+	bench nvme 2 $((rounds * secs * 15 * 3 + 600)) --nvme 1024 -- \
+		/opt/tests/nvme_vs_kernel.sh "$rounds" "$secs"
+fi

@@ -82,3 +82,8 @@ cleanup_everything() {
 }
 
 no_servers() { [[ $(server_count) == 0 ]]; }
+
+# zero_range DEV OFFSET_MIB LEN_MIB: true when that range reads back as zeros.
+zero_range() {
+	[[ $(dd if="$1" bs=1M skip="$2" count="$3" iflag=direct 2>/dev/null | tr -d '\0' | wc -c) == 0 ]]
+}

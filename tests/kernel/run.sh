@@ -19,6 +19,13 @@ if [[ ! -e /dev/ublk-control || $(id -u) != 0 ]]; then
 fi
 echo "kernel $(uname -r), $(nproc) CPU(s), $(command -v ublk)"
 
+# Servers run in the background and log to syslog: keep their log so that a
+# failing test can show it.
+syslog=/tmp/ublk-tests-syslog
+if ! pgrep -x syslogd >/dev/null && command -v syslogd >/dev/null; then
+	syslogd -O "$syslog" 2>/dev/null || true
+fi
+
 tests=$(for f in "$here"/cases/*.sh; do grep -oE '^test_[a-z0-9_]+' "$f"; done |
 	grep -E -- "$pattern")
 passed=0 failed=0 failures=''
@@ -42,6 +49,10 @@ for t in $tests; do
 		failures+=" $t"
 		echo "FAIL $t ($((SECONDS - start)) s, exit $rc)"
 		sed 's/^/    | /' "$log" | tail -n 60
+		if [[ -f $syslog ]]; then
+			echo "    server log:"
+			grep ublk-server "$syslog" | tail -n 15 | sed 's/^/    | /'
+		fi
 	fi
 done
 rm -f "$log"

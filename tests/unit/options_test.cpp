@@ -85,7 +85,7 @@ TEST(Options, AddTakesLoopOptions) {
   EXPECT_EQ(add.spec.logical_block_size, 4096u);
   EXPECT_TRUE(add.spec.buffered);
   EXPECT_TRUE(add.spec.read_only);
-  const auto& plain = std::get<AddCommand>(*Parse({"add", "-t", "loop"}));
+  const AddCommand plain = std::get<AddCommand>(*Parse({"add", "-t", "loop"}));
   EXPECT_EQ(plain.spec.offset, 0u);
   EXPECT_EQ(plain.spec.logical_block_size, 512u);
   EXPECT_FALSE(plain.spec.buffered);

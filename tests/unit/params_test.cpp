@@ -46,6 +46,17 @@ TEST(Params, DiscardLimitsOnlyWhenTheTargetDiscards) {
   EXPECT_LE(uint64_t{p.discard.max_discard_sectors} << 9, UINT32_MAX);
 }
 
+TEST(Params, BackendLimitsCapDiscardAndWriteZeroes) {
+  DeviceGeometry g;
+  g.discard = true;
+  g.write_zeroes = true;
+  g.max_discard_sectors = 1000;
+  g.max_write_zeroes_sectors = 65536;
+  abi::Params p = BuildParams(g, 4096);
+  EXPECT_EQ(p.discard.max_discard_sectors, 1000u);
+  EXPECT_EQ(p.discard.max_write_zeroes_sectors, 65536u);
+}
+
 TEST(FeatureFlags, NamesBitsInOrderAndUnknownOnesByNumber) {
   auto names = FeatureNames(abi::kFUserCopy | abi::kFCmdIoctlEncode | (1ULL << 40));
   ASSERT_EQ(names.size(), 3u);

@@ -6,9 +6,11 @@
 # - natively, when /dev/ublk-control exists and we are root: with STAGE/sbin first in
 #   PATH and UBLK_PREFIX=STAGE;
 # - otherwise in a QEMU guest (run.sh): STAGE at /opt/ublk (UBLK_PREFIX=/opt/ublk),
-#   TESTDIR at /opt/tests, and two emulated NVMe drives of 1 GiB (sparse images):
+#   TESTDIR at /opt/tests, and emulated NVMe drives (sparse images): 1 GiB
 #   /dev/disk/by-id/nvme-ublktest0 with 512-byte and nvme-ublktest1 with 4096-byte
-#   logical blocks (their char devices: /dev/disk/by-id/ng-ublktest0, ng-ublktest1).
+#   logical blocks, and a 64 MiB nvme-ublktest2 formatted with 8 bytes of metadata
+#   per 512-byte block (for refusal tests); their char devices are
+#   /dev/disk/by-id/ng-ublktest0, ng-ublktest1, ng-ublktest2.
 # KDIR defaults as in run.sh. The timeout for the guest is $UBLK_VM_TIMEOUT (default
 # 1200 s).
 #
@@ -58,4 +60,4 @@ fi
 [[ -f $kdir/vmlinuz ]] || skip "no test kernel at $kdir"
 
 exec "$vm_dir/run.sh" --kernel "$kdir" --prefix "$stage" --tests "$tests" --vcpus "$vcpus" \
-	--nvme 1024 --nvme 1024:4096 --timeout "${UBLK_VM_TIMEOUT:-1200}" -- /opt/tests/run.sh
+	--nvme 1024 --nvme 1024:4096 --nvme 64:512:8 --timeout "${UBLK_VM_TIMEOUT:-1200}" -- /opt/tests/run.sh

@@ -168,13 +168,14 @@ kvm) accel_args=(-accel kvm -cpu "${UBLK_VM_CPU:-host}") ;;
 esac
 
 for i in "${!nvmes[@]}"; do
-	size=${nvmes[i]%%:*} lba=512
-	[[ ${nvmes[i]} != *:* ]] || lba=${nvmes[i]#*:}
-	[[ $size =~ ^[0-9]+$ && $lba =~ ^[0-9]+$ ]] || die "bad --nvme ${nvmes[i]} (want SIZE_MiB[:LBA_SIZE])"
+	IFS=: read -r size lba ms <<<"${nvmes[i]}"
+	lba=${lba:-512} ms=${ms:-0}
+	[[ $size =~ ^[0-9]+$ && $lba =~ ^[0-9]+$ && $ms =~ ^[0-9]+$ ]] ||
+		die "bad --nvme ${nvmes[i]} (want SIZE_MiB[:LBA_SIZE[:METADATA_BYTES]])"
 	truncate -s "${size}M" "$tmp/nvme$i.img"
-	drives+=(-drive "file=$tmp/nvme$i.img,if=none,id=nv$i,format=raw"
+	drives+=(-drive "file=$tmp/nvme$i.img,if=none,id=nv$i,format=raw,discard=unmap"
 		-device "nvme,id=nvme$i,serial=ublktest$i"
-		-device "nvme-ns,drive=nv$i,bus=nvme$i,nsid=1,logical_block_size=$lba,physical_block_size=$lba")
+		-device "nvme-ns,drive=nv$i,bus=nvme$i,nsid=1,logical_block_size=$lba,physical_block_size=$lba,ms=$ms")
 done
 
 cmd=''

@@ -1,0 +1,160 @@
+#include "nvme.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "nvme_cmd.h"
+#include "nvme_probe.h"
+#include "ublk/abi.h"
+#include "ublk/log.h"
+
+namespace ublk {
+namespace {
+
+class NvmeQueue final : public TargetQueue {
+ public:
+  NvmeQueue(const NvmeNamespace& ns, int file_slot, uint16_t depth)
+      : ns_(ns), slot_(file_slot), ranges_(depth) {}
+
+  IoStatus Queue(QueueContext& q, const Request& req) noexcept override {
+    const unsigned shift = ns_.lba_shift;
+    const uint64_t mask = (1u << shift) - 1;
+    if ((req.offset | req.length) & mask) return IoStatus::Done(-EINVAL);
+    const uint64_t slba = req.offset >> shift;
+    const uint32_t blocks = req.length >> shift;
+    nvme::UringCmd cmd;
+    bool fixed = false;
+    switch (req.op) {
+      case abi::kOpRead:
+      case abi::kOpWrite:
+        cmd = nvme::BuildReadWrite(
+            req.op == abi::kOpWrite, ns_.nsid, slba, blocks,
+            reinterpret_cast<uintptr_t>(req.buffer), req.length,
+            ns_.volatile_cache && (req.op_flags & abi::kIoFFua));
+        fixed = true;
+        break;
+      case abi::kOpFlush:
+        if (!ns_.volatile_cache) return IoStatus::Done(0);
+        cmd = nvme::BuildFlush(ns_.nsid);
+        break;
+      case abi::kOpWriteZeroes:
+        cmd = nvme::BuildWriteZeroes(ns_.nsid, slba, blocks,
+                                     !(req.op_flags & abi::kIoFNoUnmap));
+        break;
+      case abi::kOpDiscard:
+        cmd = nvme::BuildDeallocate(ns_.nsid, slba, blocks, &ranges_[req.tag]);
+        break;
+      default:
+        return IoStatus::Done(-EOPNOTSUPP);
+    }
+    if (blocks > nvme::kMaxBlocksPerCmd && req.op != abi::kOpDiscard)
+      return IoStatus::Done(-EINVAL);  // the limits we advertise prevent it
+    io_uring_sqe* sqe = q.GetSqe(req.tag, 0);
+    if (sqe == nullptr) return IoStatus::Done(-EAGAIN);
+    io_uring_prep_rw(IORING_OP_URING_CMD, sqe, slot_, nullptr, 0, 0);
+    sqe->flags = IOSQE_FIXED_FILE;
+    sqe->cmd_op = nvme::kUringCmdIo;
+    if (fixed) {
+      sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+      sqe->buf_index = req.tag;
+    }
+    static_assert(offsetof(io_uring_sqe, cmd) == 48);
+    // The command area is the SQE's second half (bytes 48-127 of a 128-byte
+    // SQE); liburing declares it as a zero-length array.
+    std::memcpy(reinterpret_cast<unsigned char*>(sqe) + 48, &cmd, sizeof(cmd));
+    return IoStatus::Pending();
+  }
+
+  IoStatus Complete(QueueContext&, const Request& req,
+                    const Completion& c) noexcept override {
+    int err = nvme::StatusToErrno(c.res);
+    if (err != 0) {
+      if (!status_logged_) {  // once per queue: the error path, not traffic
+        status_logged_ = true;
+        log::Debug("nvme {}: op {} at {} failed, status {:#x} -> {}",
+                   ns_.char_path, req.op, req.offset, c.res, err);
+      }
+      return IoStatus::Done(err);
+    }
+    const bool data = req.op == abi::kOpRead || req.op == abi::kOpWrite;
+    return IoStatus::Done(data ? static_cast<int>(req.length) : 0);
+  }
+
+ private:
+  const NvmeNamespace& ns_;
+  int slot_;
+  std::vector<nvme::DsmRange> ranges_;  // one per tag, for DISCARD
+  bool status_logged_ = false;
+};
+
+class NvmeTarget final : public Target {
+ public:
+  NvmeTarget(NvmeNamespace ns, Fd fd, uint64_t size)
+      : ns_(std::move(ns)), fd_(std::move(fd)), size_(size) {}
+
+  DeviceGeometry Geometry() const override {
+    DeviceGeometry g;
+    g.size_bytes = size_;
+    g.logical_bs_shift = ns_.lba_shift;
+    uint8_t phys = ns_.lba_shift;
+    while ((1u << (phys + 1)) <= ns_.physical_block && phys < 16) ++phys;
+    g.physical_bs_shift = phys;
+    g.io_min_shift = ns_.lba_shift;
+    g.io_opt_shift = phys;
+    g.volatile_cache = ns_.volatile_cache;
+    g.fua = ns_.volatile_cache;
+    g.discard = ns_.deallocate;
+    g.write_zeroes = ns_.write_zeroes;
+    g.discard_granularity = 1u << ns_.lba_shift;
+    g.max_io_bytes = ns_.max_io_bytes;
+    // One command's NLB is 16 bits; the kernel's NVMe driver may know a
+    // tighter limit (DMRSL, transport), read from its queue in sysfs.
+    uint64_t wz = uint64_t{nvme::kMaxBlocksPerCmd} << ns_.lba_shift;
+    if (ns_.max_write_zeroes_bytes != 0 && ns_.max_write_zeroes_bytes < wz)
+      wz = ns_.max_write_zeroes_bytes;
+    g.max_write_zeroes_sectors = static_cast<uint32_t>(wz >> 9);
+    g.max_discard_sectors = static_cast<uint32_t>(
+        std::min<uint64_t>(ns_.max_discard_bytes >> 9, UINT32_MAX));
+    return g;
+  }
+  DataAccess data_access() const override { return DataAccess::kBuffer; }
+  RingNeeds ring_needs() const override {
+    return {.big_sqe = true, .big_cqe = true, .sqes_per_io = 1};
+  }
+  Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) override {
+    auto slot = q.AddFile(fd_.get());
+    if (!slot) return slot.error();
+    return std::unique_ptr<TargetQueue>(new NvmeQueue(ns_, *slot, q.depth()));
+  }
+
+ private:
+  NvmeNamespace ns_;
+  Fd fd_;
+  uint64_t size_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Target>> CreateNvmeTarget(const DeviceSpec& spec) {
+  if (spec.file.empty())
+    return Invalid("the nvme target needs -f /dev/ngXnY (or /dev/nvmeXnY)");
+  Fd fd;
+  auto ns = OpenNvmeNamespace(spec.file, &fd);
+  if (!ns) return ns.error();
+  const uint64_t capacity = ns->blocks << ns->lba_shift;
+  uint64_t size = spec.size.value_or(capacity);
+  if (size > capacity)
+    return Invalid("--size " + std::to_string(size) + " is larger than " +
+                   ns->char_path + " (" + std::to_string(capacity) + " bytes)");
+  if (size % (1u << ns->lba_shift) != 0)
+    return Invalid("--size must be a multiple of the namespace's " +
+                   std::to_string(1u << ns->lba_shift) + "-byte blocks");
+  log::Info("nvme: {} nsid {} lba {} blocks {} max io {} vwc {} wz {} dsm {}",
+            ns->char_path, ns->nsid, 1u << ns->lba_shift, ns->blocks,
+            ns->max_io_bytes, ns->volatile_cache, ns->write_zeroes,
+            ns->deallocate);
+  return std::unique_ptr<Target>(new NvmeTarget(std::move(*ns), std::move(fd), size));
+}
+
+}  // namespace ublk

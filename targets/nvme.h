@@ -1,0 +1,23 @@
+// nvme: an NVMe namespace behind /dev/ublkbN through io_uring passthrough.
+//
+// Each ublk request becomes one NVMe command sent with IORING_OP_URING_CMD to
+// the namespace's generic char device (/dev/ngXnY) on the queue's own ring
+// (128-byte SQEs, 32-byte CQEs), bypassing the block layer on the backend
+// side: READ/WRITE -> Read/Write on the per-tag registered buffer
+// (IORING_URING_CMD_FIXED), FLUSH -> Flush, WRITE_ZEROES -> Write Zeroes,
+// DISCARD -> Dataset Management (deallocate). The device mirrors the
+// namespace: logical block size, capacity, max I/O from MDTS, FLUSH/FUA only
+// with a volatile write cache, discard/write-zeroes only when ONCS has them.
+#pragma once
+
+#include <memory>
+
+#include "ublk/result.h"
+#include "ublk/spec.h"
+#include "ublk/target.h"
+
+namespace ublk {
+
+Result<std::unique_ptr<Target>> CreateNvmeTarget(const DeviceSpec& spec);
+
+}  // namespace ublk

@@ -1,0 +1,127 @@
+#include "nvme_probe.h"
+
+#include <libnvme.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+namespace ublk {
+namespace {
+
+uint64_t ReadSysfsNumber(const std::string& path, uint64_t fallback) {
+  std::ifstream in(path);
+  uint64_t v = 0;
+  return (in >> v) ? v : fallback;
+}
+
+std::string BaseName(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Resolves PATH to the namespace's char device, or explains why not.
+Result<std::string> CharDevicePath(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return SysError(errno, path);
+  const std::string name = BaseName(path);
+  if (S_ISBLK(st.st_mode)) {
+    std::string generic = GenericNameForBlock(name);
+    if (generic.empty())
+      return Invalid(path + " is not an NVMe namespace (want /dev/ngXnY or "
+                            "/dev/nvmeXnY)");
+    return "/dev/" + generic;
+  }
+  if (!S_ISCHR(st.st_mode))
+    return Invalid(path + " is not a device (want /dev/ngXnY or /dev/nvmeXnY)");
+  if (std::regex_match(name, std::regex("nvme[0-9]+")))
+    return Invalid(path + " is an NVMe controller, not a namespace (want "
+                          "/dev/ngXnY, e.g. /dev/ng" + name.substr(4) + "n1)");
+  return path;
+}
+
+}  // namespace
+
+std::string GenericNameForBlock(const std::string& name) {
+  std::smatch m;
+  static const std::regex kNamespace("nvme([0-9]+n[0-9]+)");
+  if (!std::regex_match(name, m, kNamespace)) return "";
+  return "ng" + m[1].str();
+}
+
+unsigned LbaFormatIndex(uint8_t flbas) {
+  return (flbas & 0x0f) | ((flbas & 0x60) >> 1);
+}
+
+Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path, Fd* fd) {
+  auto char_path = CharDevicePath(path);
+  if (!char_path) return char_path.error();
+  NvmeNamespace ns;
+  ns.char_path = *char_path;
+
+  auto opened = Fd::Open(ns.char_path, O_RDWR);
+  if (!opened) {
+    int err = opened.error().code().value();
+    if (err == EACCES || err == EPERM)
+      return Error(opened.error().code(),
+                   "permission denied opening " + ns.char_path +
+                       ": needs root, or write access to the node on a "
+                       "kernel that allows unprivileged passthrough");
+    return opened.error();
+  }
+  if (nvme_get_nsid(opened->get(), &ns.nsid) != 0)
+    return Invalid(path + " is not an NVMe namespace (" +
+                   std::string(std::strerror(errno)) + ")");
+
+  nvme_id_ns id{};
+  int ret = nvme_identify_ns(opened->get(), ns.nsid, &id);
+  if (ret < 0) return SysError(errno, "Identify Namespace on " + ns.char_path);
+  if (ret > 0)
+    return Invalid("Identify Namespace on " + ns.char_path +
+                   " failed with NVMe status " + std::to_string(ret));
+  const nvme_lbaf& lbaf = id.lbaf[LbaFormatIndex(id.flbas)];
+  if (lbaf.ms != 0)
+    return Invalid(ns.char_path + " is formatted with " +
+                   std::to_string(lbaf.ms) +
+                   " bytes of metadata per block; metadata/PI formats are not "
+                   "supported yet");
+  if (lbaf.ds < 9 || lbaf.ds > 12)
+    return Invalid(ns.char_path + ": logical block size 2^" +
+                   std::to_string(lbaf.ds) + " is not supported (512-4096)");
+  ns.lba_shift = lbaf.ds;
+  ns.blocks = id.nsze;
+  if (ns.blocks == 0) return Invalid(ns.char_path + " has no capacity");
+
+  nvme_id_ctrl ctrl{};
+  ret = nvme_identify_ctrl(opened->get(), &ctrl);
+  if (ret != 0)
+    return Invalid("Identify Controller for " + ns.char_path + " failed");
+  // MDTS is a power of two in units of the minimum memory page size, which
+  // is 4 KiB on every controller we can reach through a 4 KiB-page host.
+  uint64_t mdts_bytes = ctrl.mdts ? (4096ULL << ctrl.mdts) : (1ULL << 31);
+  ns.volatile_cache = ctrl.vwc & 1;
+  ns.write_zeroes = ctrl.oncs & (1 << 3);
+  ns.deallocate = ctrl.oncs & (1 << 2);
+
+  // The kernel's own limit for this namespace (MDTS combined with the
+  // transport's); passthrough commands obey it too.
+  const std::string block = "nvme" + BaseName(ns.char_path).substr(2);
+  const std::string queue = "/sys/block/" + block + "/queue/";
+  uint64_t hw_bytes = ReadSysfsNumber(queue + "max_hw_sectors_kb", 0) * 1024;
+  uint64_t max = mdts_bytes;
+  if (hw_bytes != 0 && hw_bytes < max) max = hw_bytes;
+  if (max > (1u << 30)) max = 1u << 30;
+  ns.max_io_bytes = static_cast<uint32_t>(max & ~uint64_t{4095});
+  ns.physical_block = static_cast<uint32_t>(
+      ReadSysfsNumber(queue + "physical_block_size", 1u << ns.lba_shift));
+  ns.max_discard_bytes = ReadSysfsNumber(queue + "discard_max_hw_bytes", 0);
+  ns.max_write_zeroes_bytes =
+      ReadSysfsNumber(queue + "write_zeroes_max_bytes", 0);
+  *fd = std::move(*opened);
+  return ns;
+}
+
+}  // namespace ublk

@@ -1,0 +1,43 @@
+// Finding and describing the NVMe namespace behind `-t nvme -f PATH`.
+//
+// Accepts the namespace's generic char device (/dev/ngXnY) or its block
+// device (/dev/nvmeXnY, mapped to the char device), opens it, and asks the
+// controller (Identify Namespace / Controller through libnvme) for what the
+// ublk device must mirror. Main thread only; blocks on admin commands.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ublk/fd.h"
+#include "ublk/result.h"
+
+namespace ublk {
+
+struct NvmeNamespace {
+  std::string char_path;  // /dev/ngXnY, what the I/O goes to
+  uint32_t nsid = 0;
+  uint8_t lba_shift = 9;
+  uint64_t blocks = 0;             // namespace size in logical blocks
+  uint32_t max_io_bytes = 0;       // from MDTS and the kernel's queue limit
+  uint32_t physical_block = 0;     // bytes, from sysfs when known
+  bool volatile_cache = false;     // VWC: FLUSH (and FUA) mean something
+  bool write_zeroes = false;       // ONCS bit 3
+  bool deallocate = false;         // ONCS bit 2 (Dataset Management)
+  // The kernel NVMe driver's limits for this namespace (sysfs); 0: unknown.
+  uint64_t max_discard_bytes = 0;
+  uint64_t max_write_zeroes_bytes = 0;
+};
+
+// "nvme0n1" -> "ng0n1"; "" when name is not a namespace block device.
+std::string GenericNameForBlock(const std::string& name);
+// Logical block size shift from Identify Namespace's FLBAS byte and the
+// LBA format entry it selects (the index spans bits 0-3 and 5-6).
+unsigned LbaFormatIndex(uint8_t flbas);
+
+// Opens the namespace (O_RDWR) into *fd and describes it. Errors are one
+// line naming PATH: not found, not NVMe, a controller node, no permission,
+// a metadata/PI format (not supported yet).
+Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path, Fd* fd);
+
+}  // namespace ublk
