@@ -111,10 +111,9 @@ Result<std::string> FindServer() {
 
 Result<nlohmann::json> LaunchDetached(const std::string& server,
                                       const DeviceSpec& spec, int timeout_ms) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return SysError(errno, "creating a pipe");
-  Fd read_end(p[0]);
-  Fd write_end(p[1]);
+  auto pipe = Fd::Pipe();
+  if (!pipe) return pipe.error();
+  auto& [read_end, write_end] = *pipe;
   pid_t pid = ::fork();
   if (pid < 0) return SysError(errno, "starting the server");
   if (pid == 0) {
@@ -139,10 +138,9 @@ Result<nlohmann::json> LaunchDetached(const std::string& server,
 
 Error ExecForeground(const std::string& server, const DeviceSpec& spec,
                      void (*print)(const nlohmann::json&, bool), bool json) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return SysError(errno, "creating a pipe");
-  Fd read_end(p[0]);
-  Fd write_end(p[1]);
+  auto pipe = Fd::Pipe();
+  if (!pipe) return pipe.error();
+  auto& [read_end, write_end] = *pipe;
   pid_t pid = ::fork();
   if (pid < 0) return SysError(errno, "starting the report printer");
   if (pid == 0) {

@@ -35,13 +35,12 @@ void CleanUpAfter(uint32_t dev_id) {
 }  // namespace
 
 int RunGuarded(const std::function<int(int)>& serve, int close_in_parent) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-    log::Error("guardian: pipe: {}", std::strerror(errno));
+  auto pipe = Fd::Pipe();
+  if (!pipe) {
+    log::Error("guardian: {}", pipe.error().message());
     return 1;
   }
-  Fd id_read(pipefd[0]);
-  Fd id_write(pipefd[1]);
+  auto& [id_read, id_write] = *pipe;
   pid_t child = ::fork();
   if (child < 0) {
     log::Error("guardian: fork: {}", std::strerror(errno));

@@ -34,6 +34,13 @@ class Fd {
     return Fd(fd);
   }
 
+  // pipe2(2) with O_CLOEXEC: {read end, write end}.
+  static Result<std::pair<Fd, Fd>> Pipe() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return SysError(errno, "creating a pipe");
+    return std::pair<Fd, Fd>(Fd(p[0]), Fd(p[1]));
+  }
+
   bool valid() const { return fd_ >= 0; }
   int get() const { return fd_; }
   int release() { return std::exchange(fd_, -1); }
