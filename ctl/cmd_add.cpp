@@ -1,8 +1,11 @@
 // ublk add: validate everything, then start a server and wait for it.
+#include <sys/utsname.h>
+
 #include <fstream>
 
 #include "commands.h"
 #include "control_device.h"
+#include "feature_flags.h"
 #include "launch.h"
 #include "registry.h"
 #include "size.h"
@@ -70,9 +73,20 @@ int RunAdd(const AddCommand& cmd) {
                 " queue(s) (one per possible CPU)");
   if (spec.id && DeviceExists(*spec.id))
     return Fail("device " + std::to_string(*spec.id) + " already exists");
+  const TargetType* type = FindTargetType(spec.type);
+  // The server makes the same choice; refusing here, before the backend is
+  // probed (which may warn), keeps -z on an old kernel to one line with no
+  // server started.
+  if (auto flags = ChooseFlags(control->features(), type->data_access,
+                               spec.zero_copy);
+      !flags) {
+    utsname u{};
+    std::string running = uname(&u) == 0 ? std::string(u.release) : "?";
+    return Fail(flags.error().message() + " (running " + running + ")");
+  }
   {
     // Opens and checks the backend the way the server will, then lets go.
-    auto target = FindTargetType(spec.type)->create(spec);
+    auto target = type->create(spec);
     if (!target) return Fail(target.error().message());
   }
   auto server = FindServer();

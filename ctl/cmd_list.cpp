@@ -77,19 +77,24 @@ int RunList(const ListCommand& cmd) {
     std::printf("%s\n", rows.dump(2).c_str());
     return 0;
   }
-  std::printf("%-4s %-9s %-6s %-10s %-6s %-6s %-8s %-12s %s\n", "ID", "STATE",
-              "TYPE", "SIZE", "QUEUES", "DEPTH", "PID", "BLOCK", "NAME");
+  std::printf("%-4s %-9s %-6s %-10s %-6s %-6s %-8s %-18s %-12s %s\n", "ID",
+              "STATE", "TYPE", "SIZE", "QUEUES", "DEPTH", "PID", "DATA",
+              "BLOCK", "NAME");
   for (const auto& r : rows) {
     std::string size = r.contains("size") ? FormatSize(r["size"].get<uint64_t>())
                                           : "-";
     std::string type = r["type"].is_string() ? r["type"].get<std::string>() : "?";
     std::string name = r.contains("name") ? r["name"].get<std::string>() : "";
-    std::printf("%-4u %-9s %-6s %-10s %-6u %-6u %-8d %-12s %s\n",
+    std::string data = r.contains("data_path")
+                           ? r["data_path"].get<std::string>()
+                           : "?";
+    std::printf("%-4u %-9s %-6s %-10s %-6u %-6u %-8d %-18s %-12s %s\n",
                 r["dev_id"].get<unsigned>(),
                 r["state"].get<std::string>().c_str(), type.c_str(),
                 size.c_str(), r["queues"].get<unsigned>(),
                 r["depth"].get<unsigned>(), r["pid"].get<int>(),
-                r["block"].get<std::string>().c_str(), name.c_str());
+                data.c_str(), r["block"].get<std::string>().c_str(),
+                name.c_str());
   }
   return 0;
 }

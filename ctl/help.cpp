@@ -55,6 +55,20 @@ options:
       --foreground      keep the server in the foreground, logging to stderr
                         (for systemd); stops on SIGTERM or Ctrl-C
       --json            print the result as JSON
+  -z, --zero-copy[=auto|explicit|off]
+                        how request data reaches the backend (loop, nvme;
+                        null never touches data):
+                          auto (a bare -z): zero copy by automatic buffer
+                            registration (ublk feature AUTO_BUF_REG, Linux
+                            6.16+): the request's own pages go to the backend
+                            I/O, the server holds no data buffers
+                          explicit: zero copy, registering each request's
+                            pages around its backend I/O (register -> I/O ->
+                            unregister); slower than auto, same kernels
+                          off: copy through the server's per-tag buffers
+                        Without -z the server uses auto where the kernel has
+                        it and copies elsewhere; -z on a kernel without zero
+                        copy is refused. add and list show the data path.
 
 loop options:
       --offset SIZE     where the device starts in the backing store
@@ -74,6 +88,7 @@ examples:
   sudo ublk add -t null -q 2 -d 256 --size 100G --name scratch
   sudo ublk add -t loop -f /var/lib/disk.img -q 2
   sudo ublk add -t loop -f /dev/nvme0n1 --logical-block-size 4096 --read-only
+  sudo ublk add -t nvme -f /dev/ng0n1 -q 2 -z
 
 A loop backing store is refused when it is missing, a directory, smaller
 than one block, already served by another ublk device, or (block devices)
@@ -103,7 +118,8 @@ options:
     return R"(usage: ublk list [-n ID] [--json]
 
 Shows each device the kernel knows: id, state (LIVE, DEAD, QUIESCED,
-FAIL_IO), type, size, queues, depth, server pid and block device, from the
+FAIL_IO), type, size, queues, depth, server pid, data path (copy, none,
+zero-copy ...) and block device, from the
 kernel's device info and the server's state file /run/ublk/<id>.json.
 
 options:

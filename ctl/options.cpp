@@ -3,16 +3,22 @@
 #include <charconv>
 
 #include "registry.h"
+#include "spec_json.h"
 #include "size.h"
 #include "ublk/abi.h"
 
 namespace ublk {
 namespace {
 
+// Whether an option has a value: never, always (inline or the next
+// argument), or optionally (inline only: "-zauto", "--zero-copy=auto"; a bare
+// option leaves the value empty, so a following argument is never taken).
+enum Value : uint8_t { kNoValue, kValue, kOptionalValue };
+
 struct OptionDef {
   char short_name;  // 0 if none
   const char* long_name;
-  bool takes_value;
+  Value value;
 };
 
 struct ParsedOption {
@@ -59,11 +65,11 @@ Result<std::vector<ParsedOption>> Tokenize(const std::string& command,
     std::string spelled = a.rfind("--", 0) == 0
                               ? "--" + std::string(def->long_name)
                               : std::string("-") + def->short_name;
-    if (def->takes_value && !has_inline) {
+    if (def->value == kValue && !has_inline) {
       if (i + 1 >= args.size())
         return Invalid(command + ": " + spelled + " needs a value");
       value = args[++i];
-    } else if (!def->takes_value && has_inline) {
+    } else if (def->value == kNoValue && has_inline) {
       return Invalid(command + ": " + spelled + " takes no value");
     }
     out.push_back({def, value, spelled});
@@ -89,12 +95,14 @@ constexpr uint64_t kMaxDevId = (1u << 20) - 1;
 
 Result<Command> ParseAdd(const std::vector<std::string>& args) {
   static const std::vector<OptionDef> defs = {
-      {'t', "type", true},   {'n', "number", true}, {'q', "queues", true},
-      {'d', "depth", true},  {0, "name", true},     {0, "size", true},
-      {'f', "file", true},   {0, "foreground", false},
-      {0, "json", false},    {'h', "help", false},
-      {0, "offset", true},   {0, "logical-block-size", true},
-      {0, "buffered", false}, {0, "read-only", false},
+      {'t', "type", kValue},   {'n', "number", kValue},
+      {'q', "queues", kValue}, {'d', "depth", kValue},
+      {0, "name", kValue},     {0, "size", kValue},
+      {'f', "file", kValue},   {0, "foreground", kNoValue},
+      {0, "json", kNoValue},   {'h', "help", kNoValue},
+      {0, "offset", kValue},   {0, "logical-block-size", kValue},
+      {0, "buffered", kNoValue}, {0, "read-only", kNoValue},
+      {'z', "zero-copy", kOptionalValue},
   };
   auto opts = Tokenize("add", args, defs);
   if (!opts) return opts.error();
@@ -140,6 +148,12 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       cmd.spec.buffered = true;
     } else if (name == "read-only") {
       cmd.spec.read_only = true;
+    } else if (name == "zero-copy") {
+      auto mode = ParseZeroCopy(o.value.empty() ? "auto" : o.value);
+      if (!mode || *mode == ZeroCopy::kBest)
+        return Invalid(o.spelled + "=" + o.value +
+                       ": must be auto, explicit or off");
+      cmd.spec.zero_copy = *mode;
     } else if (name == "foreground") {
       cmd.foreground = true;
     } else if (name == "json") {
@@ -160,7 +174,7 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
 
 Result<Command> ParseDel(const std::vector<std::string>& args) {
   static const std::vector<OptionDef> defs = {
-      {'n', "number", true}, {'a', "all", false}, {'h', "help", false}};
+      {'n', "number", kValue}, {'a', "all", kNoValue}, {'h', "help", kNoValue}};
   auto opts = Tokenize("del", args, defs);
   if (!opts) return opts.error();
   DelCommand cmd;
@@ -181,7 +195,7 @@ Result<Command> ParseDel(const std::vector<std::string>& args) {
 
 Result<Command> ParseList(const std::vector<std::string>& args) {
   static const std::vector<OptionDef> defs = {
-      {'n', "number", true}, {0, "json", false}, {'h', "help", false}};
+      {'n', "number", kValue}, {0, "json", kNoValue}, {'h', "help", kNoValue}};
   auto opts = Tokenize("list", args, defs);
   if (!opts) return opts.error();
   ListCommand cmd;
@@ -199,8 +213,8 @@ Result<Command> ParseList(const std::vector<std::string>& args) {
 }
 
 Result<Command> ParseFeatures(const std::vector<std::string>& args) {
-  static const std::vector<OptionDef> defs = {{0, "json", false},
-                                              {'h', "help", false}};
+  static const std::vector<OptionDef> defs = {{0, "json", kNoValue},
+                                              {'h', "help", kNoValue}};
   auto opts = Tokenize("features", args, defs);
   if (!opts) return opts.error();
   FeaturesCommand cmd;

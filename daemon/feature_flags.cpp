@@ -29,11 +29,46 @@ std::vector<std::string> FeatureNames(uint64_t flags) {
   return names;
 }
 
-FlagChoice ChooseFlags(uint64_t kernel_features, DataAccess access) {
+Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
+                               ZeroCopy zero_copy) {
   FlagChoice c{abi::kFCmdIoctlEncode, DataPath::kCopy};
-  if (access == DataAccess::kNone && (kernel_features & abi::kFUserCopy)) {
-    c.flags |= abi::kFUserCopy;
-    c.data_path = DataPath::kNone;
+  if (access == DataAccess::kNone) {
+    if (kernel_features & abi::kFUserCopy) {
+      c.flags |= abi::kFUserCopy;
+      c.data_path = DataPath::kNone;
+    }
+    return c;
+  }
+  // Registration as SUPPORT_ZERO_COPY means it arrived in 6.15; a 6.13-era
+  // driver took that bit for user copy, and no feature bit marks 6.15 alone.
+  // AUTO_BUF_REG (6.16) does, so it stands for both.
+  const bool has_auto = kernel_features & abi::kFAutoBufReg;
+  switch (zero_copy) {
+    case ZeroCopy::kOff:
+      return c;
+    case ZeroCopy::kBest:
+      if (!has_auto) return c;
+      [[fallthrough]];
+    case ZeroCopy::kAuto:
+      if (!has_auto)
+        return Invalid(
+            "zero copy (-z) needs the ublk feature AUTO_BUF_REG (automatic "
+            "buffer registration, Linux 6.16 or later), which this kernel "
+            "lacks");
+      // SUPPORT_ZERO_COPY too: with FALLBACK a request whose automatic
+      // registration failed is registered by hand (REGISTER_IO_BUF).
+      c.flags |= abi::kFSupportZeroCopy | abi::kFAutoBufReg;
+      c.data_path = DataPath::kAutoBufReg;
+      return c;
+    case ZeroCopy::kExplicit:
+      if (!has_auto || !(kernel_features & abi::kFSupportZeroCopy))
+        return Invalid(
+            "zero copy (--zero-copy=explicit) needs ublk buffer registration "
+            "(REGISTER_IO_BUF with SUPPORT_ZERO_COPY, Linux 6.15; recognised "
+            "by AUTO_BUF_REG, 6.16 or later), which this kernel lacks");
+      c.flags |= abi::kFSupportZeroCopy;
+      c.data_path = DataPath::kExplicitReg;
+      return c;
   }
   return c;
 }

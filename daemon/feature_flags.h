@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "queue.h"
+#include "ublk/result.h"
+#include "ublk/spec.h"
 #include "ublk/target.h"
 
 namespace ublk {
@@ -19,9 +21,14 @@ struct FlagChoice {
   DataPath data_path;
 };
 
-// Picks the flags for ADD_DEV from what the kernel supports and what the
-// target touches: a target that never touches data runs in user-copy mode
-// where available, so the kernel copies nothing.
-FlagChoice ChooseFlags(uint64_t kernel_features, DataAccess access);
+// Picks the flags for ADD_DEV from what the kernel supports, what the target
+// touches and what the user asked: a target that never touches data runs in
+// user-copy mode where available, so the kernel copies nothing (and -z means
+// nothing to it); a target that does runs zero-copy in the mode asked for
+// (kBest: automatic registration where the kernel has it, else copy). Zero
+// copy asked for on a kernel without it is an error (one line naming the
+// feature and the kernel version needed), never a silent fallback.
+Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
+                               ZeroCopy zero_copy);
 
 }  // namespace ublk

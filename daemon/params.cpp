@@ -1,8 +1,11 @@
 #include "params.h"
 
+#include <algorithm>
+
 namespace ublk {
 
-abi::Params BuildParams(const DeviceGeometry& g, uint32_t max_io_bytes) {
+abi::Params BuildParams(const DeviceGeometry& g, uint32_t max_io_bytes,
+                        bool zero_copy) {
   abi::Params p{};
   p.len = sizeof(p);
   p.types = abi::kParamTypeBasic;
@@ -35,6 +38,23 @@ abi::Params BuildParams(const DeviceGeometry& g, uint32_t max_io_bytes) {
     }
     if (g.write_zeroes)
       d.max_write_zeroes_sectors = limit(g.max_write_zeroes_sectors);
+  }
+  if (zero_copy) {
+    b.virt_boundary_mask = g.virt_boundary_mask;
+    if (g.dma_alignment != 0) {
+      p.types |= abi::kParamTypeDmaAlign;
+      p.dma.alignment = g.dma_alignment;
+    }
+    if (g.max_segments != 0) {
+      p.types |= abi::kParamTypeSegment;
+      // The kernel's defaults for what the backend leaves open: no segment
+      // boundary below 4 GiB, segments of any size. Zero is never valid.
+      p.seg.seg_boundary_mask = UINT32_MAX;
+      p.seg.max_segment_size =
+          g.max_segment_size == 0 ? UINT32_MAX
+                                  : std::max<uint32_t>(g.max_segment_size, 4096);
+      p.seg.max_segments = g.max_segments;
+    }
   }
   return p;
 }

@@ -9,7 +9,12 @@
 namespace ublk {
 
 // BASIC always; DISCARD when the target discards or zeroes. max_io_bytes is
-// the negotiated per-request limit (caps max_sectors).
-abi::Params BuildParams(const DeviceGeometry& geometry, uint32_t max_io_bytes);
+// the negotiated per-request limit (caps max_sectors). With zero_copy the
+// backend's DMA constraints become the device's (virt boundary, DMA_ALIGN,
+// SEGMENT; the last two exist since 6.15, as zero copy does), so the block
+// layer shapes every request the way the backend takes it and no request
+// has to be bounced on its way there.
+abi::Params BuildParams(const DeviceGeometry& geometry, uint32_t max_io_bytes,
+                        bool zero_copy);
 
 }  // namespace ublk

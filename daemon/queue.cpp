@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "ublk/log.h"
@@ -17,7 +18,6 @@ constexpr size_t RoundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
 size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 
 // Fixed-file slot of /dev/ublkcN; targets get the slots after it.
-constexpr int kCharFileSlot = 0;
 constexpr unsigned kFileSlots = 16;
 
 }  // namespace
@@ -28,6 +28,10 @@ const char* DataPathName(DataPath path) {
       return "copy";
     case DataPath::kNone:
       return "none";
+    case DataPath::kAutoBufReg:
+      return "zero-copy/auto";
+    case DataPath::kExplicitReg:
+      return "zero-copy/explicit";
   }
   return "?";
 }
@@ -72,10 +76,10 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
               config_.depth);
     Serve();
     log::Info(
-        "dev {} queue {}: exit; {} requests in {} wakeups, {} tags aborted, "
-        "{} errors",
-        config_.dev_id, config_.id, requests_served_, wakeups_, aborted_,
-        unexpected_errors_);
+        "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "
+        "hand, {} tags aborted, {} errors",
+        config_.dev_id, config_.id, requests_served_, wakeups_,
+        registered_by_hand_, aborted_, unexpected_errors_);
   }
   // Release the ring (cancelling anything still parked) before telling the
   // main thread we are gone.
@@ -108,10 +112,14 @@ Result<void> Queue::Setup() {
     log::Warn("dev {} queue {}: SCHED_BATCH: {}", config_.dev_id, config_.id,
               std::strerror(errno));
 
-  // Room for a commit and the target's SQEs for every tag, plus the stop read.
+  // Room for a commit and the target's SQEs for every tag, plus a register
+  // and an unregister when zero copy may register by hand, plus the stop
+  // read.
+  const bool zero_copy = IsZeroCopy(config_.data_path);
+  const unsigned per_tag =
+      1u + config_.ring_needs.sqes_per_io + (zero_copy ? 2u : 0u);
   unsigned entries = 2;
-  while (entries < config_.depth * (1u + config_.ring_needs.sqes_per_io) + 1)
-    entries <<= 1;
+  while (entries < config_.depth * per_tag + 1) entries <<= 1;
   auto ring = Ring::Create({.entries = entries,
                             .big_sqe = config_.ring_needs.big_sqe,
                             .big_cqe = config_.ring_needs.big_cqe,
@@ -151,6 +159,18 @@ Result<void> Queue::Setup() {
       ret = io_uring_register_buffers(r, iov.data(), iov.size());
       if (ret < 0) return SysError(-ret, "registering per-tag buffers");
     }
+  } else if (zero_copy) {
+    // An empty table. Slots [0, depth): automatic registration fills slot
+    // `tag` with a request's pages before delivering it and empties it at
+    // the commit. Slots [depth, 3 * depth): registration by hand, two per
+    // tag used in turn, so a resubmission (short transfer) never waits for
+    // the previous chain's unregister to free its slot.
+    ret = io_uring_register_buffers_sparse(r, 3u * config_.depth);
+    if (ret < 0) return SysError(-ret, "registering the zero-copy buffer table");
+    if (config_.data_path == DataPath::kAutoBufReg &&
+        std::getenv("UBLK_TEST_OCCUPY_AUTO_SLOTS") != nullptr) {
+      UBLK_RETURN_IF_ERROR(OccupyAutoSlots());
+    }
   }
 
   unsigned sqe_bytes = config_.ring_needs.big_sqe ? 128 : 64;
@@ -162,11 +182,16 @@ Result<void> Queue::Setup() {
 
   tags_.assign(config_.depth, TagState::kParked);
   requests_.assign(config_.depth, Request{});
+  chains_.assign(config_.depth, TagChain{});
   for (uint16_t t = 0; t < config_.depth; ++t) {
     requests_[t].tag = t;
+    requests_[t].buf_index = t;
+    // Zero copy leaves it 0: the address field is then an offset into the
+    // request's own pages.
     if (buffers_.valid())
-      requests_[t].buffer =
-          static_cast<char*>(buffers_.data()) + size_t{t} * config_.max_io_bytes;
+      requests_[t].buf_addr = reinterpret_cast<uintptr_t>(
+          static_cast<char*>(buffers_.data()) +
+          size_t{t} * config_.max_io_bytes);
   }
   if (!ArmStopEvent()) return Invalid("no SQE for the stop event");
   for (uint16_t t = 0; t < config_.depth; ++t)
@@ -174,6 +199,24 @@ Result<void> Queue::Setup() {
       return Invalid("no SQE for FETCH_REQ");
   ret = io_uring_submit(r);
   if (ret < 0) return SysError(-ret, "submitting FETCH_REQ");
+  return {};
+}
+
+Result<void> Queue::OccupyAutoSlots() {
+  // Test hook: a user buffer in every automatic slot makes each automatic
+  // registration fail, so every request takes the NEED_REG_BUF path.
+  auto page = Mmap::Map(PageSize(), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, "a test page");
+  if (!page) return page.error();
+  occupier_ = std::move(*page);
+  std::vector<iovec> iov(config_.depth, iovec{occupier_.data(), PageSize()});
+  std::vector<__u64> tags(config_.depth, 0);
+  int ret = io_uring_register_buffers_update_tag(ring_->get(), 0, iov.data(),
+                                                 tags.data(), config_.depth);
+  if (ret < 0) return SysError(-ret, "occupying the automatic slots");
+  log::Warn("dev {} queue {}: UBLK_TEST_OCCUPY_AUTO_SLOTS: every request is "
+            "registered by hand",
+            config_.dev_id, config_.id);
   return {};
 }
 
@@ -208,8 +251,13 @@ bool Queue::QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept {
   cmd.tag = tag;
   cmd.result = result;
   if (config_.data_path == DataPath::kCopy)
-    cmd.addr = reinterpret_cast<uintptr_t>(requests_[tag].buffer);
+    cmd.addr = requests_[tag].buf_addr;
   std::memcpy(sqe->cmd, &cmd, sizeof(cmd));
+  // The slot for the next request on this tag; cmd.addr must stay 0. With
+  // FALLBACK a failed registration arrives as NEED_REG_BUF instead of
+  // failing the block request unseen.
+  if (config_.data_path == DataPath::kAutoBufReg && op != abi::kIoNeedGetData)
+    sqe->addr = abi::AutoBufReg(tag, abi::kAutoBufRegFallback);
   sqe->user_data = EncodeUserData({tag, UserOp::kFetch, 0, config_.id});
   return true;
 }
@@ -253,6 +301,11 @@ void Queue::HandleCqe(const io_uring_cqe* cqe) noexcept {
     }
     case UserOp::kStopEvent:
       stop_requested_ = true;
+      return;
+    case UserOp::kBufCmd:
+      // Only failures post (CQE_SKIP_SUCCESS). A failed register cancels
+      // the linked I/O, which fails the request through the target.
+      ++unexpected_errors_;
       return;
   }
 }
@@ -303,8 +356,30 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
     Finish(tag, -EIO);
     return;
   }
+  // By hand: every request with data in explicit mode, and in auto mode
+  // one whose automatic registration failed (NEED_REG_BUF).
+  chains_[tag].by_hand =
+      has_data && (config_.data_path == DataPath::kExplicitReg ||
+                   (req.op_flags & abi::kIoFNeedRegBuf));
+  if (chains_[tag].by_hand) ++registered_by_hand_;
+  BeginChain(tag);
   IoStatus st = target_queue_->Queue(*context_, req);
+  EndChain(tag);
   if (!st.pending()) Finish(tag, st.result());
+}
+
+void Queue::BeginChain(uint16_t tag) noexcept {
+  TagChain& c = chains_[tag];
+  if (!c.by_hand) return;
+  c.second_slot = !c.second_slot;
+  const uint16_t slot = static_cast<uint16_t>(
+      config_.depth * (c.second_slot ? 2u : 1u) + tag);
+  requests_[tag].buf_index = slot;
+  context_->BeginChain(tag, slot);
+}
+
+void Queue::EndChain(uint16_t tag) noexcept {
+  if (chains_[tag].by_hand) context_->EndChain();
 }
 
 void Queue::OnTargetDone(uint16_t tag, const Completion& c) noexcept {
@@ -312,12 +387,16 @@ void Queue::OnTargetDone(uint16_t tag, const Completion& c) noexcept {
     ++unexpected_errors_;
     return;
   }
+  BeginChain(tag);
   IoStatus st = target_queue_->Complete(*context_, requests_[tag], c);
+  EndChain(tag);
   if (!st.pending()) Finish(tag, st.result());
 }
 
 void Queue::Finish(uint16_t tag, int result) noexcept {
   --in_target_;
+  chains_[tag].by_hand = false;
+  requests_[tag].buf_index = tag;
   tags_[tag] = TagState::kParked;
   if (!QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) {
     // Only a broken ring gets here; the kernel aborts the tag on ring exit.

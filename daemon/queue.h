@@ -2,7 +2,8 @@
 //
 // The thread creates and owns the queue's io_uring, maps the queue's
 // descriptor array from /dev/ublkcN, allocates (and registers) the per-tag
-// buffers, opens the target's per-queue half, and parks FETCH_REQ for every
+// buffers in copy mode or registers an empty buffer table for the kernel to
+// fill in zero-copy mode, opens the target's per-queue half, and parks FETCH_REQ for every
 // tag. Then it loops: one io_uring_enter submits everything queued and reaps
 // a batch of completions; a new request goes to the target; a finished one
 // goes back with COMMIT_AND_FETCH_REQ, which also re-parks the tag.
@@ -33,8 +34,19 @@ namespace ublk {
 enum class DataPath {
   kCopy,  // the kernel copies into/out of per-tag buffers (FETCH addr)
   kNone,  // user-copy mode and a target that never touches data: no copies
+  // Zero copy: the kernel registers each request's pages in the ring's
+  // buffer table at index tag (AUTO_BUF_REG); the backend I/O uses them
+  // directly. No per-tag buffers exist. A request whose registration failed
+  // (NEED_REG_BUF) is registered by hand as in kExplicitReg.
+  kAutoBufReg,
+  // Zero copy: every request with data is registered by hand around its
+  // backend I/O (REGISTER_IO_BUF -> I/O -> UNREGISTER_IO_BUF, hard-linked).
+  kExplicitReg,
 };
 const char* DataPathName(DataPath path);
+constexpr bool IsZeroCopy(DataPath path) {
+  return path == DataPath::kAutoBufReg || path == DataPath::kExplicitReg;
+}
 
 struct QueueConfig {
   uint32_t dev_id = 0;
@@ -46,7 +58,8 @@ struct QueueConfig {
   int exit_notify_fd = -1;  // eventfd bumped when the thread exits
   DataPath data_path = DataPath::kCopy;
   RingNeeds ring_needs;
-  bool register_buffers = false;  // the target reads/writes buffers itself
+  bool register_buffers = false;  // copy mode: the target reads/writes the
+                                  // per-tag buffers itself
   std::vector<int> cpus;          // affinity; empty: leave as is
 };
 
@@ -65,6 +78,10 @@ class Queue {
 
  private:
   enum class TagState : uint8_t { kParked, kInTarget, kAborted };
+  struct TagChain {
+    bool by_hand = false;      // the request is registered around each I/O
+    bool second_slot = false;  // which of the tag's two slots the last used
+  };
 
   Result<void> Setup();
   void Serve() noexcept;
@@ -74,6 +91,9 @@ class Queue {
   void Finish(uint16_t tag, int result) noexcept;
   bool QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept;
   bool ArmStopEvent() noexcept;
+  void BeginChain(uint16_t tag) noexcept;
+  void EndChain(uint16_t tag) noexcept;
+  Result<void> OccupyAutoSlots();
   io_uring_sqe* NextSqe() noexcept;
 
   QueueConfig config_;
@@ -85,16 +105,19 @@ class Queue {
   std::unique_ptr<Ring> ring_;
   Mmap descs_;
   Mmap buffers_;
+  Mmap occupier_;
   std::unique_ptr<QueueContext> context_;
   std::unique_ptr<TargetQueue> target_queue_;
 
   std::vector<TagState> tags_;
   std::vector<Request> requests_;
+  std::vector<TagChain> chains_;
   unsigned in_target_ = 0;
   unsigned aborted_ = 0;
   unsigned unexpected_errors_ = 0;
   uint64_t requests_served_ = 0;  // statistics, logged at exit
   uint64_t wakeups_ = 0;
+  uint64_t registered_by_hand_ = 0;
   bool stop_requested_ = false;
 };
 

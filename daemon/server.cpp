@@ -81,8 +81,10 @@ Result<void> Server::Start() {
   if (!control) return control.error();
   control_.emplace(std::move(*control));
 
-  FlagChoice choice = ChooseFlags(control_->features(), target_->data_access());
-  data_path_ = choice.data_path;
+  auto choice = ChooseFlags(control_->features(), target_->data_access(),
+                            spec_.zero_copy);
+  if (!choice) return choice.error();
+  data_path_ = choice->data_path;
   abi::DevInfo wanted{};
   wanted.nr_hw_queues = spec_.queues;
   wanted.queue_depth = spec_.depth;
@@ -90,7 +92,7 @@ Result<void> Server::Start() {
   if (geometry.max_io_bytes != 0 && geometry.max_io_bytes < spec_.max_io_bytes)
     wanted.max_io_buf_bytes = geometry.max_io_bytes;
   wanted.dev_id = spec_.id.value_or(abi::kNewDevId);
-  wanted.flags = choice.flags;
+  wanted.flags = choice->flags;
   auto device = Device::Add(*control_, wanted);
   if (!device) return device.error();
   device_.emplace(std::move(*device));
@@ -99,13 +101,20 @@ Result<void> Server::Start() {
     uint32_t id = info.dev_id;
     (void)!::write(options_.devid_fd, &id, sizeof(id));
   }
+  const uint64_t zero_copy_flags =
+      choice->flags & (abi::kFSupportZeroCopy | abi::kFAutoBufReg);
+  if ((info.flags & zero_copy_flags) != zero_copy_flags)
+    return Invalid("the kernel did not grant " +
+                   FeatureNames(zero_copy_flags & ~info.flags).front() +
+                   " for zero copy");
   if (info.nr_hw_queues != spec_.queues)
     return Invalid("the kernel allows only " +
                    std::to_string(info.nr_hw_queues) + " queues, not " +
                    std::to_string(spec_.queues));
 
   UBLK_RETURN_IF_ERROR(control_->SetParams(
-      info.dev_id, BuildParams(geometry, info.max_io_buf_bytes)));
+      info.dev_id, BuildParams(geometry, info.max_io_buf_bytes,
+                                  IsZeroCopy(data_path_))));
   UBLK_RETURN_IF_ERROR(device_->OpenCharDev(10000));
 
   std::vector<std::future<Result<void>>> ready;

@@ -49,6 +49,27 @@ Result<void> GetBool(const json& j, const char* key, bool* out) {
 
 }  // namespace
 
+const char* ZeroCopyName(ZeroCopy z) {
+  switch (z) {
+    case ZeroCopy::kBest:
+      return "best";
+    case ZeroCopy::kOff:
+      return "off";
+    case ZeroCopy::kAuto:
+      return "auto";
+    case ZeroCopy::kExplicit:
+      return "explicit";
+  }
+  return "?";
+}
+
+std::optional<ZeroCopy> ParseZeroCopy(std::string_view name) {
+  for (ZeroCopy z : {ZeroCopy::kBest, ZeroCopy::kOff, ZeroCopy::kAuto,
+                     ZeroCopy::kExplicit})
+    if (name == ZeroCopyName(z)) return z;
+  return std::nullopt;
+}
+
 json SpecToJson(const DeviceSpec& s) {
   json j = {{"type", s.type},   {"queues", s.queues}, {"depth", s.depth},
             {"name", s.name},   {"file", s.file},
@@ -56,7 +77,8 @@ json SpecToJson(const DeviceSpec& s) {
             {"offset", s.offset},
             {"logical_block_size", s.logical_block_size},
             {"buffered", s.buffered},
-            {"read_only", s.read_only}};
+            {"read_only", s.read_only},
+            {"zero_copy", ZeroCopyName(s.zero_copy)}};
   if (s.id) j["id"] = *s.id;
   if (s.size) j["size"] = *s.size;
   return j;
@@ -96,6 +118,15 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   s.logical_block_size = static_cast<uint32_t>(v);
   UBLK_RETURN_IF_ERROR(GetBool(j, "buffered", &s.buffered));
   UBLK_RETURN_IF_ERROR(GetBool(j, "read_only", &s.read_only));
+  // Files written before -z existed describe copy-mode devices.
+  std::string zc = ZeroCopyName(ZeroCopy::kOff);
+  UBLK_RETURN_IF_ERROR(GetString(j, "zero_copy", &zc, false));
+  auto mode = ParseZeroCopy(zc);
+  if (!mode)
+    return Invalid(
+        "field \"zero_copy\" must be \"best\", \"off\", \"auto\" or "
+        "\"explicit\"");
+  s.zero_copy = *mode;
   return s;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,10 @@
 #include "ublk/spec.h"
 
 namespace ublk {
+
+// "best" / "off" / "auto" / "explicit", as the state file spells them.
+const char* ZeroCopyName(ZeroCopy z);
+std::optional<ZeroCopy> ParseZeroCopy(std::string_view name);
 
 nlohmann::json SpecToJson(const DeviceSpec& spec);
 Result<DeviceSpec> SpecFromJson(const nlohmann::json& j);

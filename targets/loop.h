@@ -6,7 +6,8 @@
 // logical_block_size (512 or 4096), buffered, read_only. The backing store
 // is opened once by CreateLoopTarget and shared by every queue as a fixed
 // file on the queue's own ring. All I/O goes through that ring: reads and
-// writes with the per-tag registered buffers (O_DIRECT unless impossible or
+// writes with the tag's fixed buffer (per-tag buffer, or the request's own
+// pages in zero-copy mode) (O_DIRECT unless impossible or
 // --buffered), FLUSH as fdatasync, FUA writes with RWF_DSYNC, DISCARD as a
 // hole punch (file) or BLOCK_URING_CMD_DISCARD (block device), WRITE_ZEROES
 // as fallocate ZERO_RANGE / PUNCH_HOLE. Each queue logs its request counts

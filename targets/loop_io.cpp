@@ -16,14 +16,16 @@ constexpr uint8_t kMaxRetries = 4;
 
 void PrepLoopRw(io_uring_sqe* sqe, const LoopIoTarget& t, const Request& req,
                 uint32_t done) noexcept {
-  char* buf = static_cast<char*>(req.buffer) + done;
+  // buf_addr is an address (copy) or 0 (zero copy), so resuming after a
+  // short transfer is the same addition in both modes.
+  void* buf = reinterpret_cast<void*>(req.buf_addr + done);
   const unsigned len = req.length - done;
   const uint64_t off = t.offset + req.offset + done;
   if (req.op == abi::kOpWrite) {
-    io_uring_prep_write_fixed(sqe, t.file_slot, buf, len, off, req.tag);
+    io_uring_prep_write_fixed(sqe, t.file_slot, buf, len, off, req.buf_index);
     if (req.op_flags & abi::kIoFFua) sqe->rw_flags = RWF_DSYNC;
   } else {
-    io_uring_prep_read_fixed(sqe, t.file_slot, buf, len, off, req.tag);
+    io_uring_prep_read_fixed(sqe, t.file_slot, buf, len, off, req.buf_index);
   }
   sqe->flags |= IOSQE_FIXED_FILE;
 }

@@ -4,8 +4,8 @@
 // Pure functions over an io_uring_sqe (no ring, no syscalls), so the SQE
 // fields are unit-tested one by one. They run on the queue thread: noexcept,
 // no allocation. The backing store is always a fixed file (IOSQE_FIXED_FILE)
-// and data always moves through the request's per-tag registered buffer
-// (buf_index == tag).
+// and data always moves through the request's fixed buffer (Request::buf_index):
+// the per-tag buffer in copy mode, the request's own pages in zero-copy mode.
 #pragma once
 
 #include <liburing.h>

@@ -82,6 +82,12 @@ Result<LoopPlan> PlanLoop(const DeviceSpec& spec, const BackingFacts& facts,
 
   DeviceGeometry& g = plan.geometry;
   g.size_bytes = size;
+  // Zero copy hands the request's own pages to O_DIRECT, which wants every
+  // segment aligned to the block size (and the memory alignment): have the
+  // block layer shape requests that way.
+  if (plan.direct)
+    g.dma_alignment = std::min(std::max(lbs, facts.dio_mem_align),
+                               kMaxBlock) - 1;
   g.read_only = spec.read_only || !facts.writable;
   g.rotational = facts.rotational;
   g.logical_bs_shift = Shift(lbs);

@@ -30,7 +30,7 @@ class NvmeQueue final : public TargetQueue {
       case abi::kOpWrite:
         cmd = nvme::BuildReadWrite(
             req.op == abi::kOpWrite, ns_.nsid, slba, blocks,
-            reinterpret_cast<uintptr_t>(req.buffer), req.length,
+            req.buf_addr, req.length,
             ns_.volatile_cache && (req.op_flags & abi::kIoFFua));
         fixed = true;
         break;
@@ -57,7 +57,7 @@ class NvmeQueue final : public TargetQueue {
     sqe->cmd_op = nvme::kUringCmdIo;
     if (fixed) {
       sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
-      sqe->buf_index = req.tag;
+      sqe->buf_index = req.buf_index;
     }
     static_assert(offsetof(io_uring_sqe, cmd) == 48);
     // The command area is the SQE's second half (bytes 48-127 of a 128-byte
@@ -116,6 +116,14 @@ class NvmeTarget final : public Target {
     g.max_write_zeroes_sectors = static_cast<uint32_t>(wz >> 9);
     g.max_discard_sectors = static_cast<uint32_t>(
         std::min<uint64_t>(ns_.max_discard_bytes >> 9, UINT32_MAX));
+    // Zero copy sends the request's own pages to the controller: shape
+    // requests the way the kernel's NVMe queue wants them (PRP lists need
+    // the 4 KiB virt boundary), or the kernel would bounce them.
+    g.virt_boundary_mask = ns_.virt_boundary_mask;
+    g.dma_alignment = ns_.dma_alignment;
+    g.max_segments = static_cast<uint16_t>(
+        std::min<uint32_t>(ns_.max_segments, UINT16_MAX));
+    g.max_segment_size = ns_.max_segment_size;
     return g;
   }
   DataAccess data_access() const override { return DataAccess::kBuffer; }

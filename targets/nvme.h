@@ -3,8 +3,9 @@
 // Each ublk request becomes one NVMe command sent with IORING_OP_URING_CMD to
 // the namespace's generic char device (/dev/ngXnY) on the queue's own ring
 // (128-byte SQEs, 32-byte CQEs), bypassing the block layer on the backend
-// side: READ/WRITE -> Read/Write on the per-tag registered buffer
-// (IORING_URING_CMD_FIXED), FLUSH -> Flush, WRITE_ZEROES -> Write Zeroes,
+// side: READ/WRITE -> Read/Write on the tag's fixed buffer
+// (IORING_URING_CMD_FIXED; in zero-copy mode the request's own pages go
+// straight to the controller's DMA), FLUSH -> Flush, WRITE_ZEROES -> Write Zeroes,
 // DISCARD -> Dataset Management (deallocate). The device mirrors the
 // namespace: logical block size, capacity, max I/O from MDTS, FLUSH/FUA only
 // with a volatile write cache, discard/write-zeroes only when ONCS has them.

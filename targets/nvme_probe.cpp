@@ -120,6 +120,13 @@ Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path, Fd* fd) {
   ns.max_discard_bytes = ReadSysfsNumber(queue + "discard_max_hw_bytes", 0);
   ns.max_write_zeroes_bytes =
       ReadSysfsNumber(queue + "write_zeroes_max_bytes", 0);
+  ns.virt_boundary_mask = ReadSysfsNumber(queue + "virt_boundary_mask", 0);
+  ns.dma_alignment =
+      static_cast<uint32_t>(ReadSysfsNumber(queue + "dma_alignment", 0));
+  ns.max_segments =
+      static_cast<uint32_t>(ReadSysfsNumber(queue + "max_segments", 0));
+  ns.max_segment_size =
+      static_cast<uint32_t>(ReadSysfsNumber(queue + "max_segment_size", 0));
   *fd = std::move(*opened);
   return ns;
 }

@@ -27,6 +27,12 @@ struct NvmeNamespace {
   // The kernel NVMe driver's limits for this namespace (sysfs); 0: unknown.
   uint64_t max_discard_bytes = 0;
   uint64_t max_write_zeroes_bytes = 0;
+  // Its DMA constraints (queue/virt_boundary_mask, dma_alignment,
+  // max_segments, max_segment_size); 0: unknown.
+  uint64_t virt_boundary_mask = 0;
+  uint32_t dma_alignment = 0;
+  uint32_t max_segments = 0;
+  uint32_t max_segment_size = 0;
 };
 
 // "nvme0n1" -> "ng0n1"; "" when name is not a namespace block device.

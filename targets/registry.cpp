@@ -9,11 +9,11 @@ namespace {
 
 constexpr TargetType kTypes[] = {
     {"null", "discards writes, reads return no data; for testing and benchmarks",
-     &CreateNullTarget},
+     DataAccess::kNone, &CreateNullTarget},
     {"nvme", "an NVMe namespace (-f /dev/ngXnY) through io_uring passthrough",
-     &CreateNvmeTarget},
+     DataAccess::kBuffer, &CreateNvmeTarget},
     {"loop", "a regular file or block device (-f PATH), like the kernel's loop",
-     &CreateLoopTarget},
+     DataAccess::kBuffer, &CreateLoopTarget},
 };
 
 }  // namespace

@@ -236,6 +236,9 @@ inline constexpr uint8_t kOpWriteZeroes = 5;
 // Flags in op_flags, at their in-word positions (test without shifting).
 inline constexpr uint32_t kIoFFua = 1u << 13;
 inline constexpr uint32_t kIoFNoUnmap = 1u << 15;
+// Automatic buffer registration failed for this request (only with
+// kAutoBufRegFallback): the server must register the buffer itself.
+inline constexpr uint32_t kIoFNeedRegBuf = 1u << 17;
 
 constexpr uint8_t DescOp(const IoDesc& d) { return d.op_flags & 0xff; }
 
@@ -259,8 +262,25 @@ constexpr uint32_t IoReadWrite(uint32_t nr) {
 inline constexpr uint32_t kIoFetchReq = IoReadWrite(0x20);
 inline constexpr uint32_t kIoCommitAndFetchReq = IoReadWrite(0x21);
 inline constexpr uint32_t kIoNeedGetData = IoReadWrite(0x22);
+inline constexpr uint32_t kIoRegisterIoBuf = IoReadWrite(0x23);    // 6.15
+inline constexpr uint32_t kIoUnregisterIoBuf = IoReadWrite(0x24);  // 6.15
 static_assert(kIoFetchReq == 0xC0107520);
 static_assert(kIoCommitAndFetchReq == 0xC0107521);
+static_assert(kIoRegisterIoBuf == 0xC0107523);
+static_assert(kIoUnregisterIoBuf == 0xC0107524);
+
+// Automatic buffer registration (AUTO_BUF_REG, 6.16): every FETCH and
+// COMMIT_AND_FETCH carries this 8-byte descriptor in sqe->addr (IoCmd::addr
+// stays 0). The kernel registers the next request's buffer at `index` in the
+// ring's buffer table before delivering it, and unregisters it at the commit.
+//   bits  0-15  buffer table index
+//   bits 16-23  flags (kAutoBufRegFallback)
+//   bits 24-63  reserved, 0
+inline constexpr uint8_t kAutoBufRegFallback = 1;  // deliver with NEED_REG_BUF
+                                                   // instead of failing
+constexpr uint64_t AutoBufReg(uint16_t index, uint8_t flags) {
+  return static_cast<uint64_t>(index) | static_cast<uint64_t>(flags) << 16;
+}
 
 // cqe->res of a FETCH / COMMIT_AND_FETCH / NEED_GET_DATA command.
 inline constexpr int kIoResOk = 0;

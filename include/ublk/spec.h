@@ -16,6 +16,16 @@ inline constexpr uint16_t kDefaultDepth = 128;
 inline constexpr uint64_t kDefaultNullSize = 250ULL << 30;  // like ublksrv
 inline constexpr uint32_t kDefaultMaxIoBytes = 512u << 10;
 
+// Whether request data may bypass the server's own buffers (-z).
+enum class ZeroCopy : uint8_t {
+  kBest,      // not asked: automatic registration where the kernel has it,
+              // else copy
+  kOff,       // copy through per-tag buffers
+  kAuto,      // automatic buffer registration (UBLK_F_AUTO_BUF_REG, 6.16),
+              // registering by hand when the kernel falls back
+  kExplicit,  // register -> backend I/O -> unregister for every request
+};
+
 struct DeviceSpec {
   std::string type;            // registry name: "null", ...
   std::optional<uint32_t> id;  // unset: the kernel picks
@@ -31,6 +41,7 @@ struct DeviceSpec {
   uint32_t logical_block_size = 512;
   bool buffered = false;
   bool read_only = false;
+  ZeroCopy zero_copy = ZeroCopy::kBest;
 
   friend bool operator==(const DeviceSpec&, const DeviceSpec&) = default;
 };

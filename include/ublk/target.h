@@ -39,12 +39,20 @@ struct DeviceGeometry {
   uint32_t max_io_bytes = 0;              // largest read/write
   uint32_t max_discard_sectors = 0;       // per DISCARD, 512-byte sectors
   uint32_t max_write_zeroes_sectors = 0;  // per WRITE_ZEROES
+  // What the backend's DMA needs of a request's memory. Only zero copy
+  // hands it the request's own pages, so only zero copy sets them on the
+  // device; 0 means no constraint beyond the kernel's default.
+  uint64_t virt_boundary_mask = 0;  // no gap inside a (mask + 1) window
+  uint32_t dma_alignment = 0;       // mask for segment offsets and lengths
+  uint16_t max_segments = 0;
+  uint32_t max_segment_size = 0;    // bytes
 };
 
 // Whether the target reads or writes request data at all.
 enum class DataAccess {
   kNone,    // never touches data (null): no buffers, no copies
-  kBuffer,  // reads/writes the per-tag buffer (fixed buffer index == tag)
+  kBuffer,  // reads/writes fixed buffer Request::buf_index only through
+            // Request::buf_addr (so it works in copy and zero-copy mode alike)
 };
 
 struct RingNeeds {
@@ -60,7 +68,16 @@ struct Request {
   uint32_t op_flags;   // the descriptor's flags (abi::kIoF*), unshifted
   uint64_t offset;     // bytes from the device start
   uint32_t length;     // bytes (0 for FLUSH)
-  void* buffer;        // per-tag buffer; nullptr with DataAccess::kNone
+  // Data lives in fixed buffer `buf_index` of the queue's ring (read it
+  // anew for every SQE: it may change between submissions of one request).
+  // buf_addr is the address of its first byte as fixed-buffer I/O
+  // (READ_FIXED, NVMe IORING_URING_CMD_FIXED) takes it: the per-tag buffer's
+  // user address in copy mode, 0 in zero-copy mode, where the slot holds the
+  // request's own pages and the address field is a byte offset into them.
+  // Either way byte n of the request is at buf_addr + n. 0 with
+  // DataAccess::kNone.
+  uint64_t buf_addr;
+  uint16_t buf_index;
 };
 
 struct Completion {

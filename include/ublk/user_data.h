@@ -19,6 +19,8 @@ enum class UserOp : uint8_t {
   kFetch = 1,        // FETCH_REQ / COMMIT_AND_FETCH_REQ / NEED_GET_DATA
   kTarget = 2,       // a backend I/O queued by the target
   kStopEvent = 3,    // the queue's stop eventfd became readable
+  kBufCmd = 4,       // a failed REGISTER_IO_BUF (target data 0) or
+                     // UNREGISTER_IO_BUF (1); their successes post nothing
 };
 
 struct UserData {

@@ -2,7 +2,7 @@
 # Benchmarks, run side by side with the kernel's own drivers in one guest boot.
 #
 # Usage: tests/bench/run.sh --prefix STAGE [--kernel KDIR] [--rounds N] [--seconds S]
-#                           [--out DIR] [--only null|loop|nvme]
+#                           [--out DIR] [--only null|loop|nvme|zero-copy]
 #
 # STAGE is an install tree (cmake --install build --prefix STAGE). For each of
 # 1 and 2 vCPUs, boots the test VM and runs null_vs_null_blk.sh (ublk null
@@ -11,7 +11,10 @@
 # backing file); prints their tables and writes DIR/null-<N>vcpu.json and
 # DIR/loop-<N>vcpu.json (default DIR: ./bench-results); with 2 vCPUs also
 # nvme_vs_kernel.sh (the nvme target against the namespace's block device and
-# fio's own passthrough) into DIR/nvme-2vcpu.json. --only runs one of them.
+# fio's own passthrough) into DIR/nvme-2vcpu.json, and zero_copy.sh (copy
+# against both zero-copy modes on loop and nvme, and the server's memory)
+# into DIR/zero-copy-2vcpu.json (kernels with zero copy only). --only runs
+# one of them.
 # Under TCG only the ratios mean something; absolute IOPS do not.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +32,8 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ -n $stage ]] || { echo "run.sh: --prefix STAGE is required" >&2; exit 2; }
-[[ -z $only || $only =~ ^(null|loop|nvme)$ ]] || { echo "run.sh: --only null|loop|nvme" >&2; exit 2; }
+[[ -z $only || $only =~ ^(null|loop|nvme|zero-copy)$ ]] ||
+	{ echo "run.sh: --only null|loop|nvme|zero-copy" >&2; exit 2; }
 mkdir -p "$out"
 
 # bench NAME VCPUS TIMEOUT VM_ARGS... -- GUEST_COMMAND...
@@ -57,4 +61,8 @@ done
 if [[ -z $only || $only == nvme ]]; then
 	bench nvme 2 $((rounds * secs * 15 * 3 + 600)) --nvme 1024 -- \
 		/opt/tests/nvme_vs_kernel.sh "$rounds" "$secs"
+fi
+if [[ -z $only || $only == zero-copy ]]; then
+	bench zero-copy 2 $((rounds * secs * 40 + 600)) --nvme 1024 -- \
+		/opt/tests/zero_copy.sh "$rounds" "$secs"
 fi

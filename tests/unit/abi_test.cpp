@@ -26,6 +26,17 @@ TEST(Abi, IoCommandNumbersAreIoctlEncoded) {
   EXPECT_EQ(kIoFetchReq, 0xC0107520u);
   EXPECT_EQ(kIoCommitAndFetchReq, 0xC0107521u);
   EXPECT_EQ(kIoNeedGetData, 0xC0107522u);
+  EXPECT_EQ(kIoRegisterIoBuf, 0xC0107523u);
+  EXPECT_EQ(kIoUnregisterIoBuf, 0xC0107524u);
+}
+
+TEST(Abi, AutoBufRegPutsTheIndexLowAndTheFlagsInTheThirdByte) {
+  EXPECT_EQ(AutoBufReg(0, 0), 0u);
+  EXPECT_EQ(AutoBufReg(5, kAutoBufRegFallback), 0x10005u);
+  // The whole 16-bit index survives and nothing reaches the reserved bits,
+  // which the kernel requires to be zero (-EINVAL otherwise).
+  EXPECT_EQ(AutoBufReg(0xffff, 0xff), 0xffffffu);
+  EXPECT_EQ(kIoFNeedRegBuf, 1u << 17);
 }
 
 TEST(Abi, DescriptorOpIsTheLowByte) {

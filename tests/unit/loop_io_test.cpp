@@ -14,7 +14,8 @@ constexpr LoopIoTarget kTarget{3, 1 << 20};
 
 Request Req(uint8_t op, uint64_t offset, uint32_t length, uint32_t flags = 0) {
   static char buffer[1 << 16];
-  return Request{7, op, flags, offset, length, buffer};
+  return Request{7, op, flags, offset, length,
+                 reinterpret_cast<uintptr_t>(buffer), 7};
 }
 
 io_uring_sqe Fresh() {
@@ -31,7 +32,7 @@ TEST(LoopIo, ReadUsesTheTagsFixedBufferAndTheFixedFileAtTheDeviceOffset) {
   EXPECT_EQ(sqe.fd, 3);
   EXPECT_TRUE(sqe.flags & IOSQE_FIXED_FILE);
   EXPECT_EQ(sqe.buf_index, 7);
-  EXPECT_EQ(sqe.addr, reinterpret_cast<uintptr_t>(req.buffer));
+  EXPECT_EQ(sqe.addr, req.buf_addr);
   EXPECT_EQ(sqe.len, 4096u);
   EXPECT_EQ(sqe.off, (1u << 20) + 8192);
   EXPECT_EQ(sqe.rw_flags, 0);
@@ -42,10 +43,35 @@ TEST(LoopIo, ResumedWriteStartsWhereTheShortOneStopped) {
   io_uring_sqe sqe = Fresh();
   PrepLoopRw(&sqe, kTarget, req, 4096);
   EXPECT_EQ(sqe.opcode, IORING_OP_WRITE_FIXED);
-  EXPECT_EQ(sqe.addr, reinterpret_cast<uintptr_t>(req.buffer) + 4096);
+  EXPECT_EQ(sqe.addr, req.buf_addr + 4096);
   EXPECT_EQ(sqe.len, 65536u - 4096);
   EXPECT_EQ(sqe.off, (1u << 20) + 4096);
   EXPECT_EQ(sqe.buf_index, 7);
+}
+
+TEST(LoopIo, ZeroCopyAddressesTheRequestBufferByOffsetFromZero) {
+  Request req = Req(abi::kOpRead, 0, 65536);
+  req.buf_addr = 0;  // zero copy: the slot holds the request's own pages
+  io_uring_sqe sqe = Fresh();
+  PrepLoopRw(&sqe, kTarget, req, 0);
+  EXPECT_EQ(sqe.addr, 0u);
+  EXPECT_EQ(sqe.buf_index, 7);
+  // A short read resumes at the byte offset into the request, not at an
+  // address.
+  sqe = Fresh();
+  PrepLoopRw(&sqe, kTarget, req, 12288);
+  EXPECT_EQ(sqe.addr, 12288u);
+  EXPECT_EQ(sqe.len, 65536u - 12288);
+  EXPECT_EQ(sqe.off, (1u << 20) + 12288);
+}
+
+TEST(LoopIo, HandRegisteredRequestUsesTheSlotTheQueueChose) {
+  Request req = Req(abi::kOpWrite, 0, 4096);
+  req.buf_addr = 0;
+  req.buf_index = 300;  // explicit zero copy: a slot outside the tag range
+  io_uring_sqe sqe = Fresh();
+  PrepLoopRw(&sqe, kTarget, req, 0);
+  EXPECT_EQ(sqe.buf_index, 300);
 }
 
 TEST(LoopIo, FuaWriteIsDurableOnCompletionThroughRwfDsync) {

@@ -101,6 +101,22 @@ TEST(LoopPlan, FileSmallerThanOneBlockIsRefused) {
             std::string::npos);
 }
 
+TEST(LoopPlan, DirectIoAsksRequestsAlignedToTheBlockSizeForZeroCopy) {
+  auto plan = PlanLoop(LoopSpec(), Ext4File(), "/img");
+  ASSERT_TRUE(plan.ok()) << plan.error().message();
+  EXPECT_EQ(plan->geometry.dma_alignment, 511u);
+  DeviceSpec spec = LoopSpec();
+  spec.logical_block_size = 4096;
+  plan = PlanLoop(spec, Nvme4k(), "/dev/nvme0n1");
+  ASSERT_TRUE(plan.ok()) << plan.error().message();
+  EXPECT_EQ(plan->geometry.dma_alignment, 4095u);
+  spec = LoopSpec();
+  spec.buffered = true;  // the page cache takes any alignment
+  plan = PlanLoop(spec, Ext4File(), "/img");
+  ASSERT_TRUE(plan.ok()) << plan.error().message();
+  EXPECT_EQ(plan->geometry.dma_alignment, 0u);
+}
+
 TEST(LoopPlan, Ext4FileGetsDirectIoAVolatileCacheFuaDiscardAndZeroes) {
   auto p = PlanLoop(LoopSpec(), Ext4File(), "/img");
   ASSERT_TRUE(p.ok());

@@ -105,6 +105,28 @@ TEST(Options, AddRefusesBadLoopOptions) {
             std::string::npos);
 }
 
+TEST(Options, ZeroCopyIsAutoWhenGivenBareAndTheServersChoiceByDefault) {
+  auto mode = [](std::vector<std::string> args) {
+    return std::get<AddCommand>(*Parse(args)).spec.zero_copy;
+  };
+  EXPECT_EQ(mode({"add", "-t", "loop"}), ZeroCopy::kBest);
+  EXPECT_EQ(mode({"add", "-t", "loop", "-z"}), ZeroCopy::kAuto);
+  EXPECT_EQ(mode({"add", "-t", "loop", "--zero-copy"}), ZeroCopy::kAuto);
+  EXPECT_EQ(mode({"add", "-t", "loop", "--zero-copy=auto"}), ZeroCopy::kAuto);
+  EXPECT_EQ(mode({"add", "-t", "loop", "-z", "--zero-copy=off"}), ZeroCopy::kOff);
+  EXPECT_EQ(mode({"add", "-t", "loop", "--zero-copy=explicit"}),
+            ZeroCopy::kExplicit);
+  EXPECT_EQ(mode({"add", "-t", "loop", "-zexplicit"}), ZeroCopy::kExplicit);
+  // A bare -z never swallows the next argument as its value.
+  auto r = Parse({"add", "-z", "-t", "loop"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(std::get<AddCommand>(*r).spec.type, "loop");
+  EXPECT_NE(ErrorOf({"add", "-t", "loop", "--zero-copy=fast"})
+                .find("--zero-copy=fast: must be auto, explicit or off"),
+            std::string::npos);
+  EXPECT_FALSE(Parse({"add", "-t", "loop", "--zero-copy=best"}).ok());
+}
+
 TEST(Options, DelNeedsExactlyOneOfIdOrAll) {
   EXPECT_TRUE(std::get<DelCommand>(*Parse({"del", "-n", "0"})).id == 0u);
   EXPECT_TRUE(std::get<DelCommand>(*Parse({"del", "-a"})).all);

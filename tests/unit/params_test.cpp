@@ -11,7 +11,7 @@ namespace {
 TEST(Params, BasicCarriesSizeBlockSizesAndMaxSectors) {
   DeviceGeometry g;
   g.size_bytes = 1ULL << 30;
-  abi::Params p = BuildParams(g, 512 << 10);
+  abi::Params p = BuildParams(g, 512 << 10, false);
   EXPECT_EQ(p.len, sizeof(abi::Params));
   EXPECT_EQ(p.types, abi::kParamTypeBasic);
   EXPECT_EQ(p.basic.dev_sectors, (1ULL << 30) >> 9);
@@ -24,19 +24,19 @@ TEST(Params, BasicCarriesSizeBlockSizesAndMaxSectors) {
 TEST(Params, FuaOnlyWithAVolatileCache) {
   DeviceGeometry g;
   g.fua = true;
-  EXPECT_EQ(BuildParams(g, 4096).basic.attrs, 0u);
+  EXPECT_EQ(BuildParams(g, 4096, false).basic.attrs, 0u);
   g.volatile_cache = true;
-  EXPECT_EQ(BuildParams(g, 4096).basic.attrs,
+  EXPECT_EQ(BuildParams(g, 4096, false).basic.attrs,
             abi::kAttrVolatileCache | abi::kAttrFua);
   g.read_only = true;
-  EXPECT_TRUE(BuildParams(g, 4096).basic.attrs & abi::kAttrReadOnly);
+  EXPECT_TRUE(BuildParams(g, 4096, false).basic.attrs & abi::kAttrReadOnly);
 }
 
 TEST(Params, DiscardLimitsOnlyWhenTheTargetDiscards) {
   DeviceGeometry g;
-  EXPECT_EQ(BuildParams(g, 4096).types & abi::kParamTypeDiscard, 0u);
+  EXPECT_EQ(BuildParams(g, 4096, false).types & abi::kParamTypeDiscard, 0u);
   g.discard = true;
-  abi::Params p = BuildParams(g, 4096);
+  abi::Params p = BuildParams(g, 4096, false);
   EXPECT_TRUE(p.types & abi::kParamTypeDiscard);
   EXPECT_EQ(p.discard.max_discard_segments, 1);
   EXPECT_EQ(p.discard.discard_granularity, 4096u);
@@ -52,9 +52,39 @@ TEST(Params, BackendLimitsCapDiscardAndWriteZeroes) {
   g.write_zeroes = true;
   g.max_discard_sectors = 1000;
   g.max_write_zeroes_sectors = 65536;
-  abi::Params p = BuildParams(g, 4096);
+  abi::Params p = BuildParams(g, 4096, false);
   EXPECT_EQ(p.discard.max_discard_sectors, 1000u);
   EXPECT_EQ(p.discard.max_write_zeroes_sectors, 65536u);
+}
+
+TEST(Params, ZeroCopyCarriesTheBackendsDmaLimitsCopyDoesNot) {
+  DeviceGeometry g;  // as the NVMe target reports a QEMU namespace
+  g.virt_boundary_mask = 4095;
+  g.dma_alignment = 3;
+  g.max_segments = 127;
+  g.max_segment_size = 0;  // unknown
+  abi::Params copy = BuildParams(g, 512 << 10, false);
+  EXPECT_EQ(copy.basic.virt_boundary_mask, 0u);
+  EXPECT_EQ(copy.types & (abi::kParamTypeDmaAlign | abi::kParamTypeSegment),
+            0u);
+  abi::Params zc = BuildParams(g, 512 << 10, true);
+  EXPECT_EQ(zc.basic.virt_boundary_mask, 4095u);
+  EXPECT_TRUE(zc.types & abi::kParamTypeDmaAlign);
+  EXPECT_EQ(zc.dma.alignment, 3u);
+  ASSERT_TRUE(zc.types & abi::kParamTypeSegment);
+  EXPECT_EQ(zc.seg.max_segments, 127);
+  // The kernel's own defaults where the backend says nothing; never 0.
+  EXPECT_EQ(zc.seg.max_segment_size, UINT32_MAX);
+  EXPECT_EQ(zc.seg.seg_boundary_mask, UINT32_MAX);
+  g.max_segment_size = 512;  // below what ublk accepts: the smallest valid
+  EXPECT_EQ(BuildParams(g, 512 << 10, true).seg.max_segment_size, 4096u);
+}
+
+TEST(Params, ZeroCopyWithoutBackendLimitsAddsNoParamTypes) {
+  DeviceGeometry g;
+  abi::Params p = BuildParams(g, 512 << 10, true);
+  EXPECT_EQ(p.types, abi::kParamTypeBasic);
+  EXPECT_EQ(p.basic.virt_boundary_mask, 0u);
 }
 
 TEST(FeatureFlags, NamesBitsInOrderAndUnknownOnesByNumber) {
@@ -66,15 +96,74 @@ TEST(FeatureFlags, NamesBitsInOrderAndUnknownOnesByNumber) {
 }
 
 TEST(FeatureFlags, DatalessTargetUsesUserCopyWhenTheKernelHasIt) {
-  FlagChoice c = ChooseFlags(abi::kFUserCopy | abi::kFCmdIoctlEncode,
-                             DataAccess::kNone);
+  FlagChoice c = *ChooseFlags(abi::kFUserCopy | abi::kFCmdIoctlEncode,
+                              DataAccess::kNone, ZeroCopy::kOff);
   EXPECT_TRUE(c.flags & abi::kFUserCopy);
   EXPECT_EQ(c.data_path, DataPath::kNone);
-  c = ChooseFlags(abi::kFCmdIoctlEncode, DataAccess::kNone);
+  c = *ChooseFlags(abi::kFCmdIoctlEncode, DataAccess::kNone, ZeroCopy::kOff);
   EXPECT_EQ(c.data_path, DataPath::kCopy);
-  c = ChooseFlags(abi::kFUserCopy | abi::kFCmdIoctlEncode, DataAccess::kBuffer);
+  c = *ChooseFlags(abi::kFUserCopy | abi::kFCmdIoctlEncode, DataAccess::kBuffer,
+                   ZeroCopy::kOff);
   EXPECT_FALSE(c.flags & abi::kFUserCopy);
   EXPECT_EQ(c.data_path, DataPath::kCopy);
+}
+
+constexpr uint64_t kKernel616 = abi::kFSupportZeroCopy | abi::kFUserCopy |
+                                abi::kFCmdIoctlEncode | abi::kFAutoBufReg;
+constexpr uint64_t kKernel612 = abi::kFUserCopy | abi::kFCmdIoctlEncode |
+                                abi::kFUserRecoveryFailIo;
+
+TEST(FeatureFlags, ZeroCopyAsksForAutoBufRegWithSupportZeroCopy) {
+  auto c = ChooseFlags(kKernel616, DataAccess::kBuffer, ZeroCopy::kAuto);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->data_path, DataPath::kAutoBufReg);
+  EXPECT_TRUE(c->flags & abi::kFAutoBufReg);
+  EXPECT_TRUE(c->flags & abi::kFSupportZeroCopy);
+  EXPECT_FALSE(c->flags & abi::kFUserCopy);
+}
+
+TEST(FeatureFlags, OffCopiesEvenWhereZeroCopyExists) {
+  auto c = ChooseFlags(kKernel616, DataAccess::kBuffer, ZeroCopy::kOff);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->data_path, DataPath::kCopy);
+  EXPECT_FALSE(c->flags & (abi::kFAutoBufReg | abi::kFSupportZeroCopy));
+}
+
+TEST(FeatureFlags, UnaskedTheServerPicksAutoWhereItExistsElseCopy) {
+  auto c = ChooseFlags(kKernel616, DataAccess::kBuffer, ZeroCopy::kBest);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->data_path, DataPath::kAutoBufReg);
+  c = ChooseFlags(kKernel612, DataAccess::kBuffer, ZeroCopy::kBest);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->data_path, DataPath::kCopy);
+  EXPECT_FALSE(c->flags & (abi::kFAutoBufReg | abi::kFSupportZeroCopy));
+}
+
+TEST(FeatureFlags, ExplicitAsksForSupportZeroCopyWithoutAutoBufReg) {
+  auto c = ChooseFlags(kKernel616, DataAccess::kBuffer, ZeroCopy::kExplicit);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->data_path, DataPath::kExplicitReg);
+  EXPECT_TRUE(c->flags & abi::kFSupportZeroCopy);
+  EXPECT_FALSE(c->flags & abi::kFAutoBufReg);
+  c = ChooseFlags(kKernel612 | abi::kFSupportZeroCopy, DataAccess::kBuffer,
+                  ZeroCopy::kExplicit);
+  ASSERT_FALSE(c.ok());  // a 6.13-era SUPPORT_ZERO_COPY is not registration
+  EXPECT_NE(c.error().message().find("6.15"), std::string::npos);
+}
+
+TEST(FeatureFlags, ZeroCopyOnAnOldKernelIsRefusedNamingFeatureAndVersion) {
+  auto c = ChooseFlags(kKernel612, DataAccess::kBuffer, ZeroCopy::kAuto);
+  ASSERT_FALSE(c.ok());
+  const std::string m = c.error().message();
+  EXPECT_NE(m.find("AUTO_BUF_REG"), std::string::npos) << m;
+  EXPECT_NE(m.find("6.16"), std::string::npos) << m;
+  EXPECT_EQ(m.find('\n'), std::string::npos);
+}
+
+TEST(FeatureFlags, ZeroCopyMeansNothingToADatalessTarget) {
+  auto c = ChooseFlags(kKernel612, DataAccess::kNone, ZeroCopy::kAuto);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->data_path, DataPath::kNone);
 }
 
 }  // namespace

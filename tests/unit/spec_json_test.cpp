@@ -43,6 +43,7 @@ TEST(SpecJson, RoundTripsLoopOptions) {
   s.logical_block_size = 4096;
   s.buffered = true;
   s.read_only = true;
+  s.zero_copy = ZeroCopy::kExplicit;
   auto back = SpecFromJson(SpecToJson(s));
   ASSERT_TRUE(back.ok()) << back.error().message();
   EXPECT_EQ(*back, s);
@@ -53,6 +54,13 @@ TEST(SpecJson, RoundTripsLoopOptions) {
   j = SpecToJson(s);
   j["logical_block_size"] = 65536;
   EXPECT_FALSE(SpecFromJson(j).ok());
+  j = SpecToJson(s);
+  j["zero_copy"] = "sometimes";
+  EXPECT_NE(SpecFromJson(j).error().message().find("\"zero_copy\""),
+            std::string::npos);
+  // State files written before -z existed have no field: copy mode.
+  j.erase("zero_copy");
+  EXPECT_EQ(SpecFromJson(j)->zero_copy, ZeroCopy::kOff);
 }
 
 TEST(SpecJson, NamesTheBadField) {
