@@ -12,8 +12,9 @@
 # Usage: zero_copy.sh [ROUNDS] [SECONDS]
 #
 # fio (io_uring, O_DIRECT, 1 job): 4k random read at iodepth 64, 512k
-# sequential read and 512k sequential write at iodepth 16, modes interleaved
-# ROUNDS times. Then, per mode, the server's resident memory (VmRSS) with 2
+# sequential read and 512k sequential write at iodepth 16; each round adds
+# one mode's device at a time (a backing store serves one device), ROUNDS
+# rounds. Then, per mode, the server's resident memory (VmRSS) with 2
 # queues x depth 128 after 512k reads at iodepth 256 have used every tag.
 # Prints ratios zero-copy/copy (and zero-copy/kernel-loop for loop-tmpfs), and
 # a JSON document between BENCH_JSON_BEGIN / BENCH_JSON_END lines.
@@ -68,45 +69,59 @@ iops() { # DEVICE RW BS IODEPTH
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (a > 0 ? b / a : 0)}'; }
 mean() { local s=0 n=0 v; for v in "$@"; do s=$((s + v)); n=$((n + 1)); done; echo $((s / n)); }
 
+# One device at a time: a backing store serves one ublk device. Each round
+# adds each mode's device in turn, runs every workload on it and deletes it;
+# the kernel loop driver takes its turn last, on the same file.
 json='' summary=''
 printf '%-11s %-19s %5s %10s %10s %10s %10s\n' backend workload round copy auto explicit kloop
 for b in "${backends[@]}"; do
-	declare -A dev=()
-	for m in "${modes[@]}"; do dev[$m]=/dev/ublkb$(add "$b" "$m" -q 1 -d 128); done
-	if [[ $b == loop-tmpfs ]]; then kloop=$(losetup --show -f /tmp/zc-bench.img); fi
-	for w in "${workloads[@]}"; do
-		IFS=: read -r name rw bs depth <<<"$w"
-		declare -A all=()
-		k_all=()
-		for r in $(seq 1 "$rounds"); do
-			row=()
-			for m in "${modes[@]}"; do
-				v=$(iops "${dev[$m]}" "$rw" "$bs" "$depth")
-				all[$m]+="$v "
-				row+=("$v")
+	declare -A all=()
+	for r in $(seq 1 "$rounds"); do
+		declare -A row=()
+		for m in "${modes[@]}"; do
+			d=/dev/ublkb$(add "$b" "$m" -q 1 -d 128)
+			for w in "${workloads[@]}"; do
+				IFS=: read -r name rw bs depth <<<"$w"
+				row[$m:$name]=$(iops "$d" "$rw" "$bs" "$depth")
+				all[$m:$name]+="${row[$m:$name]} "
 			done
-			k='-'
-			if [[ -n $kloop ]]; then k=$(iops "$kloop" "$rw" "$bs" "$depth"); k_all+=("$k"); fi
-			printf '%-11s %-19s %5s %10s %10s %10s %10s\n' "$b" "$name" "$r" "${row[@]}" "$k"
+			ublk del -a >/dev/null
 		done
+		if [[ $b == loop-tmpfs ]]; then
+			kloop=$(losetup --show -f /tmp/zc-bench.img)
+			for w in "${workloads[@]}"; do
+				IFS=: read -r name rw bs depth <<<"$w"
+				row[kloop:$name]=$(iops "$kloop" "$rw" "$bs" "$depth")
+				all[kloop:$name]+="${row[kloop:$name]} "
+			done
+			losetup -d "$kloop"
+			kloop=''
+		fi
+		for w in "${workloads[@]}"; do
+			name=${w%%:*}
+			printf '%-11s %-19s %5s %10s %10s %10s %10s\n' "$b" "$name" "$r" \
+				"${row[off:$name]}" "${row[auto:$name]}" "${row[explicit:$name]}" "${row[kloop:$name]:--}"
+		done
+		unset row
+	done
+	for w in "${workloads[@]}"; do
+		name=${w%%:*}
 		# shellcheck disable=SC2086
-		c=$(mean ${all[off]}) a=$(mean ${all[auto]}) e=$(mean ${all[explicit]})
+		c=$(mean ${all[off:$name]}) a=$(mean ${all[auto:$name]}) e=$(mean ${all[explicit:$name]})
 		line=$(printf '%-11s %-19s copy %7s  auto %7s (x%s)  explicit %7s (x%s)' \
 			"$b" "$name" "$c" "$a" "$(ratio "$c" "$a")" "$e" "$(ratio "$c" "$e")")
 		kj=''
-		if [[ -n $kloop ]]; then
-			kl=$(mean "${k_all[@]}")
+		if [[ -n ${all[kloop:$name]:-} ]]; then
+			# shellcheck disable=SC2086
+			kl=$(mean ${all[kloop:$name]})
 			line+=$(printf '  kernel-loop %7s (auto/kloop x%s)' "$kl" "$(ratio "$kl" "$a")")
 			kj=$(printf ',"kernel_loop_iops":%s,"auto_over_kernel_loop":%s' "$kl" "$(ratio "$kl" "$a")")
 		fi
 		summary+="$line"$'\n'
 		json+=$(printf '%s{"backend":"%s","workload":"%s","copy_iops":%s,"auto_iops":%s,"explicit_iops":%s,"auto_over_copy":%s,"explicit_over_copy":%s%s}' \
 			"${json:+,}" "$b" "$name" "$c" "$a" "$e" "$(ratio "$c" "$a")" "$(ratio "$c" "$e")" "$kj")
-		unset all
 	done
-	ublk del -a >/dev/null
-	if [[ -n $kloop ]]; then losetup -d "$kloop"; kloop=''; fi
-	unset dev
+	unset all
 done
 
 # Resident memory of one server, 2 queues x depth 128, every tag used.
