@@ -1,4 +1,5 @@
 // ublk list and ublk features.
+#include <cerrno>
 #include <cstdio>
 
 #include "commands.h"
@@ -71,7 +72,12 @@ int RunList(const ListCommand& cmd) {
         std::fprintf(stderr, "ublk: %s\n", info.error().message().c_str());
       continue;
     }
-    rows.push_back(Describe(*info, ReadState(StateDir(), id)));
+    auto state = ReadState(StateDir(), id);
+    // A bad state file is reported and the device listed without it.
+    if (!state && state.error().code().value() != ENOENT)
+      std::fprintf(stderr, "ublk: device %u: %s\n", id,
+                   state.error().message().c_str());
+    rows.push_back(Describe(*info, state));
   }
   if (cmd.json) {
     std::printf("%s\n", rows.dump(2).c_str());
