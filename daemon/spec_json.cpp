@@ -18,7 +18,11 @@ Result<void> GetUnsigned(const json& j, const char* key, uint64_t max,
     if (required) return Invalid(std::string("missing field \"") + key + "\"");
     return {};
   }
-  if (!it->is_number_unsigned() || it->get<uint64_t>() > max)
+  // A built json keeps a signed type for a non-negative int (pid_t); parsed
+  // text gives unsigned. Either is fine when it is not negative.
+  const bool whole = it->is_number_unsigned() ||
+                     (it->is_number_integer() && it->get<int64_t>() >= 0);
+  if (!whole || it->get<uint64_t>() > max)
     return Invalid(std::string("field \"") + key +
                    "\" must be a whole number up to " + std::to_string(max));
   *out = it->get<uint64_t>();
