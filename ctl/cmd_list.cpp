@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "backing_file.h"
 #include "commands.h"
 #include "control_device.h"
 #include "feature_flags.h"
@@ -78,6 +79,15 @@ int RunList(const ListCommand& cmd) {
       std::fprintf(stderr, "ublk: device %u: %s\n", id,
                    state.error().message().c_str());
     rows.push_back(Describe(*info, state));
+    // A backing path that no longer names the recorded file would make a
+    // recover serve the wrong data: say so while the device still runs.
+    if (state) {
+      if (auto backing = CheckBackingFile(*state); !backing) {
+        std::fprintf(stderr, "ublk: device %u: %s\n", id,
+                     backing.error().message().c_str());
+        rows.back()["backing_error"] = backing.error().message();
+      }
+    }
   }
   if (cmd.json) {
     std::printf("%s\n", rows.dump(2).c_str());
