@@ -78,9 +78,9 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
     Serve();
     log::Info(
         "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "
-        "hand, {} rejected, {} tags aborted, {} errors",
+        "hand, {} tags aborted, {} errors, {} rejected descriptors",
         config_.dev_id, config_.id, requests_served_, wakeups_,
-        registered_by_hand_, rejected_, aborted_, unexpected_errors_);
+        registered_by_hand_, aborted_, unexpected_errors_, rejected_);
   }
   // Release the ring (cancelling anything still parked) before telling the
   // main thread we are gone.
