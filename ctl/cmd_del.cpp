@@ -47,8 +47,13 @@ Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
     return Invalid("device " + std::to_string(id) + " does not exist");
   pid_t server = 0;
   if (auto info = control.GetDevInfo(id)) server = info->ublksrv_pid;
-  if (auto state = ReadState(StateDir(), id); state && !IsServer(server))
-    server = state->pid;
+  auto state = ReadState(StateDir(), id);
+  if (state && !IsServer(server)) server = state->pid;
+  // An untrusted state file is never used (its pid could name any process);
+  // the device is deleted through the kernel alone.
+  if (!state && state.error().code().value() != ENOENT)
+    std::fprintf(stderr, "ublk: device %u: %s; deleting without it\n", id,
+                 state.error().message().c_str());
 
   if (IsServer(server)) {
     ::kill(server, SIGTERM);

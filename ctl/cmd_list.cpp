@@ -1,6 +1,8 @@
 // ublk list and ublk features.
+#include <cerrno>
 #include <cstdio>
 
+#include "backing_file.h"
 #include "commands.h"
 #include "control_device.h"
 #include "feature_flags.h"
@@ -71,7 +73,21 @@ int RunList(const ListCommand& cmd) {
         std::fprintf(stderr, "ublk: %s\n", info.error().message().c_str());
       continue;
     }
-    rows.push_back(Describe(*info, ReadState(StateDir(), id)));
+    auto state = ReadState(StateDir(), id);
+    // A bad state file is reported and the device listed without it.
+    if (!state && state.error().code().value() != ENOENT)
+      std::fprintf(stderr, "ublk: device %u: %s\n", id,
+                   state.error().message().c_str());
+    rows.push_back(Describe(*info, state));
+    // A backing path that no longer names the recorded file would make a
+    // recover serve the wrong data: say so while the device still runs.
+    if (state) {
+      if (auto backing = CheckBackingFile(*state); !backing) {
+        std::fprintf(stderr, "ublk: device %u: %s\n", id,
+                     backing.error().message().c_str());
+        rows.back()["backing_error"] = backing.error().message();
+      }
+    }
   }
   if (cmd.json) {
     std::printf("%s\n", rows.dump(2).c_str());

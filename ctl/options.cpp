@@ -226,9 +226,26 @@ Result<Command> ParseFeatures(const std::vector<std::string>& args) {
   return Command(cmd);
 }
 
-}  // namespace
+// Errors echo the user's words; a control character in them (a newline in
+// an argument) must not split the one-line error or drive the terminal.
+// Found by tests/fuzz/options_fuzz.
+std::string Printable(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
-Result<Command> ParseCommandLine(const std::vector<std::string>& args) {
+Result<Command> ParseWords(const std::vector<std::string>& args) {
   if (args.empty())
     return Invalid("no command given (try 'ublk --help')");
   const std::string& first = args[0];
@@ -247,6 +264,15 @@ Result<Command> ParseCommandLine(const std::vector<std::string>& args) {
   if (first == "list") return ParseList(rest);
   if (first == "features") return ParseFeatures(rest);
   return Invalid("unknown command '" + first + "' (try 'ublk --help')");
+}
+
+}  // namespace
+
+Result<Command> ParseCommandLine(const std::vector<std::string>& args) {
+  auto parsed = ParseWords(args);
+  if (!parsed)
+    return Error(parsed.error().code(), Printable(parsed.error().message()));
+  return parsed;
 }
 
 }  // namespace ublk

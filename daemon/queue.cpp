@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "io_desc_check.h"
 #include "ublk/log.h"
 #include "ublk/user_data.h"
 
@@ -77,9 +78,9 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
     Serve();
     log::Info(
         "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "
-        "hand, {} tags aborted, {} errors",
+        "hand, {} tags aborted, {} errors, {} rejected descriptors",
         config_.dev_id, config_.id, requests_served_, wakeups_,
-        registered_by_hand_, aborted_, unexpected_errors_);
+        registered_by_hand_, aborted_, unexpected_errors_, rejected_);
   }
   // Release the ring (cancelling anything still parked) before telling the
   // main thread we are gone.
@@ -335,27 +336,27 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
 
   const auto* desc = static_cast<const abi::IoDesc*>(descs_.data()) + tag;
   Request& req = requests_[tag];
-  req.op = abi::DescOp(*desc);
-  req.op_flags = desc->op_flags & ~0xffu;
-  // A flush has no range; blk-mq hands it over with start sector ~0.
-  req.offset = req.op == abi::kOpFlush ? 0 : desc->start_sector << 9;
-  req.length = desc->nr_sectors << 9;
+  CheckedIo io;
+  // Never trust the descriptor with memory: a request that does not fit the
+  // buffer or the device fails instead of reaching the target.
+  const int bad = CheckIoDesc(
+      *desc, {.dev_bytes = config_.dev_bytes, .max_io_bytes = config_.max_io_bytes},
+      &io);
+  req.op = io.op;
+  req.op_flags = io.op_flags;
+  req.offset = io.offset;
+  req.length = io.length;
   tags_[tag] = TagState::kInTarget;
   ++in_target_;
   ++requests_served_;
   UBLK_TRACE("dev {} q {} tag {} op {} off {} len {}", config_.dev_id,
              config_.id, tag, req.op, req.offset, req.length);
-
-  // Never trust the descriptor with memory: a request that does not fit the
-  // buffer or the device fails instead of reaching the target.
-  const bool has_data = req.op == abi::kOpRead || req.op == abi::kOpWrite;
-  if ((has_data && req.length > config_.max_io_bytes) ||
-      desc->nr_sectors > (UINT32_MAX >> 9) ||
-      req.offset > config_.dev_bytes ||
-      req.length > config_.dev_bytes - req.offset) {
-    Finish(tag, -EIO);
+  if (bad != 0) {
+    ++rejected_;
+    Finish(tag, bad);
     return;
   }
+  const bool has_data = OpHasData(req.op);
   // By hand: every request with data in explicit mode, and in auto mode
   // one whose automatic registration failed (NEED_REG_BUF).
   chains_[tag].by_hand =

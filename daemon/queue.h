@@ -118,6 +118,7 @@ class Queue {
   uint64_t requests_served_ = 0;  // statistics, logged at exit
   uint64_t wakeups_ = 0;
   uint64_t registered_by_hand_ = 0;
+  uint64_t rejected_ = 0;  // descriptors that failed CheckIoDesc
   bool stop_requested_ = false;
 };
 

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "backing_file.h"
 #include "device.h"
 #include "feature_flags.h"
 #include "params.h"
@@ -52,6 +53,7 @@ class Server {
   std::optional<Device> device_;
   DataPath data_path_ = DataPath::kCopy;
   uint64_t size_bytes_ = 0;
+  std::optional<BackingIdentity> backing_;
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::jthread> threads_;
 };
@@ -76,6 +78,16 @@ Result<void> Server::Start() {
   target_ = std::move(*target);
   const DeviceGeometry geometry = target_->Geometry();
   size_bytes_ = geometry.size_bytes;
+
+  // Identify the backing store now, while the target holds it open, so the
+  // state file can later prove that its path still names this file.
+  if (!spec_.file.empty()) {
+    auto backing = IdentifyBackingFile(spec_.file);
+    if (!backing) return backing.error();
+    backing_ = *backing;
+  }
+  // Refuse an unsafe state directory before anything exists in the kernel.
+  UBLK_RETURN_IF_ERROR(PrepareStateDir(StateDir()));
 
   auto control = ControlDevice::Open();
   if (!control) return control.error();
@@ -155,6 +167,7 @@ Result<void> Server::Start() {
   state.queues = info.nr_hw_queues;
   state.depth = info.queue_depth;
   state.size_bytes = size_bytes_;
+  state.backing = backing_;
   auto written = WriteState(StateDir(), state);
   if (!written) log::Warn("dev {}: {}", info.dev_id, written.error().message());
   return {};

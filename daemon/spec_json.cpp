@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "registry.h"
 #include "ublk/abi.h"
 
 namespace ublk {
@@ -17,7 +18,11 @@ Result<void> GetUnsigned(const json& j, const char* key, uint64_t max,
     if (required) return Invalid(std::string("missing field \"") + key + "\"");
     return {};
   }
-  if (!it->is_number_unsigned() || it->get<uint64_t>() > max)
+  // A built json keeps a signed type for a non-negative int (pid_t); parsed
+  // text gives unsigned. Either is fine when it is not negative.
+  const bool whole = it->is_number_unsigned() ||
+                     (it->is_number_integer() && it->get<int64_t>() >= 0);
+  if (!whole || it->get<uint64_t>() > max)
     return Invalid(std::string("field \"") + key +
                    "\" must be a whole number up to " + std::to_string(max));
   *out = it->get<uint64_t>();
@@ -89,6 +94,8 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   DeviceSpec s;
   uint64_t v = 0;
   UBLK_RETURN_IF_ERROR(GetString(j, "type", &s.type, true));
+  if (FindTargetType(s.type) == nullptr)
+    return Invalid("field \"type\": unknown target type '" + s.type + "'");
   if (j.contains("id")) {
     UBLK_RETURN_IF_ERROR(GetUnsigned(j, "id", INT32_MAX, &v, true));
     s.id = static_cast<uint32_t>(v);
@@ -96,9 +103,11 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   v = s.queues;
   UBLK_RETURN_IF_ERROR(GetUnsigned(j, "queues", abi::kMaxQueues, &v, false));
   s.queues = static_cast<uint16_t>(v);
+  if (s.queues == 0) return Invalid("field \"queues\" must be at least 1");
   v = s.depth;
   UBLK_RETURN_IF_ERROR(GetUnsigned(j, "depth", abi::kMaxQueueDepth, &v, false));
   s.depth = static_cast<uint16_t>(v);
+  if (s.depth == 0) return Invalid("field \"depth\" must be at least 1");
   UBLK_RETURN_IF_ERROR(GetString(j, "name", &s.name, false));
   UBLK_RETURN_IF_ERROR(GetString(j, "file", &s.file, false));
   if (j.contains("size")) {
@@ -109,6 +118,9 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   v = s.max_io_bytes;
   UBLK_RETURN_IF_ERROR(GetUnsigned(j, "max_io_bytes", 32u << 20, &v, false));
   s.max_io_bytes = static_cast<uint32_t>(v);
+  if (s.max_io_bytes < 4096 || s.max_io_bytes % 4096 != 0)
+    return Invalid(
+        "field \"max_io_bytes\" must be a multiple of 4096 from 4096");
   v = s.offset;
   UBLK_RETURN_IF_ERROR(GetUnsigned(
       j, "offset", std::numeric_limits<int64_t>::max(), &v, false));
@@ -116,6 +128,8 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   v = s.logical_block_size;
   UBLK_RETURN_IF_ERROR(GetUnsigned(j, "logical_block_size", 4096, &v, false));
   s.logical_block_size = static_cast<uint32_t>(v);
+  if (s.logical_block_size != 512 && s.logical_block_size != 4096)
+    return Invalid("field \"logical_block_size\" must be 512 or 4096");
   UBLK_RETURN_IF_ERROR(GetBool(j, "buffered", &s.buffered));
   UBLK_RETURN_IF_ERROR(GetBool(j, "read_only", &s.read_only));
   // Files written before -z existed describe copy-mode devices.
@@ -130,15 +144,61 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   return s;
 }
 
+namespace {
+
+const char* BackingKindName(BackingIdentity::Kind k) {
+  switch (k) {
+    case BackingIdentity::Kind::kFile:
+      return "file";
+    case BackingIdentity::Kind::kBlock:
+      return "block";
+    case BackingIdentity::Kind::kChar:
+      return "char";
+  }
+  return "?";
+}
+
+json BackingToJson(const BackingIdentity& b) {
+  return {{"kind", BackingKindName(b.kind)},
+          {"dev", b.dev},
+          {"ino", b.ino},
+          {"rdev", b.rdev},
+          {"size", b.size}};
+}
+
+Result<BackingIdentity> BackingFromJson(const json& j) {
+  if (!j.is_object()) return Invalid("field \"backing\" must be an object");
+  BackingIdentity b;
+  std::string kind;
+  UBLK_RETURN_IF_ERROR(GetString(j, "kind", &kind, true));
+  bool known = false;
+  for (auto k : {BackingIdentity::Kind::kFile, BackingIdentity::Kind::kBlock,
+                 BackingIdentity::Kind::kChar})
+    if (kind == BackingKindName(k)) b.kind = k, known = true;
+  if (!known)
+    return Invalid("field \"kind\" must be \"file\", \"block\" or \"char\"");
+  constexpr uint64_t kAny = std::numeric_limits<uint64_t>::max();
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "dev", kAny, &b.dev, true));
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "ino", kAny, &b.ino, true));
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "rdev", kAny, &b.rdev, true));
+  UBLK_RETURN_IF_ERROR(GetUnsigned(
+      j, "size", std::numeric_limits<int64_t>::max(), &b.size, true));
+  return b;
+}
+
+}  // namespace
+
 json StateToJson(const DeviceState& st) {
-  return {{"spec", SpecToJson(st.spec)},
-          {"dev_id", st.dev_id},
-          {"pid", st.pid},
-          {"flags", st.flags},
-          {"data_path", st.data_path},
-          {"queues", st.queues},
-          {"depth", st.depth},
-          {"size", st.size_bytes}};
+  json j = {{"spec", SpecToJson(st.spec)},
+            {"dev_id", st.dev_id},
+            {"pid", st.pid},
+            {"flags", st.flags},
+            {"data_path", st.data_path},
+            {"queues", st.queues},
+            {"depth", st.depth},
+            {"size", st.size_bytes}};
+  if (st.backing) j["backing"] = BackingToJson(*st.backing);
+  return j;
 }
 
 Result<DeviceState> StateFromJson(const json& j) {
@@ -163,13 +223,30 @@ Result<DeviceState> StateFromJson(const json& j) {
   UBLK_RETURN_IF_ERROR(GetUnsigned(j, "depth", abi::kMaxQueueDepth, &v, true));
   st.depth = static_cast<uint16_t>(v);
   UBLK_RETURN_IF_ERROR(GetUnsigned(
-      j, "size", std::numeric_limits<uint64_t>::max(), &st.size_bytes, true));
+      j, "size", std::numeric_limits<int64_t>::max(), &st.size_bytes, true));
+  if (st.spec.id && *st.spec.id != st.dev_id)
+    return Invalid("field \"dev_id\" " + std::to_string(st.dev_id) +
+                   " does not match the spec's id " +
+                   std::to_string(*st.spec.id));
+  if (st.pid <= 0) return Invalid("field \"pid\" must be a process id");
+  if (st.queues == 0 || st.depth == 0)
+    return Invalid("fields \"queues\" and \"depth\" must be at least 1");
+  if (st.data_path != "copy" && st.data_path != "none" &&
+      st.data_path != "zero-copy/auto" && st.data_path != "zero-copy/explicit")
+    return Invalid("field \"data_path\" '" + st.data_path +
+                   "' is not a data path");
+  if (auto it = j.find("backing"); it != j.end()) {
+    auto b = BackingFromJson(*it);
+    if (!b) return b.error().Wrap("backing");
+    st.backing = *b;
+  }
   return st;
 }
 
 Result<json> ParseJson(std::string_view text, const std::string& what) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Invalid(what + ": not valid JSON");
+  if (j.is_discarded())
+    return Invalid(what + ": not valid JSON (corrupt or truncated)");
   return j;
 }
 

@@ -1,7 +1,8 @@
 // JSON forms of DeviceSpec and of the per-device state file.
 //
-// Conversion never throws: parsing checks every field's type and range and
-// returns an Error naming the first bad field.
+// Conversion never throws: parsing checks every field's type and range (and
+// that the target type is one the registry knows) and returns an Error naming
+// the first bad field.
 #pragma once
 
 #include <sys/types.h>
@@ -23,6 +24,22 @@ std::optional<ZeroCopy> ParseZeroCopy(std::string_view name);
 nlohmann::json SpecToJson(const DeviceSpec& spec);
 Result<DeviceSpec> SpecFromJson(const nlohmann::json& j);
 
+// Which file a backing path named when the device was added, so a later
+// reader can tell that the path still names the same file (backing_file.h).
+// Block and char devices are identified by their device number (rdev), other
+// files by the filesystem's (dev) and their inode number (ino).
+struct BackingIdentity {
+  enum class Kind : uint8_t { kFile, kBlock, kChar };
+  Kind kind = Kind::kFile;
+  uint64_t dev = 0;   // st_dev (kFile)
+  uint64_t ino = 0;   // st_ino (kFile)
+  uint64_t rdev = 0;  // st_rdev (kBlock, kChar)
+  uint64_t size = 0;  // bytes: st_size, a block device's size; 0 for kChar
+
+  friend bool operator==(const BackingIdentity&,
+                         const BackingIdentity&) = default;
+};
+
 // What a running server records in /run/ublk/<id>.json.
 struct DeviceState {
   DeviceSpec spec;
@@ -33,6 +50,8 @@ struct DeviceState {
   uint16_t queues = 0;     // as negotiated
   uint16_t depth = 0;
   uint64_t size_bytes = 0;
+  // Set when spec.file is: what that path named when the device was added.
+  std::optional<BackingIdentity> backing;
 
   friend bool operator==(const DeviceState&, const DeviceState&) = default;
 };

@@ -1,9 +1,14 @@
 // State files: /run/ublk/<id>.json, one per device with a running server.
 //
 // Written by the server once its device is live, atomically (a temporary
-// file renamed over the old one), removed when the server stops. `list`,
-// `del` and (later) `recover` read them. The directory is created root-owned
-// 0755. Reads validate the content and report a corrupt file as an Error.
+// file in the same directory, fsynced, renamed over the old one, then the
+// directory fsynced), removed when the server stops. `list`, `del` and
+// `recover` read them. The directory is created owned by the caller (root)
+// with mode 0755; an existing one that is a symlink, owned by someone else or
+// group/world-writable is refused, since whoever can write there could point
+// `del` at another process or `recover` at another backing file. Reads check
+// the directory, the file (a regular file of ours, not a symlink, of sane
+// size) and every field, and report a bad file as an Error naming it.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +25,17 @@ inline constexpr const char* kDefaultStateDir = "/run/ublk";
 std::string StateDir();
 std::string StatePath(const std::string& dir, uint32_t dev_id);
 
+// Creates dir (mode 0755) when missing; refuses, with one line naming dir and
+// the reason, one that is a symlink or not a directory, not owned by the
+// effective user, or writable by group or others. The server calls it before
+// creating its device.
+Result<void> PrepareStateDir(const std::string& dir);
+// The same checks without creating anything; ENOENT when dir is missing.
+Result<void> CheckStateDir(const std::string& dir);
+
 Result<void> WriteState(const std::string& dir, const DeviceState& state);
-// ENOENT when there is none (check error().code()).
+// ENOENT when there is none (check error().code()); any other error means
+// the file (or its directory) exists but is not trusted.
 Result<DeviceState> ReadState(const std::string& dir, uint32_t dev_id);
 void RemoveState(const std::string& dir, uint32_t dev_id);
 

@@ -26,6 +26,28 @@ if ! pgrep -x syslogd >/dev/null && command -v syslogd >/dev/null; then
 	syslogd -O "$syslog" 2>/dev/null || true
 fi
 
+# Sanitizer builds (ASan+UBSan): every report goes to a file here instead of
+# stderr (where it would upset the tests' one-line checks), and a report fails
+# the test during which it appeared. Harmless for a normal build. The folder
+# is world-writable for the tests that run `ublk` as nobody.
+san_dir=/tmp/ublk-sanitizer
+rm -rf "$san_dir"
+mkdir -p "$san_dir"
+chmod 1777 "$san_dir"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:log_path=$san_dir/asan}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:log_path=$san_dir/ubsan}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-log_path=$san_dir/lsan}
+# sanitizer_reports: prints and removes the reports written so far.
+sanitizer_reports() {
+	local r
+	for r in "$san_dir"/*; do
+		[[ -s $r ]] || continue
+		echo "sanitizer report ${r##*/}:"
+		head -n 40 "$r"
+		rm -f "$r"
+	done
+}
+
 tests=$(for f in "$here"/cases/*.sh; do grep -oE '^test_[a-z0-9_]+' "$f"; done |
 	grep -E -- "$pattern")
 passed=0 failed=0 failures=''
@@ -39,6 +61,11 @@ for t in $tests; do
 	leftovers=$(bash -c 'source "$1/lib.sh"; cleanup_everything' _ "$here" 2>&1)
 	if [[ $rc == 0 && -n $leftovers ]]; then
 		echo "left behind: $leftovers" >>"$log"
+		rc=1
+	fi
+	reports=$(sanitizer_reports)
+	if [[ -n $reports ]]; then
+		echo "$reports" >>"$log"
 		rc=1
 	fi
 	if [[ $rc == 0 ]]; then
@@ -56,6 +83,14 @@ for t in $tests; do
 	fi
 done
 rm -f "$log"
+# Reports from processes that outlived their test (a server still exiting).
+reports=$(sleep 1; sanitizer_reports)
+if [[ -n $reports ]]; then
+	echo "FAIL sanitizer reports after the last test"
+	echo "$reports" | sed 's/^/    | /'
+	failed=$((failed + 1))
+	failures+=" (sanitizer)"
+fi
 [[ -z $failures ]] || echo "failed:$failures"
 echo "$passed passed, $failed failed"
 [[ $failed == 0 && $passed -gt 0 ]]

@@ -162,3 +162,21 @@ TEST(Options, HelpTextsTeachEveryCommand) {
 
 }  // namespace
 }  // namespace ublk
+
+namespace ublk {
+namespace {
+
+// Found by tests/fuzz/options_fuzz: an argument with a newline made a
+// two-line error.
+TEST(Options, ControlCharactersInArgumentsAreEscapedInErrors) {
+  auto r = ParseCommandLine({"frob\nbar"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message(),
+            "unknown command 'frob\\x0abar' (try 'ublk --help')");
+  r = ParseCommandLine({"add", "-t", "null", "--name\x1b[2J"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message().find('\x1b'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ublk

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "state_file.h"
 
@@ -100,6 +104,7 @@ class StateFileTest : public ::testing::Test {
 TEST_F(StateFileTest, WritesAtomicallyAndReadsBack) {
   DeviceState st;
   st.spec = Sample();
+  st.backing = BackingIdentity{BackingIdentity::Kind::kBlock, 0, 0, 259, 1 << 20};
   st.dev_id = 4;
   st.pid = 1234;
   st.flags = 0x40;
@@ -138,6 +143,160 @@ TEST_F(StateFileTest, FileForAnotherDeviceIsRefused) {
   ASSERT_TRUE(WriteState(dir_, st).ok());
   ASSERT_EQ(rename(StatePath(dir_, 1).c_str(), StatePath(dir_, 2).c_str()), 0);
   EXPECT_FALSE(ReadState(dir_, 2).ok());
+}
+
+DeviceState GoodState(uint32_t id) {
+  DeviceState st;
+  st.spec = Sample();
+  st.spec.id = id;
+  st.dev_id = id;
+  st.pid = 1234;
+  st.data_path = "copy";
+  st.queues = 2;
+  st.depth = 256;
+  st.size_bytes = 1ULL << 30;
+  return st;
+}
+
+void Overwrite(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+// Each hand edit must be refused, with a message naming the file and the
+// field; none may crash or yield a state.
+TEST_F(StateFileTest, HandEditedFieldsAreRefusedNamingTheField) {
+  const struct {
+    const char* key;
+    nlohmann::json value;
+    const char* expect;
+  } edits[] = {
+      {"pid", "1234", "\"pid\""},
+      {"pid", 0, "\"pid\""},
+      {"pid", -5, "\"pid\""},
+      {"queues", 0, "\"queues\""},
+      {"depth", 70000, "\"depth\""},
+      {"size", 1.5, "\"size\""},
+      {"data_path", "warp-drive", "\"data_path\""},
+      {"flags", nullptr, "\"flags\""},
+      {"backing", "inode 7", "\"backing\""},
+      {"spec", nlohmann::json::array(), "spec"},
+  };
+  for (const auto& e : edits) {
+    ASSERT_TRUE(WriteState(dir_, GoodState(3)).ok());
+    auto j = StateToJson(GoodState(3));
+    j[e.key] = e.value;
+    Overwrite(StatePath(dir_, 3), j.dump());
+    auto r = ReadState(dir_, 3);
+    ASSERT_FALSE(r.ok()) << e.key;
+    EXPECT_NE(r.error().message().find(StatePath(dir_, 3)), std::string::npos)
+        << r.error().message();
+    EXPECT_NE(r.error().message().find(e.expect), std::string::npos)
+        << r.error().message();
+  }
+}
+
+TEST_F(StateFileTest, MissingFieldsUnknownTargetAndMismatchedIdAreRefused) {
+  for (const char* key : {"spec", "dev_id", "pid", "flags", "data_path",
+                          "queues", "depth", "size"}) {
+    ASSERT_TRUE(WriteState(dir_, GoodState(5)).ok());
+    auto j = StateToJson(GoodState(5));
+    j.erase(key);
+    Overwrite(StatePath(dir_, 5), j.dump());
+    auto r = ReadState(dir_, 5);
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_NE(r.error().message().find(key), std::string::npos)
+        << r.error().message();
+  }
+  auto j = StateToJson(GoodState(5));
+  j["spec"]["type"] = "floppy";
+  Overwrite(StatePath(dir_, 5), j.dump());
+  auto r = ReadState(dir_, 5);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("unknown target type 'floppy'"),
+            std::string::npos);
+  j = StateToJson(GoodState(5));
+  j["spec"]["id"] = 6;
+  Overwrite(StatePath(dir_, 5), j.dump());
+  EXPECT_FALSE(ReadState(dir_, 5).ok());
+}
+
+TEST_F(StateFileTest, EveryTruncationOfAStateFileIsAnErrorNotACrash) {
+  DeviceState st = GoodState(7);
+  st.backing = BackingIdentity{BackingIdentity::Kind::kFile, 1, 2, 0, 4096};
+  ASSERT_TRUE(WriteState(dir_, st).ok());
+  const std::string text = StateToJson(st).dump(2);
+  for (size_t n = 0; n < text.size() - 1; ++n) {
+    Overwrite(StatePath(dir_, 7), text.substr(0, n));
+    EXPECT_FALSE(ReadState(dir_, 7).ok()) << n;
+  }
+  Overwrite(StatePath(dir_, 7), text);
+  auto back = ReadState(dir_, 7);
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(*back, st);
+}
+
+TEST_F(StateFileTest, BinaryGarbageAndHugeFilesAreRefused) {
+  ASSERT_TRUE(WriteState(dir_, GoodState(8)).ok());
+  Overwrite(StatePath(dir_, 8), std::string("\0\xff\xfe{[\"", 7));
+  EXPECT_FALSE(ReadState(dir_, 8).ok());
+  Overwrite(StatePath(dir_, 8), std::string(1 << 20, ' '));
+  auto r = ReadState(dir_, 8);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("too big"), std::string::npos);
+}
+
+TEST_F(StateFileTest, SymlinkedOrWritableStateFileIsNotTrusted) {
+  ASSERT_TRUE(WriteState(dir_, GoodState(1)).ok());
+  ASSERT_EQ(symlink(StatePath(dir_, 1).c_str(), StatePath(dir_, 2).c_str()), 0);
+  auto r = ReadState(dir_, 2);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("symlink"), std::string::npos);
+  ASSERT_EQ(chmod(StatePath(dir_, 1).c_str(), 0666), 0);
+  r = ReadState(dir_, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("writable"), std::string::npos);
+}
+
+TEST_F(StateFileTest, DirectoryIsCreated0755) {
+  ASSERT_TRUE(PrepareStateDir(dir_).ok());
+  struct stat st {};
+  ASSERT_EQ(lstat(dir_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 022, 0u);
+  EXPECT_EQ(st.st_uid, geteuid());
+}
+
+TEST_F(StateFileTest, WorldWritableDirectoryIsRefusedBeforeWriting) {
+  ASSERT_EQ(mkdir(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 01777), 0);
+  auto r = PrepareStateDir(dir_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message(), "state directory " + dir_ +
+                                     " is unsafe: writable by group or "
+                                     "others (mode 1777)");
+  EXPECT_FALSE(WriteState(dir_, GoodState(1)).ok());
+  EXPECT_NE(access(StatePath(dir_, 1).c_str(), F_OK), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0775), 0);
+  EXPECT_FALSE(PrepareStateDir(dir_).ok());
+}
+
+TEST_F(StateFileTest, SymlinkedDirectoryIsRefused) {
+  const std::string real = dir_ + "-real";
+  ASSERT_EQ(mkdir(real.c_str(), 0755), 0);
+  ASSERT_EQ(symlink(real.c_str(), dir_.c_str()), 0);
+  auto r = PrepareStateDir(dir_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("is a symlink"), std::string::npos);
+  EXPECT_FALSE(WriteState(dir_, GoodState(1)).ok());
+}
+
+TEST_F(StateFileTest, FileInAWritableDirectoryIsNotTrusted) {
+  ASSERT_TRUE(WriteState(dir_, GoodState(4)).ok());
+  ASSERT_EQ(chmod(dir_.c_str(), 0777), 0);
+  auto r = ReadState(dir_, 4);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("not trusted"), std::string::npos);
+  EXPECT_NE(r.error().message().find("unsafe"), std::string::npos);
 }
 
 }  // namespace

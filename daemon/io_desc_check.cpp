@@ -1,0 +1,28 @@
+#include "io_desc_check.h"
+
+#include <cerrno>
+
+namespace ublk {
+
+int CheckIoDesc(const abi::IoDesc& desc, const IoDescLimits& limits,
+                CheckedIo* out) noexcept {
+  constexpr uint64_t kMaxSectorForBytes = UINT64_MAX >> 9;
+  out->op = abi::DescOp(desc);
+  out->op_flags = desc.op_flags & ~0xffu;
+  out->offset = 0;
+  out->length = 0;
+  // nr_sectors is 32 bits; in bytes it must still fit Request::length.
+  if (desc.nr_sectors > (UINT32_MAX >> 9)) return -EIO;
+  out->length = desc.nr_sectors << 9;
+  if (OpHasData(out->op) && out->length > limits.max_io_bytes) return -EIO;
+  if (!OpHasRange(out->op)) return 0;
+  // Shifting first would wrap a huge start sector back into range.
+  if (desc.start_sector > kMaxSectorForBytes) return -EIO;
+  out->offset = desc.start_sector << 9;
+  if (out->offset > limits.dev_bytes ||
+      out->length > limits.dev_bytes - out->offset)
+    return -EIO;
+  return 0;
+}
+
+}  // namespace ublk
