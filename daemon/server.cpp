@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <future>
 #include <thread>
 #include <vector>
@@ -22,6 +23,17 @@
 
 namespace ublk {
 namespace {
+
+// Test hook: $NAME seconds of sleep at a point where the kernel tier kills
+// the server (before START_DEV, before STOP_DEV), to make that race certain.
+void StallForTest(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return;
+  log::Warn("{}: stalling {} s", name, v);
+  timespec ts{std::atoi(v), 0};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
 
 void WriteLine(int fd, const nlohmann::json& j) {
   if (fd < 0) return;
@@ -100,6 +112,7 @@ Result<void> Server::Start() {
     log::Info("dev {}: recovered, {} live again", info.dev_id,
               device_->block_path());
   } else {
+    StallForTest("UBLK_TEST_STALL_BEFORE_START_DEV");
     UBLK_RETURN_IF_ERROR(control_->StartDev(info.dev_id, getpid()));
     log::Info("dev {}: started, {} live", info.dev_id, device_->block_path());
   }
@@ -259,6 +272,7 @@ void Server::WaitForStop() {
 void Server::Stop() {
   // STOP_DEV removes the disk; the queues keep serving until the kernel has
   // completed in-flight I/O and aborted the parked fetches.
+  StallForTest("UBLK_TEST_STALL_BEFORE_STOP_DEV");
   auto r = control_->StopDev(device_->id());
   if (!r && r.error().code().value() != ENODEV)
     log::Warn("dev {}: {}", device_->id(), r.error().message());
