@@ -11,6 +11,19 @@ rec_state() { ublk list -n "$1" --json | sed -n 's/^ *"state": "\([A-Z_]*\)",*$/
 rec_state_is() { [[ $(rec_state "$1") == "$2" ]]; }
 rec_waiting() { [[ $(rec_state "$1") =~ ^(QUIESCED|FAIL_IO)$ ]]; }
 
+# rec_dump: what a hang looks like, for the failure report.
+rec_dump() {
+	local p
+	ublk list 2>&1
+	pgrep -a ublk-server
+	pgrep -a fio
+	for p in /proc/[0-9]*; do
+		[[ $(awk '{print $3}' "$p/stat" 2>/dev/null) == D ]] || continue
+		echo "D-state $(cat "$p/comm"): $(head -n 6 "$p/stack" 2>/dev/null | tr '\n' ' ')"
+	done
+	dmesg | grep -v UBSAN | tail -n 15
+}
+
 # rec_kill ID: SIGKILLs the device's server and waits until the device waits
 # for a new one, with its state file kept and no process of the old server.
 rec_kill() {
@@ -18,7 +31,8 @@ rec_kill() {
 	pid=$(server_pid "$1")
 	[[ -n $pid ]] || fail "no server pid for device $1"
 	kill -KILL "$pid"
-	wait_until 30 rec_waiting "$1" || fail "device $1 not waiting after SIGKILL: $(ublk list -n "$1")"
+	wait_until 30 rec_waiting "$1" || rec_dump
+	rec_waiting "$1" || fail "device $1 not waiting after SIGKILL: $(ublk list -n "$1")"
 	wait_until 10 no_servers || fail "a process of the dead server is left: $(pgrep -a ublk-server)"
 	[[ -f /run/ublk/$1.json ]] || fail "state file of device $1 gone"
 }
@@ -26,7 +40,7 @@ rec_kill() {
 # rec_recover ID: ublk recover, which must bring the device back LIVE.
 rec_recover() {
 	local out
-	out=$(ublk recover -n "$1") || fail "ublk recover -n $1 failed"
+	out=$(timeout 90 ublk recover -n "$1") || { rec_dump; fail "ublk recover -n $1 failed"; }
 	echo "$out" | grep -q "live again" || fail "recover said: $out"
 	rec_state_is "$1" LIVE || fail "device $1 not LIVE after recover: $(ublk list -n "$1")"
 }
@@ -44,10 +58,12 @@ rec_fio_rounds() {
 		fio_pid=$!
 		sleep 1
 		if kill -0 "$fio_pid" 2>/dev/null; then
+			echo "round $round: killing the server"
 			rec_kill "$id"
 			killed=$((killed + 1))
 			rec_recover "$id"
 		fi
+		wait_until 120 bash -c "! kill -0 $fio_pid 2>/dev/null" || { rec_dump; fail "round $round: fio hangs"; }
 		rc=0
 		wait "$fio_pid" || rc=$?
 		if ((rc != 0)) || grep -qE 'err= *[1-9]|bad magic|verify failed' /tmp/rec-fio.out; then
@@ -76,26 +92,6 @@ test_recovery_nvme_fio_verify_survives_ten_server_kills() {
 	id=$(add_dev -t nvme -f "$rec_nvme" -q 2 -r)
 	rec_fio_rounds /dev/ublkb"$id" "$id" 10
 	ublk del -n "$id"
-}
-
-test_recovery_of_zero_copy_devices_keeps_every_block() {
-	local id mode
-	rec_has AUTO_BUF_REG || { echo "SKIP: kernel $(uname -r) lacks zero copy (AUTO_BUF_REG, 6.16)"; return 0; }
-	truncate -s 64M /tmp/rec-zc.img
-	for mode in auto explicit; do
-		echo "== loop, zero-copy/$mode, 2 queues"
-		id=$(add_dev -t loop -f /tmp/rec-zc.img -q 2 -r --zero-copy=$mode)
-		rec_fio_rounds /dev/ublkb"$id" "$id" 2
-		ublk list -n "$id" | grep -q "zero-copy/$mode" || fail "recovered device lost zero-copy/$mode"
-		ublk del -n "$id"
-		if [[ -e $rec_nvme ]]; then
-			echo "== nvme, zero-copy/$mode"
-			id=$(add_dev -t nvme -f "$rec_nvme" -q 1 -r --zero-copy=$mode)
-			rec_fio_rounds /dev/ublkb"$id" "$id" 2
-			ublk del -n "$id"
-		fi
-	done
-	rm -f /tmp/rec-zc.img
 }
 
 test_recovered_ext4_is_clean_and_keeps_files_synced_before_the_kill() {
@@ -297,4 +293,24 @@ test_features_show_which_recovery_modes_the_kernel_has() {
 	done
 	rec_has USER_RECOVERY || fail "kernel $(uname -r) lacks USER_RECOVERY"
 	rec_has USER_RECOVERY_REISSUE || fail "kernel $(uname -r) lacks USER_RECOVERY_REISSUE"
+}
+
+test_recovery_of_zero_copy_devices_keeps_every_block() {
+	local id mode
+	rec_has AUTO_BUF_REG || { echo "SKIP: kernel $(uname -r) lacks zero copy (AUTO_BUF_REG, 6.16)"; return 0; }
+	truncate -s 64M /tmp/rec-zc.img
+	for mode in auto explicit; do
+		echo "== loop, zero-copy/$mode, 2 queues"
+		id=$(add_dev -t loop -f /tmp/rec-zc.img -q 2 -r --zero-copy=$mode)
+		rec_fio_rounds /dev/ublkb"$id" "$id" 2
+		ublk list -n "$id" | grep -q "zero-copy/$mode" || fail "recovered device lost zero-copy/$mode"
+		ublk del -n "$id"
+		if [[ -e $rec_nvme ]]; then
+			echo "== nvme, zero-copy/$mode"
+			id=$(add_dev -t nvme -f "$rec_nvme" -q 1 -r --zero-copy=$mode)
+			rec_fio_rounds /dev/ublkb"$id" "$id" 2
+			ublk del -n "$id"
+		fi
+	done
+	rm -f /tmp/rec-zc.img
 }
