@@ -50,7 +50,9 @@ void KeepOrCleanUp(uint32_t dev_id, pid_t dead_server) {
       return;
     }
     if (info->state == abi::kStateDead) break;
-    if (info->ublksrv_pid != dead_server) return;  // already recovered
+    // 7.x sets the pid to -1 when the server goes; a new server's is > 0.
+    if (info->ublksrv_pid > 0 && info->ublksrv_pid != dead_server)
+      return;  // already recovered
     timespec ts{0, 100 * 1000 * 1000};
     nanosleep(&ts, nullptr);
   }
