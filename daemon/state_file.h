@@ -1,8 +1,9 @@
 // State files: /run/ublk/<id>.json, one per device with a running server.
 //
 // Written by the server once its device is live, atomically (a temporary
-// file renamed over the old one), removed when the server stops. `list`,
-// `del` and (later) `recover` read them. The directory is created root-owned
+// file renamed over the old one), removed when the server stops; kept when
+// a device made with user recovery outlives its server. `list`, `del` and
+// `recover` read them. The directory is created root-owned
 // 0755. Reads validate the content and report a corrupt file as an Error.
 #pragma once
 
