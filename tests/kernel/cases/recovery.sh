@@ -305,12 +305,12 @@ test_recovery_of_zero_copy_devices_keeps_every_block() {
 		id=$(add_dev -t loop -f /tmp/rec-zc.img -q 2 -r --zero-copy=$mode)
 		rec_fio_rounds /dev/ublkb"$id" "$id" 2
 		ublk list -n "$id" | grep -q "zero-copy/$mode" || fail "recovered device lost zero-copy/$mode"
-		ublk del -n "$id"
+		timeout 60 ublk del -n "$id" || { rec_dump; fail "del of the recovered zero-copy/$mode device hangs"; }
 		if [[ -e $rec_nvme ]]; then
 			echo "== nvme, zero-copy/$mode"
 			id=$(add_dev -t nvme -f "$rec_nvme" -q 1 -r --zero-copy=$mode)
 			rec_fio_rounds /dev/ublkb"$id" "$id" 2
-			ublk del -n "$id"
+			timeout 60 ublk del -n "$id" || { rec_dump; fail "del of the recovered nvme zero-copy/$mode device hangs"; }
 		fi
 	done
 	rm -f /tmp/rec-zc.img
