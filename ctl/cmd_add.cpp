@@ -7,6 +7,7 @@
 #include "control_device.h"
 #include "feature_flags.h"
 #include "launch.h"
+#include "recovery.h"
 #include "registry.h"
 #include "size.h"
 
@@ -33,6 +34,8 @@ int PossibleCpus() {
   return count;
 }
 
+}  // namespace
+
 void PrintReport(const nlohmann::json& r, bool json) {
   if (json) {
     nlohmann::json out = r;
@@ -43,8 +46,10 @@ void PrintReport(const nlohmann::json& r, bool json) {
   std::string features;
   for (const auto& f : r["features"])
     features += (features.empty() ? "" : " ") + f.get<std::string>();
-  std::printf("dev %u: %s live\n",
-              r["dev_id"].get<unsigned>(), r["block"].get<std::string>().c_str());
+  const bool recovered = r.value("recovered", false);
+  std::printf("dev %u: %s live%s\n", r["dev_id"].get<unsigned>(),
+              r["block"].get<std::string>().c_str(),
+              recovered ? " again (recovered)" : "");
   std::printf("  type %s, %s, %u queue(s) x depth %u, max I/O %s, server pid %d\n",
               r["type"].get<std::string>().c_str(),
               FormatSize(r["size"].get<uint64_t>()).c_str(),
@@ -52,11 +57,10 @@ void PrintReport(const nlohmann::json& r, bool json) {
               FormatSize(r["max_io_bytes"].get<uint64_t>()).c_str(),
               r["pid"].get<int>());
   std::printf("  data path: %s\n", r["data_path"].get<std::string>().c_str());
+  std::printf("  recovery: %s\n", r.value("recovery", "off").c_str());
   std::printf("  features: %s\n", features.c_str());
   std::fflush(stdout);
 }
-
-}  // namespace
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "ublk: %s\n", message.c_str());
@@ -71,18 +75,37 @@ int RunAdd(const AddCommand& cmd) {
     return Fail("-q " + std::to_string(spec.queues) +
                 ": this kernel allows at most " + std::to_string(cpus) +
                 " queue(s) (one per possible CPU)");
-  if (spec.id && DeviceExists(*spec.id))
-    return Fail("device " + std::to_string(*spec.id) + " already exists");
+  if (spec.id && DeviceExists(*spec.id)) {
+    // A foreground server restarted by its supervisor finds its device
+    // waiting for it and takes it over (user recovery).
+    if (!cmd.foreground)
+      return Fail("device " + std::to_string(*spec.id) + " already exists");
+    auto recover = CheckRecover(*control, *spec.id);
+    if (!recover)
+      return Fail("device " + std::to_string(*spec.id) +
+                  " already exists and cannot be recovered: " +
+                  recover.error().message());
+    auto server = FindServer();
+    if (!server) return Fail(server.error().message());
+    return Fail(ExecForeground(*server, *recover, &PrintReport, cmd.json,
+                               /*recover=*/true)
+                    .message());
+  }
   const TargetType* type = FindTargetType(spec.type);
   // The server makes the same choice; refusing here, before the backend is
   // probed (which may warn), keeps -z on an old kernel to one line with no
   // server started.
+  Result<void> usable;
   if (auto flags = ChooseFlags(control->features(), type->data_access,
                                spec.zero_copy);
-      !flags) {
+      !flags)
+    usable = flags.error();
+  else if (auto rec = RecoveryFlags(control->features(), spec.recovery); !rec)
+    usable = rec.error();
+  if (!usable) {
     utsname u{};
     std::string running = uname(&u) == 0 ? std::string(u.release) : "?";
-    return Fail(flags.error().message() + " (running " + running + ")");
+    return Fail(usable.error().message() + " (running " + running + ")");
   }
   {
     // Opens and checks the backend the way the server will, then lets go.

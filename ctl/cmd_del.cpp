@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "control_device.h"
+#include "recovery.h"
 #include "state_file.h"
 
 namespace ublk {
@@ -18,18 +19,6 @@ namespace {
 void SleepMs(int ms) {
   timespec ts{ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, nullptr);
-}
-
-// True when pid is alive and runs ublk-server (not a recycled pid).
-bool IsServer(pid_t pid) {
-  if (pid <= 0) return false;
-  char exe[PATH_MAX];
-  std::string link = "/proc/" + std::to_string(pid) + "/exe";
-  ssize_t n = ::readlink(link.c_str(), exe, sizeof(exe) - 1);
-  if (n <= 0) return false;
-  exe[n] = '\0';
-  std::string path(exe);
-  return path.find("ublk-server") != std::string::npos;
 }
 
 // Waits until `done` holds, up to ms milliseconds.
@@ -48,19 +37,24 @@ Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
   pid_t server = 0;
   if (auto info = control.GetDevInfo(id)) server = info->ublksrv_pid;
   auto state = ReadState(StateDir(), id);
-  if (state && !IsServer(server)) server = state->pid;
+  if (state && !ServerAlive(server)) server = state->pid;
   // An untrusted state file is never used (its pid could name any process);
   // the device is deleted through the kernel alone.
   if (!state && state.error().code().value() != ENOENT)
     std::fprintf(stderr, "ublk: device %u: %s; deleting without it\n", id,
                  state.error().message().c_str());
 
-  if (IsServer(server)) {
+  if (ServerAlive(server)) {
     ::kill(server, SIGTERM);
-    if (WaitFor([&] { return !DeviceExists(id); }, 20000)) return {};
-    std::fprintf(stderr, "ublk: device %u: server %d did not stop in 20 s, "
-                 "killing it\n", id, server);
-    ::kill(server, SIGKILL);
+    // A server killed meanwhile may leave a recovery device waiting for
+    // the next one: then stop waiting and delete it from here.
+    WaitFor([&] { return !DeviceExists(id) || !ServerAlive(server); }, 20000);
+    if (!DeviceExists(id)) return {};
+    if (ServerAlive(server)) {
+      std::fprintf(stderr, "ublk: device %u: server %d did not stop in 20 s, "
+                   "killing it\n", id, server);
+      ::kill(server, SIGKILL);
+    }
     if (WaitFor([&] { return !DeviceExists(id); }, 5000)) return {};
   }
   // No (working) server: stop and delete from here.

@@ -2,14 +2,27 @@
 // own output; errors go to stderr as one line "ublk: ...".
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include "options.h"
 
 namespace ublk {
 
 int RunAdd(const AddCommand& cmd);
 int RunDel(const DelCommand& cmd);
+int RunRecover(const RecoverCommand& cmd);
 int RunList(const ListCommand& cmd);
 int RunFeatures(const FeaturesCommand& cmd);
+
+class ControlDevice;
+// Whether device `id` waits for a server and can be recovered from its state
+// file (its server dead, recovery flags, state matching the kernel's
+// device); returns the spec to start the new server with. Waits a little
+// for a device whose server just died to leave LIVE.
+Result<DeviceSpec> CheckRecover(ControlDevice& control, uint32_t id);
+
+// Prints a server's report like `add` does (text, or JSON with json).
+void PrintReport(const nlohmann::json& report, bool json);
 
 // Prints "ublk: <message>" to stderr and returns 1.
 int Fail(const std::string& message);

@@ -14,6 +14,7 @@ commands:
   add       create a device and start its server      (ublk help add)
   del       stop and delete devices                   (ublk help del)
   list      show devices, their state and servers     (ublk help list)
+  recover   give a device whose server died a new one (ublk help recover)
   features  show the ublk features of this kernel     (ublk help features)
   help      show help for a command
 
@@ -55,6 +56,19 @@ options:
       --foreground      keep the server in the foreground, logging to stderr
                         (for systemd); stops on SIGTERM or Ctrl-C
       --json            print the result as JSON
+  -r, --recovery        keep the device when its server dies (user recovery):
+                        it waits, the file system on it stays mounted, until
+                        'ublk recover -n ID' starts a new server (a
+                        --foreground server restarted by systemd does that
+                        by itself). Without -r the device is deleted.
+      --recovery-mode reissue|fail-io
+                        what I/O does while no server runs (implies -r):
+                          reissue (the default for -r; USER_RECOVERY_REISSUE,
+                            Linux 6.1+): new I/O waits, and what the dead
+                            server had in flight is sent again to the new one
+                          fail-io (USER_RECOVERY_FAIL_IO, Linux 6.13+): I/O
+                            fails with an error until the device is recovered
+                        Refused in one line on a kernel without the feature.
   -z, --zero-copy[=auto|explicit|off]
                         how request data reaches the backend (loop, nvme;
                         null never touches data):
@@ -89,6 +103,7 @@ examples:
   sudo ublk add -t loop -f /var/lib/disk.img -q 2
   sudo ublk add -t loop -f /dev/nvme0n1 --logical-block-size 4096 --read-only
   sudo ublk add -t nvme -f /dev/ng0n1 -q 2 -z
+  sudo ublk add -t loop -f disk.img -r        # survives its server's death
 
 A loop backing store is refused when it is missing, a directory, smaller
 than one block, already served by another ublk device, or (block devices)
@@ -112,6 +127,31 @@ failing every access, until you unmount it. Unmount first to avoid that.
 options:
   -n, --number ID   the device to delete
   -a, --all         delete every ublk device
+)";
+  }
+  if (topic == "recover") {
+    return R"(usage: ublk recover -n ID [--json]
+
+Starts a new server for device ID, made with 'ublk add -r', whose server
+died (killed, crashed): the device is QUIESCED (reissue mode: I/O waits) or
+FAIL_IO (fail-io mode: I/O fails). The new server takes the spec from the
+state file /run/ublk/ID.json, takes the device over (START_USER_RECOVERY,
+fetches every request slot, END_USER_RECOVERY) and returns once the device
+is LIVE again, printing what 'add' prints. In reissue mode I/O that was in
+flight when the server died is sent again to the new server; in fail-io mode
+it failed back to the application. A mounted file system stays mounted.
+
+Refused, in one line and changing nothing, when the device does not exist,
+was made without -r, still has a running server, is not waiting for one
+(LIVE or DEAD), or when its state file is missing or does not match the
+kernel's device (queues, depth, features).
+
+options:
+  -n, --number ID   the device to recover (required)
+      --json        print the result as JSON
+
+A server started with 'ublk add --foreground -n ID -r ...' (e.g. by systemd
+with Restart=) recovers its device by itself when it finds it waiting.
 )";
   }
   if (topic == "list") {

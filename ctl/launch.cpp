@@ -75,12 +75,15 @@ Result<nlohmann::json> ParseReport(const std::string& line) {
 }
 
 [[noreturn]] void ExecServer(const std::string& server, const DeviceSpec& spec,
-                             bool foreground) {
+                             bool foreground, bool recover) {
   std::string spec_text = SpecToJson(spec).dump();
   std::string fd_text = std::to_string(kReadyFd);
-  const char* argv[] = {"ublk-server", "--spec", spec_text.c_str(),
-                        "--ready-fd",  fd_text.c_str(),
-                        foreground ? "--foreground" : nullptr, nullptr};
+  const char* argv[8] = {"ublk-server", "--spec", spec_text.c_str(),
+                         "--ready-fd", fd_text.c_str()};
+  int argc = 5;
+  if (foreground) argv[argc++] = "--foreground";
+  if (recover) argv[argc++] = "--recover";
+  argv[argc] = nullptr;
   ::execv(server.c_str(), const_cast<char* const*>(argv));
   std::string msg = std::string("{\"ok\":false,\"error\":\"cannot run ") +
                     server + ": " + std::strerror(errno) + "\"}\n";
@@ -110,7 +113,8 @@ Result<std::string> FindServer() {
 }
 
 Result<nlohmann::json> LaunchDetached(const std::string& server,
-                                      const DeviceSpec& spec, int timeout_ms) {
+                                      const DeviceSpec& spec, int timeout_ms,
+                                      bool recover) {
   auto pipe = Fd::Pipe();
   if (!pipe) return pipe.error();
   auto& [read_end, write_end] = *pipe;
@@ -121,7 +125,7 @@ Result<nlohmann::json> LaunchDetached(const std::string& server,
     int null = ::open("/dev/null", O_RDWR);
     for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
     MoveToReadyFd(write_end.get());
-    ExecServer(server, spec, false);
+    ExecServer(server, spec, false, recover);
   }
   write_end.reset();
   auto line = ReadLine(read_end.get(), timeout_ms);
@@ -137,7 +141,8 @@ Result<nlohmann::json> LaunchDetached(const std::string& server,
 }
 
 Error ExecForeground(const std::string& server, const DeviceSpec& spec,
-                     void (*print)(const nlohmann::json&, bool), bool json) {
+                     void (*print)(const nlohmann::json&, bool), bool json,
+                     bool recover) {
   auto pipe = Fd::Pipe();
   if (!pipe) return pipe.error();
   auto& [read_end, write_end] = *pipe;
@@ -161,7 +166,7 @@ Error ExecForeground(const std::string& server, const DeviceSpec& spec,
   ::waitpid(pid, &status, 0);
   read_end.reset();
   MoveToReadyFd(write_end.get());
-  ExecServer(server, spec, true);
+  ExecServer(server, spec, true, recover);
 }
 
 }  // namespace ublk

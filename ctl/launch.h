@@ -15,15 +15,17 @@ Result<std::string> FindServer();
 
 // Starts the server detached (own session, stdio on /dev/null, logging to
 // syslog) and returns its report once the device is live, or the server's
-// error. Waits at most timeout_ms.
+// error. Waits at most timeout_ms. With `recover` the server takes over
+// device spec.id (ublk-server --recover) instead of adding one.
 Result<nlohmann::json> LaunchDetached(const std::string& server,
-                                      const DeviceSpec& spec, int timeout_ms);
+                                      const DeviceSpec& spec, int timeout_ms,
+                                      bool recover = false);
 
 // Foreground: this process becomes the server (exec); a short-lived child
 // prints the report through `print` once the device is live. Returns only on
 // failure to start.
 Error ExecForeground(const std::string& server, const DeviceSpec& spec,
                      void (*print)(const nlohmann::json& report, bool json),
-                     bool json);
+                     bool json, bool recover = false);
 
 }  // namespace ublk

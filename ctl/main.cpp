@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
           return ublk::RunAdd(cmd);
         } else if constexpr (std::is_same_v<T, ublk::DelCommand>) {
           return ublk::RunDel(cmd);
+        } else if constexpr (std::is_same_v<T, ublk::RecoverCommand>) {
+          return ublk::RunRecover(cmd);
         } else if constexpr (std::is_same_v<T, ublk::ListCommand>) {
           return ublk::RunList(cmd);
         } else if constexpr (std::is_same_v<T, ublk::FeaturesCommand>) {

@@ -103,6 +103,7 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       {0, "offset", kValue},   {0, "logical-block-size", kValue},
       {0, "buffered", kNoValue}, {0, "read-only", kNoValue},
       {'z', "zero-copy", kOptionalValue},
+      {'r', "recovery", kNoValue},  {0, "recovery-mode", kValue},
   };
   auto opts = Tokenize("add", args, defs);
   if (!opts) return opts.error();
@@ -154,6 +155,15 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
         return Invalid(o.spelled + "=" + o.value +
                        ": must be auto, explicit or off");
       cmd.spec.zero_copy = *mode;
+    } else if (name == "recovery") {
+      if (cmd.spec.recovery == Recovery::kOff)
+        cmd.spec.recovery = Recovery::kReissue;
+    } else if (name == "recovery-mode") {
+      auto mode = ParseRecovery(o.value);
+      if (!mode || *mode == Recovery::kOff)
+        return Invalid(o.spelled + " " + (o.value.empty() ? "''" : o.value) +
+                       ": must be reissue or fail-io");
+      cmd.spec.recovery = *mode;
     } else if (name == "foreground") {
       cmd.foreground = true;
     } else if (name == "json") {
@@ -190,6 +200,28 @@ Result<Command> ParseDel(const std::vector<std::string>& args) {
   }
   if (cmd.all == cmd.id.has_value())
     return Invalid("del: give exactly one of -n ID or -a");
+  return Command(cmd);
+}
+
+Result<Command> ParseRecover(const std::vector<std::string>& args) {
+  static const std::vector<OptionDef> defs = {
+      {'n', "number", kValue}, {0, "json", kNoValue}, {'h', "help", kNoValue}};
+  auto opts = Tokenize("recover", args, defs);
+  if (!opts) return opts.error();
+  RecoverCommand cmd;
+  bool have_id = false;
+  for (const auto& o : *opts) {
+    std::string name = o.def->long_name;
+    if (name == "help") return Command(HelpCommand{"recover"});
+    if (name == "json") cmd.json = true;
+    if (name == "number") {
+      auto v = ParseNumber(o, 0, kMaxDevId);
+      if (!v) return v.error();
+      cmd.id = static_cast<uint32_t>(*v);
+      have_id = true;
+    }
+  }
+  if (!have_id) return Invalid("recover: -n ID is required");
   return Command(cmd);
 }
 
@@ -262,6 +294,7 @@ Result<Command> ParseWords(const std::vector<std::string>& args) {
   if (first == "add") return ParseAdd(rest);
   if (first == "del") return ParseDel(rest);
   if (first == "list") return ParseList(rest);
+  if (first == "recover") return ParseRecover(rest);
   if (first == "features") return ParseFeatures(rest);
   return Invalid("unknown command '" + first + "' (try 'ublk --help')");
 }

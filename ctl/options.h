@@ -1,7 +1,7 @@
 // The `ublk` command line, parsed and validated without touching the kernel.
 //
 // Compatible with the reference server's `ublk`: add -t TYPE -n ID -q QUEUES
-// -d DEPTH -f FILE, del -n ID | -a, list [-n ID], features; long options and
+// -d DEPTH -f FILE -r, del -n ID | -a, list [-n ID], recover -n ID, features; long options and
 // --json on top. Every error is one line naming the option and the problem.
 #pragma once
 
@@ -25,6 +25,10 @@ struct DelCommand {
   std::optional<uint32_t> id;  // unset with --all
   bool all = false;
 };
+struct RecoverCommand {
+  uint32_t id = 0;
+  bool json = false;
+};
 struct ListCommand {
   std::optional<uint32_t> id;
   bool json = false;
@@ -38,7 +42,8 @@ struct HelpCommand {
 struct VersionCommand {};
 
 using Command = std::variant<AddCommand, DelCommand, ListCommand,
-                             FeaturesCommand, HelpCommand, VersionCommand>;
+                             FeaturesCommand, HelpCommand, VersionCommand,
+                             RecoverCommand>;
 
 // args excludes the program name.
 Result<Command> ParseCommandLine(const std::vector<std::string>& args);

@@ -131,6 +131,20 @@ Result<void> ControlDevice::StopDev(uint32_t dev_id) {
   return {};
 }
 
+Result<void> ControlDevice::StartUserRecovery(uint32_t dev_id) {
+  auto r = Send(MakeStartUserRecovery(dev_id),
+                "START_USER_RECOVERY of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  return {};
+}
+
+Result<void> ControlDevice::EndUserRecovery(uint32_t dev_id, pid_t server_pid) {
+  auto r = Send(MakeEndUserRecovery(dev_id, server_pid),
+                "END_USER_RECOVERY of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  return {};
+}
+
 Result<void> ControlDevice::DelDev(uint32_t dev_id) {
   // DEL_DEV_ASYNC (6.9) has no feature bit: try it, and fall back to the
   // waiting DEL_DEV when the kernel does not know the opcode.

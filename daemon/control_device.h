@@ -39,6 +39,11 @@ class ControlDevice {
   Result<void> SetParams(uint32_t dev_id, abi::Params params);
   Result<void> StartDev(uint32_t dev_id, pid_t server_pid);
   Result<void> StopDev(uint32_t dev_id);
+  // Recovery: START_USER_RECOVERY (EBUSY while the dead server's
+  // /dev/ublkcN is not yet released) and END_USER_RECOVERY (waits for every
+  // tag's FETCH, then the device is LIVE).
+  Result<void> StartUserRecovery(uint32_t dev_id);
+  Result<void> EndUserRecovery(uint32_t dev_id, pid_t server_pid);
   // Uses DEL_DEV_ASYNC when the kernel has it (does not wait for openers of
   // /dev/ublkbN to close), else DEL_DEV.
   Result<void> DelDev(uint32_t dev_id);

@@ -43,6 +43,16 @@ CtrlRequest MakeStopDev(uint32_t dev_id) {
   return Make(abi::kCmdStopDev, dev_id, nullptr, 0);
 }
 
+CtrlRequest MakeStartUserRecovery(uint32_t dev_id) {
+  return Make(abi::kCmdStartUserRecovery, dev_id, nullptr, 0);
+}
+
+CtrlRequest MakeEndUserRecovery(uint32_t dev_id, pid_t server_pid) {
+  CtrlRequest r = Make(abi::kCmdEndUserRecovery, dev_id, nullptr, 0);
+  r.cmd.data[0] = static_cast<uint64_t>(server_pid);
+  return r;
+}
+
 CtrlRequest MakeSetParams(uint32_t dev_id, abi::Params* params) {
   params->len = sizeof(*params);
   return Make(abi::kCmdSetParams, dev_id, params, sizeof(*params));

@@ -14,6 +14,12 @@ Result<Device> Device::Add(ControlDevice& control, const abi::DevInfo& wanted) {
   return Device(control, *info);
 }
 
+Device Device::Attach(ControlDevice& control, const abi::DevInfo& info) {
+  Device d(control, info);
+  d.owned_ = false;
+  return d;
+}
+
 Device::Device(Device&& o) noexcept
     : control_(o.control_),
       info_(o.info_),

@@ -20,6 +20,10 @@ class Device {
   // ADD_DEV with `wanted`; the result holds the negotiated info.
   static Result<Device> Add(ControlDevice& control, const abi::DevInfo& wanted);
 
+  // An existing device taken over for recovery (GET_DEV_INFO's info). Not
+  // owned until Own(): a takeover that fails leaves the device to the next.
+  static Device Attach(ControlDevice& control, const abi::DevInfo& info);
+
   Device(Device&& o) noexcept;
   Device& operator=(Device&&) = delete;
   Device(const Device&) = delete;
@@ -37,6 +41,8 @@ class Device {
 
   // Leaves the kernel device in place when this object goes away.
   void Disown() { owned_ = false; }
+  // Deletes the kernel device when this object goes away (after recovery).
+  void Own() { owned_ = true; }
 
  private:
   Device(ControlDevice& control, const abi::DevInfo& info)

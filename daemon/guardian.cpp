@@ -2,12 +2,14 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "control_device.h"
+#include "recovery.h"
 #include "state_file.h"
 #include "ublk/fd.h"
 #include "ublk/log.h"
@@ -32,9 +34,35 @@ void CleanUpAfter(uint32_t dev_id) {
     log::Error("dev {}: {}", dev_id, r.error().message());
 }
 
+// A recovery device left waiting for a server is kept. The kernel moves it
+// out of LIVE only once the dead server's /dev/ublkcN is released (after its
+// io_uring is torn down; on 6.12 a monitor notices within about 5 s), so
+// wait for that; DEAD means it never went live and goes as usual. A LIVE
+// device with another server pid has been recovered meanwhile.
+void KeepOrCleanUp(uint32_t dev_id, pid_t dead_server) {
+  auto control = ControlDevice::Open();
+  for (int waited = 0; control && waited < 30000; waited += 100) {
+    auto info = control->GetDevInfo(dev_id);
+    if (!info) break;
+    if (WaitsForServer(*info)) {
+      log::Info("dev {}: kept for `ublk recover` after its server died",
+                dev_id);
+      return;
+    }
+    if (info->state == abi::kStateDead) break;
+    // 7.x sets the pid to -1 when the server goes; a new server's is > 0.
+    if (info->ublksrv_pid > 0 && info->ublksrv_pid != dead_server)
+      return;  // already recovered
+    timespec ts{0, 100 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  CleanUpAfter(dev_id);
+}
+
 }  // namespace
 
-int RunGuarded(const std::function<int(int)>& serve, int close_in_parent) {
+int RunGuarded(const std::function<int(int)>& serve, int close_in_parent,
+               bool keep_recoverable) {
   auto pipe = Fd::Pipe();
   if (!pipe) {
     log::Error("guardian: {}", pipe.error().message());
@@ -74,7 +102,10 @@ int RunGuarded(const std::function<int(int)>& serve, int close_in_parent) {
   // Killed: its device is dead but still holds the id, so deleting it by id
   // cannot hit another device.
   log::Error("server (pid {}) killed by signal {}", child, WTERMSIG(status));
-  if (have_id) CleanUpAfter(dev_id);
+  if (have_id && keep_recoverable)
+    KeepOrCleanUp(dev_id, child);
+  else if (have_id)
+    CleanUpAfter(dev_id);
   return 128 + WTERMSIG(status);
 }
 

@@ -5,6 +5,12 @@
 // guardian forks the real server, forwards SIGTERM/SIGINT/SIGHUP to it, and
 // when it dies abnormally deletes the device (whose id the server sent
 // through a pipe right after ADD_DEV) and its state file.
+//
+// A device made for user recovery (-r) is kept instead once the kernel has
+// put it in QUIESCED or FAIL_IO (it waits for `ublk recover`), together
+// with its state file; the guardian then exits, so nothing of the dead
+// server keeps running. Such a device that never went live (killed before
+// START_DEV, or during STOP_DEV) is DEAD and is deleted as usual.
 #pragma once
 
 #include <functional>
@@ -13,8 +19,9 @@ namespace ublk {
 
 // Runs `serve(devid_fd)` in a child process and supervises it. `close_in_parent`
 // is a descriptor (e.g. the ready pipe) only the child keeps, or -1.
+// `keep_recoverable`: the device was made with user recovery.
 // Returns the child's exit code (128 + signal when it was killed).
 int RunGuarded(const std::function<int(int devid_fd)>& serve,
-               int close_in_parent);
+               int close_in_parent, bool keep_recoverable);
 
 }  // namespace ublk

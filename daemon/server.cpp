@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <future>
 #include <thread>
 #include <vector>
@@ -15,12 +17,24 @@
 #include "feature_flags.h"
 #include "params.h"
 #include "queue.h"
+#include "recovery.h"
 #include "registry.h"
 #include "state_file.h"
 #include "ublk/log.h"
 
 namespace ublk {
 namespace {
+
+// Test hook: $NAME seconds of sleep at a point where the kernel tier kills
+// the server (before START_DEV, before STOP_DEV), to make that race certain.
+void StallForTest(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return;
+  log::Warn("{}: stalling {} s", name, v);
+  timespec ts{std::atoi(v), 0};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
 
 void WriteLine(int fd, const nlohmann::json& j) {
   if (fd < 0) return;
@@ -43,6 +57,10 @@ class Server {
 
  private:
   void StopQueues();
+  Result<void> AddDevice();
+  Result<void> TakeOver(DataAccess access);
+  Result<void> StartQueues();
+  void SendDevId(uint32_t id) const;
 
   DeviceSpec spec_;
   ServerOptions options_;
@@ -76,8 +94,7 @@ Result<void> Server::Start() {
   auto target = type->create(spec_);
   if (!target) return target.error();
   target_ = std::move(*target);
-  const DeviceGeometry geometry = target_->Geometry();
-  size_bytes_ = geometry.size_bytes;
+  size_bytes_ = target_->Geometry().size_bytes;
 
   // Identify the backing store now, while the target holds it open, so the
   // state file can later prove that its path still names this file.
@@ -93,9 +110,52 @@ Result<void> Server::Start() {
   if (!control) return control.error();
   control_.emplace(std::move(*control));
 
+  if (options_.recover)
+    UBLK_RETURN_IF_ERROR(TakeOver(type->data_access));
+  else
+    UBLK_RETURN_IF_ERROR(AddDevice());
+  const abi::DevInfo& info = device_->info();
+  UBLK_RETURN_IF_ERROR(device_->OpenCharDev(10000));
+  UBLK_RETURN_IF_ERROR(StartQueues());
+
+  if (options_.recover) {
+    UBLK_RETURN_IF_ERROR(control_->EndUserRecovery(info.dev_id, getpid()));
+    device_->Own();
+    log::Info("dev {}: recovered, {} live again", info.dev_id,
+              device_->block_path());
+  } else {
+    StallForTest("UBLK_TEST_STALL_BEFORE_START_DEV");
+    UBLK_RETURN_IF_ERROR(control_->StartDev(info.dev_id, getpid()));
+    log::Info("dev {}: started, {} live", info.dev_id, device_->block_path());
+  }
+
+  DeviceState state;
+  state.spec = spec_;
+  state.spec.id = info.dev_id;
+  state.dev_id = info.dev_id;
+  state.pid = getpid();
+  state.flags = info.flags;
+  state.data_path = DataPathName(data_path_);
+  state.queues = info.nr_hw_queues;
+  state.depth = info.queue_depth;
+  state.size_bytes = size_bytes_;
+  state.backing = backing_;
+  auto written = WriteState(StateDir(), state);
+  if (!written) log::Warn("dev {}: {}", info.dev_id, written.error().message());
+  return {};
+}
+
+void Server::SendDevId(uint32_t id) const {
+  if (options_.devid_fd >= 0) (void)!::write(options_.devid_fd, &id, sizeof(id));
+}
+
+Result<void> Server::AddDevice() {
+  const DeviceGeometry geometry = target_->Geometry();
   auto choice = ChooseFlags(control_->features(), target_->data_access(),
                             spec_.zero_copy);
   if (!choice) return choice.error();
+  auto recovery = RecoveryFlags(control_->features(), spec_.recovery);
+  if (!recovery) return recovery.error();
   data_path_ = choice->data_path;
   abi::DevInfo wanted{};
   wanted.nr_hw_queues = spec_.queues;
@@ -104,31 +164,65 @@ Result<void> Server::Start() {
   if (geometry.max_io_bytes != 0 && geometry.max_io_bytes < spec_.max_io_bytes)
     wanted.max_io_buf_bytes = geometry.max_io_bytes;
   wanted.dev_id = spec_.id.value_or(abi::kNewDevId);
-  wanted.flags = choice->flags;
+  wanted.flags = choice->flags | *recovery;
   auto device = Device::Add(*control_, wanted);
   if (!device) return device.error();
   device_.emplace(std::move(*device));
   const abi::DevInfo& info = device_->info();
-  if (options_.devid_fd >= 0) {
-    uint32_t id = info.dev_id;
-    (void)!::write(options_.devid_fd, &id, sizeof(id));
-  }
-  const uint64_t zero_copy_flags =
-      choice->flags & (abi::kFSupportZeroCopy | abi::kFAutoBufReg);
-  if ((info.flags & zero_copy_flags) != zero_copy_flags)
+  SendDevId(info.dev_id);
+  const uint64_t must_have = (choice->flags & (abi::kFSupportZeroCopy |
+                                               abi::kFAutoBufReg)) |
+                             *recovery;
+  if ((info.flags & must_have) != must_have)
     return Invalid("the kernel did not grant " +
-                   FeatureNames(zero_copy_flags & ~info.flags).front() +
-                   " for zero copy");
+                   FeatureNames(must_have & ~info.flags).front());
   if (info.nr_hw_queues != spec_.queues)
     return Invalid("the kernel allows only " +
                    std::to_string(info.nr_hw_queues) + " queues, not " +
                    std::to_string(spec_.queues));
-
-  UBLK_RETURN_IF_ERROR(control_->SetParams(
+  return control_->SetParams(
       info.dev_id, BuildParams(geometry, info.max_io_buf_bytes,
-                                  IsZeroCopy(data_path_))));
-  UBLK_RETURN_IF_ERROR(device_->OpenCharDev(10000));
+                               IsZeroCopy(data_path_)));
+}
 
+Result<void> Server::TakeOver(DataAccess access) {
+  if (!spec_.id) return Invalid("recovery needs the device id");
+  const uint32_t id = *spec_.id;
+  auto info = control_->GetDevInfo(id);
+  if (!info) return info.error();
+  device_.emplace(Device::Attach(*control_, *info));
+  SendDevId(id);
+  if (!(info->flags & abi::kFUserRecovery))
+    return Invalid("device " + std::to_string(id) +
+                   " was not created with recovery (ublk add -r)");
+  if (info->nr_hw_queues != spec_.queues || info->queue_depth != spec_.depth)
+    return Invalid("device " + std::to_string(id) +
+                   " does not match its spec (queues or depth)");
+  // The device keeps its parameters; the backend must still fit them.
+  auto params = control_->GetParams(id);
+  if (!params) return params.error();
+  if (params->basic.dev_sectors != size_bytes_ >> 9)
+    return Invalid("device " + std::to_string(id) + " has " +
+                   std::to_string(params->basic.dev_sectors << 9) +
+                   " bytes but its backing store now gives " +
+                   std::to_string(size_bytes_));
+  data_path_ = DataPathOfDevice(info->flags, access);
+  // The dead server's /dev/ublkcN is released only once the kernel has torn
+  // down its io_uring (asynchronously): EBUSY until then.
+  for (int waited = 0;; waited += 100) {
+    auto r = control_->StartUserRecovery(id);
+    if (r) break;
+    if (r.error().code().value() != EBUSY || waited >= 20000) return r.error();
+    timespec ts{0, 100 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  log::Info("dev {}: recovery started ({} queues, data path {})", id,
+            info->nr_hw_queues, DataPathName(data_path_));
+  return {};
+}
+
+Result<void> Server::StartQueues() {
+  const abi::DevInfo& info = device_->info();
   std::vector<std::future<Result<void>>> ready;
   for (uint16_t q = 0; q < info.nr_hw_queues; ++q) {
     QueueConfig qc;
@@ -153,23 +247,6 @@ Result<void> Server::Start() {
     Result<void> r = f.get();
     if (!r) return r.error();
   }
-
-  UBLK_RETURN_IF_ERROR(control_->StartDev(info.dev_id, getpid()));
-  log::Info("dev {}: started, {} live", info.dev_id, device_->block_path());
-
-  DeviceState state;
-  state.spec = spec_;
-  state.spec.id = info.dev_id;
-  state.dev_id = info.dev_id;
-  state.pid = getpid();
-  state.flags = info.flags;
-  state.data_path = DataPathName(data_path_);
-  state.queues = info.nr_hw_queues;
-  state.depth = info.queue_depth;
-  state.size_bytes = size_bytes_;
-  state.backing = backing_;
-  auto written = WriteState(StateDir(), state);
-  if (!written) log::Warn("dev {}: {}", info.dev_id, written.error().message());
   return {};
 }
 
@@ -186,6 +263,8 @@ nlohmann::json Server::Report() const {
           {"max_io_bytes", info.max_io_buf_bytes},
           {"data_path", DataPathName(data_path_)},
           {"features", FeatureNames(info.flags)},
+          {"recovery", RecoveryName(RecoveryOfDevice(info.flags))},
+          {"recovered", options_.recover},
           {"pid", getpid()}};
 }
 
@@ -206,6 +285,7 @@ void Server::WaitForStop() {
 void Server::Stop() {
   // STOP_DEV removes the disk; the queues keep serving until the kernel has
   // completed in-flight I/O and aborted the parked fetches.
+  StallForTest("UBLK_TEST_STALL_BEFORE_STOP_DEV");
   auto r = control_->StopDev(device_->id());
   if (!r && r.error().code().value() != ENODEV)
     log::Warn("dev {}: {}", device_->id(), r.error().message());

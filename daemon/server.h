@@ -1,6 +1,8 @@
 // The per-device server: brings one device up from its spec, serves it until
 // told to stop, and takes it down again.
 //
+// Recovery (options.recover) replaces ADD_DEV..START_DEV with the takeover
+// of an existing device; see recovery.h.
 // Lifecycle: open the backend, ADD_DEV, SET_PARAMS, open /dev/ublkcN, start
 // one thread per queue (each fetches all its tags), START_DEV, write the
 // state file, report "live". Then wait for SIGTERM/SIGINT/SIGHUP or for a
@@ -17,6 +19,10 @@ namespace ublk {
 struct ServerOptions {
   int ready_fd = -1;  // gets one JSON line: {"ok":true,...} or {"ok":false,...}
   int devid_fd = -1;  // gets the device id (4 bytes) right after ADD_DEV
+  // Take over device spec.id, which waits for a server (user recovery),
+  // instead of adding a new one: START_USER_RECOVERY, open /dev/ublkcN, fetch
+  // every tag, END_USER_RECOVERY. Failing leaves the device waiting.
+  bool recover = false;
 };
 
 // Returns the process exit code: 0 after a clean stop, 1 on failure.

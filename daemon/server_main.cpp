@@ -1,5 +1,5 @@
 // ublk-server: runs one device. Started by `ublk add`, not by hand:
-//   ublk-server --spec JSON [--ready-fd N] [--foreground]
+//   ublk-server --spec JSON [--ready-fd N] [--foreground] [--recover]
 // Without --foreground it logs to syslog; either way a guardian parent
 // cleans up if the server itself is killed.
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -20,7 +20,8 @@ namespace {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: ublk-server --spec JSON [--ready-fd N] [--foreground]\n"
+               "usage: ublk-server --spec JSON [--ready-fd N] [--foreground] "
+               "[--recover]\n"
                "This is the per-device server started by `ublk add`.\n");
   return 2;
 }
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   std::string spec_text;
   int ready_fd = -1;
   bool foreground = false;
+  bool recover = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--spec" && i + 1 < argc) {
@@ -39,6 +41,8 @@ int main(int argc, char** argv) {
       ready_fd = std::atoi(argv[++i]);
     } else if (arg == "--foreground") {
       foreground = true;
+    } else if (arg == "--recover") {
+      recover = true;
     } else {
       return Usage();
     }
@@ -68,7 +72,8 @@ int main(int argc, char** argv) {
   return ublk::RunGuarded(
       [&](int devid_fd) {
         return ublk::RunServer(*spec, {.ready_fd = ready_fd,
-                                       .devid_fd = devid_fd});
+                                       .devid_fd = devid_fd,
+                                       .recover = recover});
       },
-      ready_fd);
+      ready_fd, /*keep_recoverable=*/spec->recovery != ublk::Recovery::kOff);
 }

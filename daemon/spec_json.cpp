@@ -75,6 +75,24 @@ std::optional<ZeroCopy> ParseZeroCopy(std::string_view name) {
   return std::nullopt;
 }
 
+const char* RecoveryName(Recovery r) {
+  switch (r) {
+    case Recovery::kOff:
+      return "off";
+    case Recovery::kReissue:
+      return "reissue";
+    case Recovery::kFailIo:
+      return "fail-io";
+  }
+  return "?";
+}
+
+std::optional<Recovery> ParseRecovery(std::string_view name) {
+  for (Recovery r : {Recovery::kOff, Recovery::kReissue, Recovery::kFailIo})
+    if (name == RecoveryName(r)) return r;
+  return std::nullopt;
+}
+
 json SpecToJson(const DeviceSpec& s) {
   json j = {{"type", s.type},   {"queues", s.queues}, {"depth", s.depth},
             {"name", s.name},   {"file", s.file},
@@ -83,7 +101,8 @@ json SpecToJson(const DeviceSpec& s) {
             {"logical_block_size", s.logical_block_size},
             {"buffered", s.buffered},
             {"read_only", s.read_only},
-            {"zero_copy", ZeroCopyName(s.zero_copy)}};
+            {"zero_copy", ZeroCopyName(s.zero_copy)},
+            {"recovery", RecoveryName(s.recovery)}};
   if (s.id) j["id"] = *s.id;
   if (s.size) j["size"] = *s.size;
   return j;
@@ -141,6 +160,14 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
         "field \"zero_copy\" must be \"best\", \"off\", \"auto\" or "
         "\"explicit\"");
   s.zero_copy = *mode;
+  // Files written before -r existed describe devices without recovery.
+  std::string rec = RecoveryName(Recovery::kOff);
+  UBLK_RETURN_IF_ERROR(GetString(j, "recovery", &rec, false));
+  auto recovery = ParseRecovery(rec);
+  if (!recovery)
+    return Invalid(
+        "field \"recovery\" must be \"off\", \"reissue\" or \"fail-io\"");
+  s.recovery = *recovery;
   return s;
 }
 

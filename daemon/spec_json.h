@@ -21,6 +21,10 @@ namespace ublk {
 const char* ZeroCopyName(ZeroCopy z);
 std::optional<ZeroCopy> ParseZeroCopy(std::string_view name);
 
+// "off" / "reissue" / "fail-io", as the command line and state file spell them.
+const char* RecoveryName(Recovery r);
+std::optional<Recovery> ParseRecovery(std::string_view name);
+
 nlohmann::json SpecToJson(const DeviceSpec& spec);
 Result<DeviceSpec> SpecFromJson(const nlohmann::json& j);
 

@@ -2,7 +2,8 @@
 //
 // Written by the server once its device is live, atomically (a temporary
 // file in the same directory, fsynced, renamed over the old one, then the
-// directory fsynced), removed when the server stops. `list`, `del` and
+// directory fsynced), removed when the server stops; kept when a device made
+// with user recovery outlives its server. `list`, `del` and
 // `recover` read them. The directory is created owned by the caller (root)
 // with mode 0755; an existing one that is a symlink, owned by someone else or
 // group/world-writable is refused, since whoever can write there could point

@@ -26,6 +26,16 @@ enum class ZeroCopy : uint8_t {
   kExplicit,  // register -> backend I/O -> unregister for every request
 };
 
+// What happens to the device when its server dies (-r, --recovery-mode).
+enum class Recovery : uint8_t {
+  kOff,      // the device is deleted with its server
+  kReissue,  // USER_RECOVERY | USER_RECOVERY_REISSUE: the device waits
+             // (QUIESCED) for `ublk recover`; I/O queues meanwhile, and
+             // what the dead server had in flight is sent again
+  kFailIo,   // USER_RECOVERY | USER_RECOVERY_FAIL_IO (6.13): the device
+             // waits (FAIL_IO); I/O fails until it is recovered
+};
+
 struct DeviceSpec {
   std::string type;            // registry name: "null", ...
   std::optional<uint32_t> id;  // unset: the kernel picks
@@ -42,6 +52,7 @@ struct DeviceSpec {
   bool buffered = false;
   bool read_only = false;
   ZeroCopy zero_copy = ZeroCopy::kBest;
+  Recovery recovery = Recovery::kOff;
 
   friend bool operator==(const DeviceSpec&, const DeviceSpec&) = default;
 };

@@ -65,7 +65,9 @@ cleanup_everything() {
 	ids=$(ls /sys/class/ublk-char 2>/dev/null | sed 's/ublkc//' | tr '\n' ' ')
 	if [[ -n $ids ]]; then
 		echo "devices $ids"
-		ublk del -a >/dev/null 2>&1 || true
+		# Bounded: a device stuck in the kernel must not hang the whole tier.
+		timeout 60 ublk del -a >/dev/null 2>&1 || echo "(ublk del -a did not finish)"
+
 	fi
 	sleep 0.2
 	pids=$(pgrep -x ublk-server | tr '\n' ' ')

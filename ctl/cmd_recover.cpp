@@ -1,0 +1,61 @@
+// ublk recover: hand a device whose server died to a new server.
+#include <time.h>
+
+#include "commands.h"
+#include "backing_file.h"
+#include "control_device.h"
+#include "launch.h"
+#include "recovery.h"
+#include "state_file.h"
+
+namespace ublk {
+
+Result<DeviceSpec> CheckRecover(ControlDevice& control, uint32_t id) {
+  const std::string dev = "device " + std::to_string(id);
+  if (!DeviceExists(id)) return Invalid(dev + " does not exist");
+  auto info = control.GetDevInfo(id);
+  if (!info) return info.error();
+  if (!(info->flags & abi::kFUserRecovery))
+    return Invalid(dev + " was not created with recovery (ublk add -r)");
+  auto state = ReadState(StateDir(), id);
+  if (!state) {
+    if (state.error().code().value() == ENOENT)
+      return Invalid(dev + ": no state file " + StatePath(StateDir(), id) +
+                     ", so its spec is unknown: cannot recover it");
+    return state.error();
+  }
+  for (pid_t pid : {static_cast<pid_t>(info->ublksrv_pid), state->pid})
+    if (ServerAlive(pid))
+      return Invalid(dev + ": its server (pid " + std::to_string(pid) +
+                     ") is still running; nothing to recover");
+  // Right after the server died the kernel may not have noticed yet: it
+  // leaves LIVE once the dead server's /dev/ublkcN is released.
+  for (int waited = 0; info->state == abi::kStateLive && waited < 15000;
+       waited += 100) {
+    timespec ts{0, 100 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+    info = control.GetDevInfo(id);
+    if (!info) return info.error();
+  }
+  UBLK_RETURN_IF_ERROR(CheckRecoverable(*state, *info));
+  // Never start a server on another file than the device was made on.
+  UBLK_RETURN_IF_ERROR(CheckBackingFile(*state));
+  DeviceSpec spec = state->spec;
+  spec.id = id;
+  return spec;
+}
+
+int RunRecover(const RecoverCommand& cmd) {
+  auto control = ControlDevice::Open();
+  if (!control) return Fail(control.error().message());
+  auto spec = CheckRecover(*control, cmd.id);
+  if (!spec) return Fail(spec.error().message());
+  auto server = FindServer();
+  if (!server) return Fail(server.error().message());
+  auto report = LaunchDetached(*server, *spec, 120000, /*recover=*/true);
+  if (!report) return Fail(report.error().message());
+  PrintReport(*report, cmd.json);
+  return 0;
+}
+
+}  // namespace ublk

@@ -1,0 +1,90 @@
+#include "recovery.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include "feature_flags.h"
+
+namespace ublk {
+
+Result<uint64_t> RecoveryFlags(uint64_t kernel_features, Recovery mode) {
+  switch (mode) {
+    case Recovery::kOff:
+      return uint64_t{0};
+    case Recovery::kReissue:
+      if (!(kernel_features & abi::kFUserRecovery) ||
+          !(kernel_features & abi::kFUserRecoveryReissue))
+        return Invalid(
+            "recovery (-r) needs the ublk features USER_RECOVERY and "
+            "USER_RECOVERY_REISSUE (Linux 6.1 or later), which this kernel "
+            "lacks");
+      return abi::kFUserRecovery | abi::kFUserRecoveryReissue;
+    case Recovery::kFailIo:
+      if (!(kernel_features & abi::kFUserRecovery) ||
+          !(kernel_features & abi::kFUserRecoveryFailIo))
+        return Invalid(
+            "--recovery-mode=fail-io needs the ublk feature "
+            "USER_RECOVERY_FAIL_IO (Linux 6.13 or later), which this kernel "
+            "lacks");
+      return abi::kFUserRecovery | abi::kFUserRecoveryFailIo;
+  }
+  return uint64_t{0};
+}
+
+Recovery RecoveryOfDevice(uint64_t dev_flags) {
+  if (!(dev_flags & abi::kFUserRecovery)) return Recovery::kOff;
+  if (dev_flags & abi::kFUserRecoveryFailIo) return Recovery::kFailIo;
+  return Recovery::kReissue;
+}
+
+DataPath DataPathOfDevice(uint64_t dev_flags, DataAccess access) {
+  if (access == DataAccess::kNone)
+    return (dev_flags & abi::kFUserCopy) ? DataPath::kNone : DataPath::kCopy;
+  if (dev_flags & abi::kFAutoBufReg) return DataPath::kAutoBufReg;
+  if (dev_flags & abi::kFSupportZeroCopy) return DataPath::kExplicitReg;
+  return DataPath::kCopy;
+}
+
+bool WaitsForServer(const abi::DevInfo& info) {
+  return info.state == abi::kStateQuiesced || info.state == abi::kStateFailIo;
+}
+
+Result<void> CheckRecoverable(const DeviceState& state,
+                              const abi::DevInfo& info) {
+  const std::string dev = "device " + std::to_string(info.dev_id);
+  if (!(info.flags & abi::kFUserRecovery))
+    return Invalid(dev + " was not created with recovery (ublk add -r)");
+  if (state.dev_id != info.dev_id)
+    return Invalid("the state file describes device " +
+                   std::to_string(state.dev_id) + ", not " + dev);
+  if (state.queues != info.nr_hw_queues || state.depth != info.queue_depth)
+    return Invalid("the state file of " + dev + " does not match it: " +
+                   std::to_string(state.queues) + " queue(s) x depth " +
+                   std::to_string(state.depth) + " recorded, the kernel has " +
+                   std::to_string(info.nr_hw_queues) + " x " +
+                   std::to_string(info.queue_depth));
+  if (state.flags != info.flags) {
+    std::string diff;
+    for (const auto& name : FeatureNames(state.flags ^ info.flags))
+      diff += (diff.empty() ? "" : " ") + name;
+    return Invalid("the state file of " + dev +
+                   " does not match it: the features differ in " + diff);
+  }
+  if (!WaitsForServer(info))
+    return Invalid(dev + " is not waiting for a server (state " +
+                   (info.state == abi::kStateLive ? "LIVE" : "DEAD") +
+                   "): nothing to recover");
+  return {};
+}
+
+bool ServerAlive(pid_t pid) {
+  if (pid <= 0) return false;
+  char exe[PATH_MAX];
+  const std::string link = "/proc/" + std::to_string(pid) + "/exe";
+  ssize_t n = ::readlink(link.c_str(), exe, sizeof(exe) - 1);
+  if (n <= 0) return false;
+  exe[n] = '\0';
+  return std::string(exe).find("ublk-server") != std::string::npos;
+}
+
+}  // namespace ublk
