@@ -143,8 +143,9 @@ it failed back to the application. A mounted file system stays mounted.
 
 Refused, in one line and changing nothing, when the device does not exist,
 was made without -r, still has a running server, is not waiting for one
-(LIVE or DEAD), or when its state file is missing or does not match the
-kernel's device (queues, depth, features).
+(LIVE or DEAD), or when its state file is missing, does not match the
+kernel's device (queues, depth, features) or names another backing file
+than the one the device was made on (replaced, resized, path edited).
 
 options:
   -n, --number ID   the device to recover (required)

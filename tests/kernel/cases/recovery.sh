@@ -201,6 +201,23 @@ test_recover_refuses_devices_it_cannot_take_over() {
 	rm -f /tmp/rec-state.json
 }
 
+test_recover_refuses_a_state_file_naming_another_backing_file() {
+	local id
+	truncate -s 32M /tmp/rec-a.img /tmp/rec-b.img
+	id=$(add_dev -t loop -f /tmp/rec-a.img -r)
+	rec_kill "$id"
+	cp /run/ublk/"$id".json /tmp/rec-state.json
+	sed -i 's|"file": "/tmp/rec-a.img"|"file": "/tmp/rec-b.img"|' /run/ublk/"$id".json
+	expect_error 'backing file /tmp/rec-b.img is not the one the device was created on' \
+		ublk recover -n "$id"
+	rec_waiting "$id" || fail "a refused recover changed the device: $(ublk list -n "$id")"
+	no_servers || fail "a refused recover started a server"
+	cp /tmp/rec-state.json /run/ublk/"$id".json
+	rec_recover "$id"
+	ublk del -n "$id"
+	rm -f /tmp/rec-a.img /tmp/rec-b.img /tmp/rec-state.json
+}
+
 test_server_killed_before_start_dev_leaves_nothing_and_the_id_is_reusable() {
 	local rc guardian server add_pid flag
 	truncate -s 32M /tmp/rec-start.img
