@@ -102,6 +102,9 @@ int RunAdd(const AddCommand& cmd) {
     usable = flags.error();
   else if (auto rec = RecoveryFlags(control->features(), spec.recovery); !rec)
     usable = rec.error();
+  else if (auto both = CheckRecoveryDataPath(spec.recovery, spec.zero_copy);
+           !both)
+    usable = both.error();
   if (!usable) {
     utsname u{};
     std::string running = uname(&u) == 0 ? std::string(u.release) : "?";

@@ -68,7 +68,8 @@ options:
                             server had in flight is sent again to the new one
                           fail-io (USER_RECOVERY_FAIL_IO, Linux 6.13+): I/O
                             fails with an error until the device is recovered
-                        Refused in one line on a kernel without the feature.
+                        Refused in one line on a kernel without the feature,
+                        and with --zero-copy=explicit (see docs/reliability.md).
   -z, --zero-copy[=auto|explicit|off]
                         how request data reaches the backend (loop, nvme;
                         null never touches data):

@@ -31,6 +31,14 @@ Result<uint64_t> RecoveryFlags(uint64_t kernel_features, Recovery mode) {
   return uint64_t{0};
 }
 
+Result<void> CheckRecoveryDataPath(Recovery mode, ZeroCopy zero_copy) {
+  if (mode == Recovery::kOff || zero_copy != ZeroCopy::kExplicit) return {};
+  return Invalid(
+      "--zero-copy=explicit cannot be combined with recovery (-r): a server "
+      "killed holding buffers it registered by hand can hang the device "
+      "(seen on Linux 7.2); use -z (auto) or --zero-copy=off");
+}
+
 Recovery RecoveryOfDevice(uint64_t dev_flags) {
   if (!(dev_flags & abi::kFUserRecovery)) return Recovery::kOff;
   if (dev_flags & abi::kFUserRecoveryFailIo) return Recovery::kFailIo;

@@ -32,6 +32,13 @@ inline constexpr uint64_t kRecoveryFlags = abi::kFUserRecovery |
 // naming the missing feature and the kernel version that has it).
 Result<uint64_t> RecoveryFlags(uint64_t kernel_features, Recovery mode);
 
+// Whether a device can combine recovery `mode` with the zero-copy choice:
+// explicit registration is refused with recovery, since a server killed
+// while it holds buffers it registered by hand has left the device's
+// control path hung on Linux 7.2 (the next STOP_DEV never returns). A
+// recovery device uses automatic registration or copies.
+Result<void> CheckRecoveryDataPath(Recovery mode, ZeroCopy zero_copy);
+
 // The recovery mode a device's negotiated flags give it.
 Recovery RecoveryOfDevice(uint64_t dev_flags);
 

@@ -156,6 +156,7 @@ Result<void> Server::AddDevice() {
   if (!choice) return choice.error();
   auto recovery = RecoveryFlags(control_->features(), spec_.recovery);
   if (!recovery) return recovery.error();
+  UBLK_RETURN_IF_ERROR(CheckRecoveryDataPath(spec_.recovery, spec_.zero_copy));
   data_path_ = choice->data_path;
   abi::DevInfo wanted{};
   wanted.nr_hw_queues = spec_.queues;

@@ -206,5 +206,19 @@ TEST(SpecJson, RecoveryModeRoundTripsAndOldFilesMeanOff) {
   EXPECT_NE(bad.error().message().find("recovery"), std::string::npos);
 }
 
+TEST(CheckRecoveryDataPath, RefusesExplicitRegistrationWithRecovery) {
+  EXPECT_FALSE(CheckRecoveryDataPath(Recovery::kReissue, ZeroCopy::kExplicit));
+  EXPECT_FALSE(CheckRecoveryDataPath(Recovery::kFailIo, ZeroCopy::kExplicit));
+  auto e = CheckRecoveryDataPath(Recovery::kReissue, ZeroCopy::kExplicit);
+  EXPECT_NE(e.error().message().find("--zero-copy=explicit"), std::string::npos);
+}
+
+TEST(CheckRecoveryDataPath, AllowsEveryOtherCombination) {
+  for (ZeroCopy z : {ZeroCopy::kBest, ZeroCopy::kAuto, ZeroCopy::kOff})
+    for (Recovery r : {Recovery::kOff, Recovery::kReissue, Recovery::kFailIo})
+      EXPECT_TRUE(CheckRecoveryDataPath(r, z));
+  EXPECT_TRUE(CheckRecoveryDataPath(Recovery::kOff, ZeroCopy::kExplicit));
+}
+
 }  // namespace
 }  // namespace ublk

@@ -314,21 +314,25 @@ test_features_show_which_recovery_modes_the_kernel_has() {
 }
 
 test_recovery_of_zero_copy_devices_keeps_every_block() {
-	local id mode
+	local id
 	rec_has AUTO_BUF_REG || { echo "SKIP: kernel $(uname -r) lacks zero copy (AUTO_BUF_REG, 6.16)"; return 0; }
 	truncate -s 64M /tmp/rec-zc.img
-	for mode in auto explicit; do
-		echo "== loop, zero-copy/$mode, 2 queues"
-		id=$(add_dev -t loop -f /tmp/rec-zc.img -q 2 -r --zero-copy=$mode)
+	# Explicit registration is refused with recovery (a server killed while
+	# holding buffers it registered by hand hung the device's STOP_DEV on
+	# 7.2): one line, nothing made.
+	expect_error 'cannot be combined with recovery' \
+		ublk add -t loop -f /tmp/rec-zc.img -r --zero-copy=explicit
+	no_servers || fail "a refused add left a server"
+	echo "== loop, zero-copy/auto, 2 queues"
+	id=$(add_dev -t loop -f /tmp/rec-zc.img -q 2 -r --zero-copy=auto)
+	rec_fio_rounds /dev/ublkb"$id" "$id" 2
+	ublk list -n "$id" | grep -q "zero-copy/auto" || fail "recovered device lost zero-copy/auto"
+	timeout 60 ublk del -n "$id" || { rec_dump; fail "del of the recovered zero-copy/auto device hangs"; }
+	if [[ -e $rec_nvme ]]; then
+		echo "== nvme, zero-copy/auto"
+		id=$(add_dev -t nvme -f "$rec_nvme" -q 1 -r --zero-copy=auto)
 		rec_fio_rounds /dev/ublkb"$id" "$id" 2
-		ublk list -n "$id" | grep -q "zero-copy/$mode" || fail "recovered device lost zero-copy/$mode"
-		timeout 60 ublk del -n "$id" || { rec_dump; fail "del of the recovered zero-copy/$mode device hangs"; }
-		if [[ -e $rec_nvme ]]; then
-			echo "== nvme, zero-copy/$mode"
-			id=$(add_dev -t nvme -f "$rec_nvme" -q 1 -r --zero-copy=$mode)
-			rec_fio_rounds /dev/ublkb"$id" "$id" 2
-			timeout 60 ublk del -n "$id" || { rec_dump; fail "del of the recovered nvme zero-copy/$mode device hangs"; }
-		fi
-	done
+		timeout 60 ublk del -n "$id" || { rec_dump; fail "del of the recovered nvme zero-copy/auto device hangs"; }
+	fi
 	rm -f /tmp/rec-zc.img
 }
