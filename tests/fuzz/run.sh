@@ -14,7 +14,8 @@ seconds=${1:-${UBLK_FUZZ_SECONDS:-60}}
 [[ $# -gt 0 ]] && shift
 harnesses=("$@")
 [[ ${#harnesses[@]} -gt 0 ]] || harnesses=(options_fuzz state_fuzz)
-build=${UBLK_FUZZ_BUILD:-$src/build-fuzz}
+# Absolute: the harnesses run from their work folder.
+build=$(realpath -m "${UBLK_FUZZ_BUILD:-$src/build-fuzz}")
 
 CC=clang CXX=clang++ cmake -S "$src" -B "$build" -DUBLK_FUZZ=ON -DUBLK_WERROR=ON \
 	-DUBLK_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
