@@ -1,6 +1,7 @@
 // ublk add: validate everything, then start a server and wait for it.
 #include <sys/utsname.h>
 
+#include <charconv>
 #include <fstream>
 
 #include "commands.h"
@@ -14,53 +15,34 @@
 namespace ublk {
 namespace {
 
-// Number of possible CPUs: the kernel caps a device's queues at this.
+// Number of possible CPUs: the kernel caps a device's queues at this. The
+// file is a list of ranges ("0-3,8"); anything unreadable counts as one.
 int PossibleCpus() {
   std::ifstream in("/sys/devices/system/cpu/possible");
   std::string text;
   if (!(in >> text)) return 1;
   int count = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t comma = text.find(',', pos);
-    std::string range = text.substr(pos, comma - pos);
-    size_t dash = range.find('-');
-    int lo = std::stoi(range.substr(0, dash));
-    int hi = dash == std::string::npos ? lo : std::stoi(range.substr(dash + 1));
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    int lo = 0, hi = 0;
+    auto r = std::from_chars(p, end, lo);
+    if (r.ec != std::errc()) return 1;
+    p = r.ptr;
+    hi = lo;
+    if (p < end && *p == '-') {
+      r = std::from_chars(p + 1, end, hi);
+      if (r.ec != std::errc() || hi < lo) return 1;
+      p = r.ptr;
+    }
     count += hi - lo + 1;
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
+    if (p < end && *p != ',') return 1;
+    if (p < end) ++p;
   }
-  return count;
+  return count > 0 ? count : 1;
 }
 
 }  // namespace
-
-void PrintReport(const nlohmann::json& r, bool json) {
-  if (json) {
-    nlohmann::json out = r;
-    out.erase("ok");
-    std::printf("%s\n", out.dump(2).c_str());
-    return;
-  }
-  std::string features;
-  for (const auto& f : r["features"])
-    features += (features.empty() ? "" : " ") + f.get<std::string>();
-  const bool recovered = r.value("recovered", false);
-  std::printf("dev %u: %s live%s\n", r["dev_id"].get<unsigned>(),
-              r["block"].get<std::string>().c_str(),
-              recovered ? " again (recovered)" : "");
-  std::printf("  type %s, %s, %u queue(s) x depth %u, max I/O %s, server pid %d\n",
-              r["type"].get<std::string>().c_str(),
-              FormatSize(r["size"].get<uint64_t>()).c_str(),
-              r["queues"].get<unsigned>(), r["depth"].get<unsigned>(),
-              FormatSize(r["max_io_bytes"].get<uint64_t>()).c_str(),
-              r["pid"].get<int>());
-  std::printf("  data path: %s\n", r["data_path"].get<std::string>().c_str());
-  std::printf("  recovery: %s\n", r.value("recovery", "off").c_str());
-  std::printf("  features: %s\n", features.c_str());
-  std::fflush(stdout);
-}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "ublk: %s\n", message.c_str());

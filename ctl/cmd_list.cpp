@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "control_device.h"
 #include "feature_flags.h"
+#include "json_fields.h"
 #include "size.h"
 #include "state_file.h"
 
@@ -26,8 +27,16 @@ const char* StateName(uint16_t state) {
   return "UNKNOWN";
 }
 
-nlohmann::json Describe(const abi::DevInfo& info,
-                        const Result<DeviceState>& state) {
+// One device as `list` shows it: the kernel's info, and the state file
+// when it could be read.
+struct Row {
+  abi::DevInfo info;
+  Result<DeviceState> state;
+  std::string backing_error;  // the recorded backing file no longer matches
+};
+
+nlohmann::json Describe(const Row& row) {
+  const abi::DevInfo& info = row.info;
   nlohmann::json j = {{"dev_id", info.dev_id},
                       {"state", StateName(info.state)},
                       {"queues", info.nr_hw_queues},
@@ -38,17 +47,35 @@ nlohmann::json Describe(const abi::DevInfo& info,
                       {"features", FeatureNames(info.flags)},
                       {"char", "/dev/ublkc" + std::to_string(info.dev_id)},
                       {"block", "/dev/ublkb" + std::to_string(info.dev_id)}};
-  if (state) {
-    j["type"] = state->spec.type;
-    j["name"] = state->spec.name;
-    j["size"] = state->size_bytes;
-    j["data_path"] = state->data_path;
-    j["spec"] = SpecToJson(state->spec);
+  if (row.state) {
+    j["type"] = row.state->spec.type;
+    j["name"] = row.state->spec.name;
+    j["size"] = row.state->size_bytes;
+    j["data_path"] = row.state->data_path;
+    j["spec"] = SpecToJson(row.state->spec);
   } else {
     j["type"] = nullptr;
-    j["state_file"] = state.error().message();
+    j["state_file"] = row.state.error().message();
   }
+  if (!row.backing_error.empty()) j["backing_error"] = row.backing_error;
   return j;
+}
+
+void PrintTable(const std::vector<Row>& rows) {
+  std::printf("%-4s %-9s %-6s %-10s %-6s %-6s %-8s %-18s %-12s %s\n", "ID",
+              "STATE", "TYPE", "SIZE", "QUEUES", "DEPTH", "PID", "DATA",
+              "BLOCK", "NAME");
+  for (const Row& r : rows) {
+    const DeviceState* st = r.state ? &*r.state : nullptr;
+    const std::string block = "/dev/ublkb" + std::to_string(r.info.dev_id);
+    std::printf("%-4u %-9s %-6s %-10s %-6u %-6u %-8d %-18s %-12s %s\n",
+                r.info.dev_id, StateName(r.info.state),
+                st ? st->spec.type.c_str() : "?",
+                st ? FormatSize(st->size_bytes).c_str() : "-",
+                r.info.nr_hw_queues, r.info.queue_depth, r.info.ublksrv_pid,
+                st ? st->data_path.c_str() : "?", block.c_str(),
+                st ? st->spec.name.c_str() : "");
+  }
 }
 
 }  // namespace
@@ -64,7 +91,7 @@ int RunList(const ListCommand& cmd) {
   } else {
     ids = ListDeviceIds();
   }
-  nlohmann::json rows = nlohmann::json::array();
+  std::vector<Row> rows;
   for (uint32_t id : ids) {
     auto info = control->GetDevInfo(id);
     if (!info) {
@@ -73,45 +100,29 @@ int RunList(const ListCommand& cmd) {
         std::fprintf(stderr, "ublk: %s\n", info.error().message().c_str());
       continue;
     }
-    auto state = ReadState(StateDir(), id);
+    Row row{*info, ReadState(StateDir(), id), ""};
     // A bad state file is reported and the device listed without it.
-    if (!state && state.error().code().value() != ENOENT)
+    if (!row.state && row.state.error().code().value() != ENOENT)
       std::fprintf(stderr, "ublk: device %u: %s\n", id,
-                   state.error().message().c_str());
-    rows.push_back(Describe(*info, state));
+                   row.state.error().message().c_str());
     // A backing path that no longer names the recorded file would make a
     // recover serve the wrong data: say so while the device still runs.
-    if (state) {
-      if (auto backing = CheckBackingFile(*state); !backing) {
+    if (row.state) {
+      if (auto backing = CheckBackingFile(*row.state); !backing) {
         std::fprintf(stderr, "ublk: device %u: %s\n", id,
                      backing.error().message().c_str());
-        rows.back()["backing_error"] = backing.error().message();
+        row.backing_error = backing.error().message();
       }
     }
+    rows.push_back(std::move(row));
   }
   if (cmd.json) {
-    std::printf("%s\n", rows.dump(2).c_str());
+    nlohmann::json out = nlohmann::json::array();
+    for (const Row& r : rows) out.push_back(Describe(r));
+    std::printf("%s\n", DumpJson(out, 2).c_str());
     return 0;
   }
-  std::printf("%-4s %-9s %-6s %-10s %-6s %-6s %-8s %-18s %-12s %s\n", "ID",
-              "STATE", "TYPE", "SIZE", "QUEUES", "DEPTH", "PID", "DATA",
-              "BLOCK", "NAME");
-  for (const auto& r : rows) {
-    std::string size = r.contains("size") ? FormatSize(r["size"].get<uint64_t>())
-                                          : "-";
-    std::string type = r["type"].is_string() ? r["type"].get<std::string>() : "?";
-    std::string name = r.contains("name") ? r["name"].get<std::string>() : "";
-    std::string data = r.contains("data_path")
-                           ? r["data_path"].get<std::string>()
-                           : "?";
-    std::printf("%-4u %-9s %-6s %-10s %-6u %-6u %-8d %-18s %-12s %s\n",
-                r["dev_id"].get<unsigned>(),
-                r["state"].get<std::string>().c_str(), type.c_str(),
-                size.c_str(), r["queues"].get<unsigned>(),
-                r["depth"].get<unsigned>(), r["pid"].get<int>(),
-                data.c_str(), r["block"].get<std::string>().c_str(),
-                name.c_str());
-  }
+  PrintTable(rows);
   return 0;
 }
 
@@ -122,7 +133,7 @@ int RunFeatures(const FeaturesCommand& cmd) {
   const auto names = FeatureNames(flags);
   if (cmd.json) {
     std::printf("%s\n",
-                nlohmann::json({{"flags", flags}, {"features", names}}).dump(2).c_str());
+                DumpJson({{"flags", flags}, {"features", names}}, 2).c_str());
     return 0;
   }
   for (const auto& n : names) std::printf("%s\n", n.c_str());

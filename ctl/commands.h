@@ -2,9 +2,8 @@
 // own output; errors go to stderr as one line "ublk: ...".
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include "options.h"
+#include "report.h"
 
 namespace ublk {
 
@@ -20,9 +19,6 @@ class ControlDevice;
 // device); returns the spec to start the new server with. Waits a little
 // for a device whose server just died to leave LIVE.
 Result<DeviceSpec> CheckRecover(ControlDevice& control, uint32_t id);
-
-// Prints a server's report like `add` does (text, or JSON with json).
-void PrintReport(const nlohmann::json& report, bool json);
 
 // Prints "ublk: <message>" to stderr and returns 1.
 int Fail(const std::string& message);

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "json_fields.h"
 #include "spec_json.h"
 #include "ublk/fd.h"
 
@@ -59,24 +60,9 @@ Result<std::string> ReadLine(int fd, int timeout_ms) {
   }
 }
 
-Result<nlohmann::json> ParseReport(const std::string& line) {
-  if (line.empty())
-    return Invalid("the server exited before the device was live (see syslog)");
-  auto j = ParseJson(line, "the server's report");
-  if (!j) return j.error();
-  if (!j->is_object() || !j->contains("ok"))
-    return Invalid("the server's report is malformed");
-  if (!(*j)["ok"].get<bool>()) {
-    auto it = j->find("error");
-    return Invalid(it != j->end() && it->is_string() ? it->get<std::string>()
-                                                     : "the server failed");
-  }
-  return j;
-}
-
 [[noreturn]] void ExecServer(const std::string& server, const DeviceSpec& spec,
                              bool foreground, bool recover) {
-  std::string spec_text = SpecToJson(spec).dump();
+  std::string spec_text = DumpJson(SpecToJson(spec));
   std::string fd_text = std::to_string(kReadyFd);
   const char* argv[8] = {"ublk-server", "--spec", spec_text.c_str(),
                          "--ready-fd", fd_text.c_str()};
@@ -112,7 +98,7 @@ Result<std::string> FindServer() {
                  " or in ../libexec/ublk/");
 }
 
-Result<nlohmann::json> LaunchDetached(const std::string& server,
+Result<ServerReport> LaunchDetached(const std::string& server,
                                       const DeviceSpec& spec, int timeout_ms,
                                       bool recover) {
   auto pipe = Fd::Pipe();
@@ -137,11 +123,11 @@ Result<nlohmann::json> LaunchDetached(const std::string& server,
   // reap it only if it already failed.
   int status;
   (void)::waitpid(pid, &status, WNOHANG);
-  return ParseReport(*line);
+  return ParseServerReport(*line);
 }
 
 Error ExecForeground(const std::string& server, const DeviceSpec& spec,
-                     void (*print)(const nlohmann::json&, bool), bool json,
+                     void (*print)(const ServerReport&, bool), bool json,
                      bool recover) {
   auto pipe = Fd::Pipe();
   if (!pipe) return pipe.error();
@@ -154,7 +140,8 @@ Error ExecForeground(const std::string& server, const DeviceSpec& spec,
     if (::fork() != 0) ::_exit(0);
     write_end.reset();
     auto line = ReadLine(read_end.get(), INT_MAX);
-    auto report = line ? ParseReport(*line) : Result<nlohmann::json>(line.error());
+    auto report =
+        line ? ParseServerReport(*line) : Result<ServerReport>(line.error());
     if (report) {
       print(*report, json);
       ::_exit(0);

@@ -1,9 +1,9 @@
 // Starting a device's server process and waiting for its verdict.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 
+#include "report.h"
 #include "ublk/result.h"
 #include "ublk/spec.h"
 
@@ -17,7 +17,7 @@ Result<std::string> FindServer();
 // syslog) and returns its report once the device is live, or the server's
 // error. Waits at most timeout_ms. With `recover` the server takes over
 // device spec.id (ublk-server --recover) instead of adding one.
-Result<nlohmann::json> LaunchDetached(const std::string& server,
+Result<ServerReport> LaunchDetached(const std::string& server,
                                       const DeviceSpec& spec, int timeout_ms,
                                       bool recover = false);
 
@@ -25,7 +25,7 @@ Result<nlohmann::json> LaunchDetached(const std::string& server,
 // prints the report through `print` once the device is live. Returns only on
 // failure to start.
 Error ExecForeground(const std::string& server, const DeviceSpec& spec,
-                     void (*print)(const nlohmann::json& report, bool json),
+                     void (*print)(const ServerReport& report, bool json),
                      bool json, bool recover = false);
 
 }  // namespace ublk

@@ -15,6 +15,7 @@
 #include "backing_file.h"
 #include "device.h"
 #include "feature_flags.h"
+#include "json_fields.h"
 #include "params.h"
 #include "queue.h"
 #include "recovery.h"
@@ -38,7 +39,7 @@ void StallForTest(const char* name) {
 
 void WriteLine(int fd, const nlohmann::json& j) {
   if (fd < 0) return;
-  std::string line = j.dump() + "\n";
+  std::string line = DumpJson(j) + "\n";
   (void)!::write(fd, line.data(), line.size());
 }
 
@@ -48,7 +49,13 @@ class Server {
  public:
   Server(const DeviceSpec& spec, const ServerOptions& options)
       : spec_(spec), options_(options) {}
-  ~Server() { StopQueues(); }
+  // A server that fails or throws after START_DEV stops its device before
+  // the queues go, so in-flight I/O completes or fails instead of waiting
+  // for a server that is gone; then ~Device deletes it (if it is ours).
+  ~Server() {
+    if (started_ && !stopped_ && device_) (void)control_->StopDev(device_->id());
+    StopQueues();
+  }
 
   Result<void> Start();
   void WaitForStop();
@@ -74,6 +81,8 @@ class Server {
   std::optional<BackingIdentity> backing_;
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::jthread> threads_;
+  bool started_ = false;  // START_DEV (or END_USER_RECOVERY) succeeded
+  bool stopped_ = false;  // Stop() sent STOP_DEV
 };
 
 Result<void> Server::Start() {
@@ -128,6 +137,7 @@ Result<void> Server::Start() {
     UBLK_RETURN_IF_ERROR(control_->StartDev(info.dev_id, getpid()));
     log::Info("dev {}: started, {} live", info.dev_id, device_->block_path());
   }
+  started_ = true;
 
   DeviceState state;
   state.spec = spec_;
@@ -141,7 +151,15 @@ Result<void> Server::Start() {
   state.size_bytes = size_bytes_;
   state.backing = backing_;
   auto written = WriteState(StateDir(), state);
-  if (!written) log::Warn("dev {}: {}", info.dev_id, written.error().message());
+  if (!written) {
+    // Without its state file a recovery device could never be recovered:
+    // refuse to report it as added (the device is deleted on the way out).
+    // A device being recovered keeps the file its last server wrote.
+    if (spec_.recovery != Recovery::kOff && !options_.recover)
+      return written.error().Wrap("cannot keep a recovery device without its "
+                                  "state file");
+    log::Warn("dev {}: {}", info.dev_id, written.error().message());
+  }
   return {};
 }
 
@@ -287,6 +305,7 @@ void Server::Stop() {
   // STOP_DEV removes the disk; the queues keep serving until the kernel has
   // completed in-flight I/O and aborted the parked fetches.
   StallForTest("UBLK_TEST_STALL_BEFORE_STOP_DEV");
+  stopped_ = true;
   auto r = control_->StopDev(device_->id());
   if (!r && r.error().code().value() != ENODEV)
     log::Warn("dev {}: {}", device_->id(), r.error().message());
@@ -305,18 +324,31 @@ void Server::StopQueues() {
 }  // namespace
 
 int RunServer(const DeviceSpec& spec, const ServerOptions& options) {
-  Server server(spec, options);
-  auto started = server.Start();
-  if (!started) {
-    log::Error("{}", started.error().message());
-    WriteLine(options.ready_fd,
-              {{"ok", false}, {"error", started.error().message()}});
-    return 1;
+  bool reported = false;
+  std::string failure;
+  // Nothing below is meant to throw; should anything (a library, an
+  // allocation) do so anyway, unwinding ~Server takes the device down and
+  // the user gets one line instead of an abort.
+  try {
+    Server server(spec, options);
+    auto started = server.Start();
+    if (!started) {
+      failure = started.error().message();
+    } else {
+      WriteLine(options.ready_fd, server.Report());
+      reported = true;
+      server.WaitForStop();
+      server.Stop();
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    failure = std::string("internal error: ") + e.what();
+  } catch (...) {
+    failure = "internal error: unknown exception";
   }
-  WriteLine(options.ready_fd, server.Report());
-  server.WaitForStop();
-  server.Stop();
-  return 0;
+  log::Error("{}", failure);
+  if (!reported) WriteLine(options.ready_fd, {{"ok", false}, {"error", failure}});
+  return 1;
 }
 
 }  // namespace ublk

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "json_fields.h"
 #include "ublk/fd.h"
 
 namespace ublk {
@@ -71,7 +72,7 @@ Result<void> WriteState(const std::string& dir, const DeviceState& state) {
   UBLK_RETURN_IF_ERROR(PrepareStateDir(dir));
   const std::string path = StatePath(dir, state.dev_id);
   const std::string tmp = path + ".tmp";
-  const std::string text = StateToJson(state).dump(2) + "\n";
+  const std::string text = DumpJson(StateToJson(state), 2) + "\n";
   {
     ::unlink(tmp.c_str());  // a leftover from a crash mid-write
     auto fd = Fd::Open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
