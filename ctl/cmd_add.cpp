@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "control_device.h"
 #include "feature_flags.h"
+#include "json_fields.h"
 #include "launch.h"
 #include "recovery.h"
 #include "registry.h"
@@ -51,6 +52,10 @@ int Fail(const std::string& message) {
 
 int RunAdd(const AddCommand& cmd) {
   const DeviceSpec& spec = cmd.spec;
+  // The spec reaches the server, and the state file, as JSON, which carries
+  // only UTF-8: another encoding would name a different file there.
+  if (!IsUtf8(spec.file))
+    return Fail("-f " + spec.file + ": the path is not valid UTF-8 (not supported)");
   auto control = ControlDevice::Open();
   if (!control) return Fail(control.error().message());
   if (int cpus = PossibleCpus(); spec.queues > cpus)

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ublk/result.h"
@@ -26,6 +27,9 @@ Result<void> GetBool(const nlohmann::json& j, const char* key, bool* out,
 // An array of strings.
 Result<void> GetStrings(const nlohmann::json& j, const char* key,
                         std::vector<std::string>* out, bool required);
+
+// Whether text is well-formed UTF-8 (what JSON strings can carry unchanged).
+bool IsUtf8(std::string_view text);
 
 // j as text (indented by `indent` spaces per level, or on one line when
 // negative). Never throws: a string that is not valid UTF-8 (a path or a

@@ -83,5 +83,17 @@ TEST(DumpJson, InvalidUtf8IsReplacedNotThrown) {
   EXPECT_NE(text.find("disk"), std::string::npos);
 }
 
+TEST(IsUtf8, TellsWellFormedTextFromOtherEncodings) {
+  EXPECT_TRUE(IsUtf8(""));
+  EXPECT_TRUE(IsUtf8("/var/lib/disk.img"));
+  EXPECT_TRUE(IsUtf8("/tmp/d\xc3\xa9j\xc3\xa0.img"));    // déjà
+  EXPECT_TRUE(IsUtf8("\xf0\x9f\x92\xbe"));               // U+1F4BE
+  EXPECT_FALSE(IsUtf8("/tmp/\xff.img"));                  // Latin-1 byte
+  EXPECT_FALSE(IsUtf8("\xc3"));                           // truncated
+  EXPECT_FALSE(IsUtf8("\xc0\xaf"));                       // overlong '/'
+  EXPECT_FALSE(IsUtf8("\xed\xa0\x80"));                   // surrogate
+  EXPECT_FALSE(IsUtf8("\xf4\x90\x80\x80"));               // past U+10FFFF
+}
+
 }  // namespace
 }  // namespace ublk

@@ -19,11 +19,18 @@ test_recovery_device_without_a_writable_state_file_is_not_added() {
 	wait_until 5 no_servers || fail "server still running"
 }
 
-test_names_and_paths_that_are_not_utf8_are_listed_not_crashed_on() {
+test_names_that_are_not_utf8_are_listed_not_crashed_on() {
 	local id out
 	id=$(add_dev -t null --name $'disk\xff\xfe') || fail "add with a non-UTF-8 name failed"
 	out=$(ublk list -n "$id" --json) || fail "list --json failed"
 	echo "$out" | grep -q '"name": "disk' || fail "name missing: $out"
 	ublk list | grep -q "^$id " || fail "list has no row for $id"
 	ublk del -n "$id"
+}
+
+test_a_backing_path_that_is_not_utf8_is_refused() {
+	local f=$'/tmp/disk\xff.img'
+	truncate -s 64M "$f"
+	expect_error 'not valid UTF-8' ublk add -t loop -f "$f"
+	rm -f "$f"
 }
