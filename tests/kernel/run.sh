@@ -77,9 +77,23 @@ expected_skip() {
 	return 1
 }
 
-tests=$(for f in "$here"/cases/*.sh; do grep -oE '^test_[a-z0-9_]+' "$f"; done |
-	grep -E -- "$pattern")
+all_tests=$(for f in "$here"/cases/*.sh; do grep -oE '^test_[a-z0-9_]+' "$f"; done)
+tests=$(grep -E -- "$pattern" <<<"$all_tests")
 passed=0 failed=0 skipped=0 failures='' expected='' unlisted='' unexpected=''
+
+# A line of expected-skips naming no test (renamed, removed) is stale.
+if [[ -f $here/expected-skips ]]; then
+	while read -r kernel name _; do
+		[[ -n $kernel && $kernel != \#* ]] || continue
+		for t in $all_tests; do
+			# shellcheck disable=SC2053 # a pattern
+			[[ $t != $name ]] || continue 2
+		done
+		echo "FAIL expected-skips names $name, which is no test"
+		failed=$((failed + 1))
+		failures+=" (expected-skips)"
+	done <"$here/expected-skips"
+fi
 log=$(mktemp)
 for t in $tests; do
 	start=$SECONDS
