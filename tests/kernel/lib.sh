@@ -6,6 +6,24 @@ fail() {
 	exit 1
 }
 
+# skip REASON: this test cannot run on this kernel or machine (a feature the
+# kernel lacks, a drive or tool that is missing). Ends the test with status 77
+# and the line "SKIP: REASON" on stderr (so it works inside $(...) too), which
+# run.sh reports. Call it before the test makes anything: what a skipped test
+# leaves behind still fails it.
+skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+# need_tools PROGRAM...: skips the test unless every PROGRAM is on PATH.
+need_tools() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null || skip "$t is not installed (tests/install-deps.sh installs it)"
+	done
+}
+
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s.
 wait_until() {
 	local deadline=$((SECONDS + $1))

@@ -7,11 +7,21 @@
 # grep pattern), each in its own bash with a time limit, then checks that it
 # left no device, server process or state file behind. Needs root and
 # /dev/ublk-control; `ublk` must be on PATH. tests/vm/kernel-tier.sh runs this
-# natively or inside the test VM. Ends with "N passed, N failed".
+# natively or inside the test VM. Ends with "N passed, N failed, N skipped".
+#
+# A test that cannot run here calls skip (lib.sh) and is reported as
+# "SKIP name (reason)"; what it left behind still fails it. The file
+# expected-skips names, per kernel, the tests that may skip there and why.
+# With UBLK_TEST_STRICT_SKIPS=1 (tests/vm/kernel-tier.sh sets it when
+# CI=true) a skip that file does not list for the running kernel fails the
+# test; an expected skip that runs after all is fine.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pattern=${1:-.}
 limit=${UBLK_TEST_TIMEOUT:-300}
+strict=${UBLK_TEST_STRICT_SKIPS:-0}
+release=$(uname -r)
+skip_status=77
 
 if [[ ! -e /dev/ublk-control || $(id -u) != 0 ]]; then
 	echo "run.sh: needs root and /dev/ublk-control" >&2
@@ -48,9 +58,42 @@ sanitizer_reports() {
 	done
 }
 
-tests=$(for f in "$here"/cases/*.sh; do grep -oE '^test_[a-z0-9_]+' "$f"; done |
-	grep -E -- "$pattern")
-passed=0 failed=0 failures=''
+# expected_skip TEST: prints why TEST may skip on this kernel, per the file
+# expected-skips ("KERNEL TEST WHY..." lines); fails when it may not. KERNEL
+# and TEST are shell patterns; KERNEL matches the release equal to it or
+# starting with it and then ".", "-" or "+" (6.12 matches 6.12.107+deb13-...).
+expected_skip() {
+	local kernel name why
+	[[ -f $here/expected-skips ]] || return 1
+	while read -r kernel name why; do
+		[[ -n $kernel && $kernel != \#* ]] || continue
+		# shellcheck disable=SC2053 # both fields are patterns
+		[[ $release == $kernel || $release == ${kernel}[.+-]* ]] || continue
+		# shellcheck disable=SC2053
+		[[ $1 == $name ]] || continue
+		echo "${why:-no reason given}"
+		return 0
+	done <"$here/expected-skips"
+	return 1
+}
+
+all_tests=$(for f in "$here"/cases/*.sh; do grep -oE '^test_[a-z0-9_]+' "$f"; done)
+tests=$(grep -E -- "$pattern" <<<"$all_tests")
+passed=0 failed=0 skipped=0 failures='' expected='' unlisted='' unexpected=''
+
+# A line of expected-skips naming no test (renamed, removed) is stale.
+if [[ -f $here/expected-skips ]]; then
+	while read -r kernel name _; do
+		[[ -n $kernel && $kernel != \#* ]] || continue
+		for t in $all_tests; do
+			# shellcheck disable=SC2053 # a pattern
+			[[ $t != $name ]] || continue 2
+		done
+		echo "FAIL expected-skips names $name, which is no test"
+		failed=$((failed + 1))
+		failures+=" (expected-skips)"
+	done <"$here/expected-skips"
+fi
 log=$(mktemp)
 for t in $tests; do
 	start=$SECONDS
@@ -58,19 +101,41 @@ for t in $tests; do
 		_ "$here" "$t" >"$log" 2>&1
 	rc=$?
 	[[ $rc != 124 ]] || echo "TIMEOUT after $limit s" >>"$log"
+	# A skip is status 77 with the line skip printed; a bare 77 from some
+	# command is a failure.
+	reason=''
+	if [[ $rc == "$skip_status" ]]; then
+		reason=$(sed -n 's/^SKIP: //p' "$log" | tail -n 1)
+		[[ -n $reason ]] || echo "exit $skip_status without a SKIP line" >>"$log"
+	fi
 	leftovers=$(bash -c 'source "$1/lib.sh"; cleanup_everything' _ "$here" 2>&1)
-	if [[ $rc == 0 && -n $leftovers ]]; then
+	if [[ ($rc == 0 || -n $reason) && -n $leftovers ]]; then
 		echo "left behind: $leftovers" >>"$log"
-		rc=1
+		rc=1 reason=''
 	fi
 	reports=$(sanitizer_reports)
 	if [[ -n $reports ]]; then
 		echo "$reports" >>"$log"
-		rc=1
+		rc=1 reason=''
+	fi
+	if [[ -n $reason ]]; then
+		if why=$(expected_skip "$t"); then
+			reason+="; expected here: $why"
+			expected+=" $t"
+		elif [[ $strict == 1 ]]; then
+			echo "skipped, and expected-skips does not list $t for kernel $release: $reason" >>"$log"
+			unexpected+=" $t"
+			rc=1 reason=''
+		else
+			unlisted+=" $t"
+		fi
 	fi
 	if [[ $rc == 0 ]]; then
 		passed=$((passed + 1))
 		echo "PASS $t ($((SECONDS - start)) s)"
+	elif [[ -n $reason ]]; then
+		skipped=$((skipped + 1))
+		echo "SKIP $t ($reason)"
 	else
 		failed=$((failed + 1))
 		failures+=" $t"
@@ -91,6 +156,9 @@ if [[ -n $reports ]]; then
 	failed=$((failed + 1))
 	failures+=" (sanitizer)"
 fi
+[[ -z $expected ]] || echo "skipped as expected-skips allows on $release:$expected"
+[[ -z $unlisted ]] || echo "skipped, not in expected-skips for $release (a failure with UBLK_TEST_STRICT_SKIPS=1):$unlisted"
+[[ -z $unexpected ]] || echo "skipped, not in expected-skips for $release, so failed:$unexpected"
 [[ -z $failures ]] || echo "failed:$failures"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [[ $failed == 0 && $passed -gt 0 ]]

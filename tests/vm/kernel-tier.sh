@@ -14,9 +14,13 @@
 # KDIR defaults as in run.sh. The timeout for the guest is $UBLK_VM_TIMEOUT (default
 # 2700 s: a 2-core host shared with other VMs runs the tier 3x slower).
 #
+# With CI=true, UBLK_TEST_STRICT_SKIPS=1 goes to run.sh: a test that skips without a
+# line in TESTDIR/expected-skips for the running kernel fails.
+#
 # Exit status: that of TESTDIR/run.sh (124 on timeout); 77 (skipped) when neither
-# way is possible (no qemu, no busybox, no kernel), but 1 when CI=true, since a
-# skipped kernel tier is a failure in CI.
+# way is possible (no qemu, no busybox, no kernel), printing one line that says why
+# and what to install, but 1 when CI=true, since a skipped kernel tier is a failure
+# in CI.
 set -euo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,8 +32,14 @@ skip() {
 		exit 1
 	fi
 	echo "kernel-tier: SKIP: cannot run the kernel tier: $*" >&2
+	# ctest keeps a skipped test's output to itself (ctest -V shows it): say
+	# it on the terminal too, when there is one and stderr is not it.
+	if [[ ! -t 2 ]]; then
+		{ echo "kernel-tier: SKIP: cannot run the kernel tier: $*" >/dev/tty; } 2>/dev/null || true
+	fi
 	exit 77
 }
+[[ ${CI:-} != true ]] || export UBLK_TEST_STRICT_SKIPS=1
 
 stage='' kdir='' vcpus=2 tests=''
 while [[ $# -gt 0 ]]; do
@@ -52,12 +62,15 @@ if [[ -e /dev/ublk-control && $EUID == 0 ]]; then
 	PATH=$stage/sbin:$PATH UBLK_PREFIX=$stage exec "$tests/run.sh"
 fi
 
-command -v qemu-system-x86_64 >/dev/null || skip "no /dev/ublk-control (or not root) and qemu-system-x86_64 is not installed"
-command -v busybox >/dev/null || skip "busybox (busybox-static) is not installed"
+install="install the test bed with tests/install-deps.sh"
+command -v qemu-system-x86_64 >/dev/null ||
+	skip "no ublk_drv here to run as root (/dev/ublk-control), and no qemu-system-x86_64 for the test VM; $install (qemu-system-x86)"
+command -v busybox >/dev/null || skip "no busybox for the test VM; $install (busybox-static)"
 if [[ -z $kdir ]]; then
-	kdir=$(vm_default_kernel) || skip "no test kernel (set UBLK_TEST_KERNEL or allow fetch-kernel.sh to download one)"
+	kdir=$(vm_default_kernel) ||
+		skip "no test kernel: fetch-kernel.sh could not download one; set UBLK_TEST_KERNEL to a folder with vmlinuz, config and modules/"
 fi
-[[ -f $kdir/vmlinuz ]] || skip "no test kernel at $kdir"
+[[ -f $kdir/vmlinuz ]] || skip "no test kernel at $kdir (no vmlinuz)"
 
 exec "$vm_dir/run.sh" --kernel "$kdir" --prefix "$stage" --tests "$tests" --vcpus "$vcpus" \
 	--nvme 1024 --nvme 1024:4096 --nvme 64:512:8 --timeout "${UBLK_VM_TIMEOUT:-2700}" -- /opt/tests/run.sh

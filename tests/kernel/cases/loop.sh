@@ -194,10 +194,8 @@ test_loop_ext4_files_survive_del_and_re_add_and_fsck_is_clean() {
 }
 
 test_loop_xfs_files_survive_del_and_re_add_and_repair_finds_nothing() {
-	if ! modprobe xfs 2>/dev/null; then
-		echo "SKIP: this kernel has no xfs module"
-		return 0
-	fi
+	need_tools mkfs.xfs xfs_repair
+	modprobe xfs 2>/dev/null || skip "kernel $(uname -r) has no xfs module"
 	loop_fs_round_trip "mkfs.xfs -q -f" "xfs_repair -n"
 }
 

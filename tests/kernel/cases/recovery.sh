@@ -88,7 +88,7 @@ test_recovery_loop_fio_verify_survives_ten_server_kills() {
 
 test_recovery_nvme_fio_verify_survives_ten_server_kills() {
 	local id
-	[[ -e $rec_nvme ]] || { echo "SKIP: no emulated NVMe drive $rec_nvme"; return 0; }
+	[[ -e $rec_nvme ]] || skip "no NVMe drive $rec_nvme (tests/vm/kernel-tier.sh emulates it)"
 	id=$(add_dev -t nvme -f "$rec_nvme" -q 2 -r)
 	rec_fio_rounds /dev/ublkb"$id" "$id" 10
 	ublk del -n "$id"
@@ -143,12 +143,12 @@ test_fail_io_mode_fails_io_while_no_server_and_serves_after_recovery() {
 	local id start
 	truncate -s 64M /tmp/rec-fail.img
 	if ! rec_has USER_RECOVERY_FAIL_IO; then
-		echo "SKIP (fail-io part): kernel $(uname -r) lacks USER_RECOVERY_FAIL_IO (6.13); checking the refusal"
+		echo "kernel $(uname -r) lacks USER_RECOVERY_FAIL_IO: checking the refusal"
 		expect_error 'USER_RECOVERY_FAIL_IO' ublk add -t loop -f /tmp/rec-fail.img --recovery-mode fail-io
 		wait_until 5 no_servers || fail "a server was left by the refused add"
 		[[ -z $(ls /sys/class/ublk-char 2>/dev/null) ]] || fail "the refused add left a device"
 		rm -f /tmp/rec-fail.img
-		return 0
+		skip "kernel $(uname -r) lacks USER_RECOVERY_FAIL_IO (Linux 6.13); checked that fail-io is refused"
 	fi
 	id=$(add_dev -t loop -f /tmp/rec-fail.img --recovery-mode fail-io)
 	dd if=/dev/urandom of=/tmp/rec-data bs=1M count=4 2>/dev/null
@@ -315,7 +315,8 @@ test_features_show_which_recovery_modes_the_kernel_has() {
 
 test_recovery_of_zero_copy_devices_keeps_every_block() {
 	local id
-	rec_has AUTO_BUF_REG || { echo "SKIP: kernel $(uname -r) lacks zero copy (AUTO_BUF_REG, 6.16)"; return 0; }
+	rec_has AUTO_BUF_REG || skip "kernel $(uname -r) lacks zero copy (AUTO_BUF_REG, Linux 6.16)"
+	[[ -e $rec_nvme ]] || skip "no NVMe drive $rec_nvme (tests/vm/kernel-tier.sh emulates it)"
 	truncate -s 64M /tmp/rec-zc.img
 	# Explicit registration is refused with recovery (a server killed while
 	# holding buffers it registered by hand hung the device's STOP_DEV on
@@ -328,11 +329,9 @@ test_recovery_of_zero_copy_devices_keeps_every_block() {
 	rec_fio_rounds /dev/ublkb"$id" "$id" 2
 	ublk list -n "$id" | grep -q "zero-copy/auto" || fail "recovered device lost zero-copy/auto"
 	timeout 60 ublk del -n "$id" || { rec_dump; fail "del of the recovered zero-copy/auto device hangs"; }
-	if [[ -e $rec_nvme ]]; then
-		echo "== nvme, zero-copy/auto"
-		id=$(add_dev -t nvme -f "$rec_nvme" -q 1 -r --zero-copy=auto)
-		rec_fio_rounds /dev/ublkb"$id" "$id" 2
-		timeout 60 ublk del -n "$id" || { rec_dump; fail "del of the recovered nvme zero-copy/auto device hangs"; }
-	fi
+	echo "== nvme, zero-copy/auto"
+	id=$(add_dev -t nvme -f "$rec_nvme" -q 1 -r --zero-copy=auto)
+	rec_fio_rounds /dev/ublkb"$id" "$id" 2
+	timeout 60 ublk del -n "$id" || { rec_dump; fail "del of the recovered nvme zero-copy/auto device hangs"; }
 	rm -f /tmp/rec-zc.img
 }

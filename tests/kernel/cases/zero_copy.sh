@@ -8,9 +8,9 @@
 # left behind, and the device works without -z by copying.
 
 zc_supported() { ublk features | grep -qx AUTO_BUF_REG; }
-zc_need() { zc_supported || { echo "SKIP: kernel $(uname -r) lacks AUTO_BUF_REG"; return 1; }; }
+zc_need() { zc_supported || skip "kernel $(uname -r) lacks zero copy (AUTO_BUF_REG, Linux 6.16)"; }
 zc_ng() { readlink -f /dev/disk/by-id/ng-ublktest"$1"; }
-zc_have_nvme() { [[ -e /dev/disk/by-id/ng-ublktest$1 ]] || { echo "SKIP: no emulated NVMe drive $1"; return 1; }; }
+zc_have_nvme() { [[ -e /dev/disk/by-id/ng-ublktest$1 ]] || skip "no NVMe drive ublktest$1 (tests/vm/kernel-tier.sh emulates it)"; }
 zc_max_io() { echo $(($(cat /sys/block/ublkb"$1"/queue/max_sectors_kb) * 1024)); }
 zc_id() { echo "$1" | sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p'; }
 
@@ -69,8 +69,7 @@ zc_verify_modes() {
 test_zero_copy_refused_clearly_where_the_kernel_lacks_it() {
 	if zc_supported; then
 		[[ $(uname -r) != 6.12* ]] || fail "a 6.12 kernel claims AUTO_BUF_REG"
-		echo "SKIP: kernel $(uname -r) has AUTO_BUF_REG"
-		return 0
+		skip "kernel $(uname -r) has zero copy (AUTO_BUF_REG): there is no refusal to check"
 	fi
 	truncate -s 64M /tmp/zc.img
 	expect_error "zero copy \(-z\) needs the ublk feature AUTO_BUF_REG .*Linux 6\.16 or later.*\(running .*\)$" \
@@ -93,7 +92,7 @@ test_zero_copy_refused_clearly_where_the_kernel_lacks_it() {
 }
 
 test_zero_copy_add_and_list_report_the_data_path() {
-	zc_need || return 0
+	zc_need
 	local id out
 	truncate -s 64M /tmp/zc.img
 	out=$(ublk add -t loop -f /tmp/zc.img -z)
@@ -118,21 +117,21 @@ test_zero_copy_add_and_list_report_the_data_path() {
 }
 
 test_zero_copy_loop_fio_verify_in_every_mode_one_and_two_queues() {
-	zc_need || return 0
+	zc_need
 	truncate -s 128M /tmp/zc.img
 	zc_verify_modes -t loop -f /tmp/zc.img
 	rm -f /tmp/zc.img
 }
 
 test_zero_copy_nvme_fio_verify_in_every_mode_on_512_byte_lbas() {
-	zc_need || return 0
-	zc_have_nvme 0 || return 0
+	zc_need
+	zc_have_nvme 0
 	zc_verify_modes -t nvme -f "$(zc_ng 0)"
 }
 
 test_zero_copy_nvme_fio_verify_auto_and_explicit_on_4096_byte_lbas() {
-	zc_need || return 0
-	zc_have_nvme 1 || return 0
+	zc_need
+	zc_have_nvme 1
 	local id
 	id=$(zc_add auto -t nvme -f "$(zc_ng 1)" -q 2)
 	zc_fio_all /dev/ublkb"$id" 2
@@ -151,7 +150,7 @@ zc_by_hand_exits() {
 }
 
 test_zero_copy_auto_registers_by_hand_when_the_kernel_falls_back() {
-	zc_need || return 0
+	zc_need
 	local id before
 	truncate -s 128M /tmp/zc.img
 	before=$(zc_by_hand_exits)
@@ -170,8 +169,8 @@ test_zero_copy_auto_registers_by_hand_when_the_kernel_falls_back() {
 # layer shapes requests the way the controller takes them and the kernel
 # never bounces a request's pages on their way to the passthrough command.
 test_zero_copy_nvme_device_carries_the_namespace_dma_limits() {
-	zc_need || return 0
-	zc_have_nvme 0 || return 0
+	zc_need
+	zc_have_nvme 0
 	local id ng nvq ubq f
 	ng=$(zc_ng 0)
 	nvq=/sys/block/nvme${ng#/dev/ng}/queue
@@ -209,15 +208,15 @@ zc_ext4_round_trip() {
 }
 
 test_zero_copy_ext4_on_loop_survives_re_add_in_copy_mode() {
-	zc_need || return 0
+	zc_need
 	truncate -s 256M /tmp/zc.img
 	zc_ext4_round_trip auto -t loop -f /tmp/zc.img
 	rm -f /tmp/zc.img
 }
 
 test_zero_copy_ext4_on_nvme_survives_re_add_in_copy_mode() {
-	zc_need || return 0
-	zc_have_nvme 1 || return 0
+	zc_need
+	zc_have_nvme 1
 	zc_ext4_round_trip explicit -t nvme -f "$(zc_ng 1)"
 }
 
@@ -226,7 +225,7 @@ zc_small_down() {
 }
 
 test_zero_copy_loop_backend_errors_reach_the_application() {
-	zc_need || return 0
+	zc_need
 	local id mode
 	trap zc_small_down EXIT
 	mkdir -p /mnt/zcsmall
@@ -254,7 +253,7 @@ test_zero_copy_loop_backend_errors_reach_the_application() {
 # (no hung tag keeps del waiting), fio gets errors, the backing file is free
 # for the next device.
 test_zero_copy_del_under_load_releases_every_slot() {
-	zc_need || return 0
+	zc_need
 	local id mode fio_pid rc
 	truncate -s 128M /tmp/zc.img
 	for mode in auto explicit; do
