@@ -155,7 +155,7 @@ test_zero_copy_auto_registers_by_hand_when_the_kernel_falls_back() {
 	local id before
 	truncate -s 128M /tmp/zc.img
 	before=$(zc_by_hand_exits)
-	id=$(UBLK_TEST_OCCUPY_AUTO_SLOTS=1 zc_add auto -t loop -f /tmp/zc.img -q 2)
+	id=$(zc_add auto -t loop -f /tmp/zc.img -q 2 --force-auto-fallback)
 	zc_fio /dev/ublkb"$id" randrw 64k 2
 	zc_fio /dev/ublkb"$id" write 512k 1
 	ublk del -n "$id"
