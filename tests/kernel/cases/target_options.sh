@@ -68,7 +68,7 @@ test_nvme_read_only_device_refuses_writes() {
 	ublk del -n "$id"
 }
 
-test_loop_read_only_device_refuses_writes() {
+test_loop_read_only_device_opens_its_file_read_only() {
 	local id before
 	dd if=/dev/urandom of=/tmp/to-ro.img bs=1M count=8 2>/dev/null
 	before=$(md5sum </tmp/to-ro.img)
