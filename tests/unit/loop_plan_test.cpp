@@ -208,3 +208,38 @@ TEST(LoopPlan, FileSystemWithoutHolePunchingGetsNoDiscard) {
 
 }  // namespace
 }  // namespace ublk
+
+namespace ublk {
+namespace {
+
+TEST(LoopOptions, LeftOutOptionsTakeTheTableDefaults) {
+  DeviceSpec spec;
+  spec.type = "loop";
+  spec.file = "/img";
+  const LoopOptions o = LoopOptionsOf(spec);
+  EXPECT_EQ(o.offset, 0u);
+  EXPECT_EQ(o.logical_block_size, 512u);
+  EXPECT_FALSE(o.buffered);
+  EXPECT_FALSE(o.read_only);
+  EXPECT_FALSE(o.size.has_value());
+}
+
+TEST(LoopOptions, GivenOptionsReachTheTypedStruct) {
+  DeviceSpec spec;
+  spec.type = "loop";
+  spec.file = "/img";
+  spec.size = 1 << 20;
+  spec.read_only = true;
+  spec.options.Set("offset", uint64_t{4096});
+  spec.options.Set("logical-block-size", uint64_t{4096});
+  spec.options.Set("buffered", true);
+  const LoopOptions o = LoopOptionsOf(spec);
+  EXPECT_EQ(o.offset, 4096u);
+  EXPECT_EQ(o.logical_block_size, 4096u);
+  EXPECT_TRUE(o.buffered);
+  EXPECT_TRUE(o.read_only);
+  EXPECT_EQ(o.size, 1u << 20);
+}
+
+}  // namespace
+}  // namespace ublk

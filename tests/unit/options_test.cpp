@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "option_table.h"
 #include "registry.h"
 
 namespace ublk {
@@ -242,6 +243,28 @@ TEST(Options, HelpAndVersion) {
   EXPECT_FALSE(Parse({"help", "nonsense"}).ok());
   EXPECT_FALSE(Parse({}).ok());
   EXPECT_FALSE(Parse({"frob"}).ok());
+}
+
+// Every row can be parsed and shown: a help text, a value name exactly for
+// options with a value, a default the row itself accepts, and one kind for
+// a name two targets share (the command line has one spelling for it).
+TEST(Options, EveryTargetOptionRowIsWellFormed) {
+  for (const TargetType& t : TargetTypes())
+    for (const TargetOptionDef& o : t.options) {
+      SCOPED_TRACE(std::string(t.name) + " --" + std::string(o.name));
+      EXPECT_FALSE(o.help.empty());
+      EXPECT_EQ(o.value_name.empty(), o.kind == OptionKind::kFlag);
+      OptionValue def = o.kind == OptionKind::kFlag     ? OptionValue(false)
+                        : o.kind == OptionKind::kChoice ? OptionValue(std::string(o.default_choice))
+                                                        : OptionValue(o.default_number);
+      EXPECT_TRUE(CheckOptionValue(o, def).ok());
+      for (const TargetType& other : TargetTypes()) {
+        if (const TargetOptionDef* same = FindOptionDef(other.options, o.name)) {
+          EXPECT_EQ(same->kind, o.kind);
+        }
+      }
+      EXPECT_TRUE(TargetTakes(t, o.name));
+    }
 }
 
 TEST(Options, HelpForOneTargetComesFromEitherSpelling) {
