@@ -122,8 +122,9 @@ test_zero_copy_is_refused_for_every_target_on_a_kernel_without_it() {
 		return 0
 	fi
 	truncate -s 16M /tmp/to.img
-	expect_error "zero copy \(-z\) needs the ublk feature AUTO_BUF_REG.*\(running $(uname -r)\)" \
-		ublk add -t loop -f /tmp/to.img -z
+	expect_error "zero copy \(-z\) needs the ublk feature AUTO_BUF_REG" ublk add -t loop -f /tmp/to.img -z
+	# The release may hold regex characters (6.12.107+deb13): compare literally.
+	grep -qF "(running $(uname -r))" /tmp/expect_err || fail "the error does not name the running kernel"
 	expect_error "needs ublk buffer registration" ublk add -t loop -f /tmp/to.img --zero-copy=explicit
 	if [[ -e /dev/disk/by-id/ng-ublktest0 ]]; then
 		expect_error "zero copy \(-z\) needs the ublk feature AUTO_BUF_REG" ublk add -t nvme -f "$(to_ng 0)" -z
