@@ -78,9 +78,8 @@ Result<void> CheckOptionValue(const TargetOptionDef& def,
   const std::string bad = Spelled(def) + " " + Text(value) + ": must be ";
   if (!KindMatches(def.kind, value)) {
     if (def.kind == OptionKind::kNumber && !def.only.empty())
-      return Invalid(bad + OneOf(def.only, [](uint64_t a) {
-                       return std::to_string(a);
-                     }));
+      return Invalid(
+          bad + OneOf(def.only, [](uint64_t a) { return std::to_string(a); }));
     return Invalid(bad + KindName(def.kind));
   }
   switch (def.kind) {

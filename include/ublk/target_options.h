@@ -30,16 +30,16 @@ enum class OptionKind : uint8_t {
 };
 
 struct TargetOptionDef {
-  std::string_view name{};      // the long option without "--"; the JSON key
+  std::string_view name{};  // the long option without "--"; the JSON key
   OptionKind kind = OptionKind::kFlag;
   std::string_view value_name{};  // "SIZE", "512|4096"; empty for a flag
   std::string_view help{};        // for `ublk help add`; lines split by '\n'
-  uint64_t min = 0;             // kSize, kNumber
+  uint64_t min = 0;               // kSize, kNumber
   uint64_t max = UINT64_MAX;
-  std::span<const uint64_t> only{};            // kNumber: the allowed values
+  std::span<const uint64_t> only{};             // kNumber: the allowed values
   std::span<const std::string_view> choices{};  // kChoice
-  uint64_t default_number = 0;                 // kSize, kNumber
-  std::string_view default_choice{};           // kChoice
+  uint64_t default_number = 0;                  // kSize, kNumber
+  std::string_view default_choice{};            // kChoice
 };
 
 // A flag is true, a size or number an integer, a choice its word.
