@@ -1,10 +1,202 @@
-// Help texts for `ublk --help` and `ublk help COMMAND`.
+// Help texts for `ublk --help` and `ublk help COMMAND`. add's backend
+// options come from the target types' tables, so the help lists what the
+// parser takes.
+#include "option_table.h"
 #include "options.h"
 #include "registry.h"
 
 namespace ublk {
+namespace {
 
-std::string HelpText(const std::string& topic) {
+// The options every target shares. `backend` names the option TargetTakes
+// is asked about; empty for those every type takes.
+struct CommonOption {
+  std::string_view backend;
+  std::string_view text;
+};
+
+constexpr CommonOption kCommonOptions[] = {
+    {"", R"(  -t, --type TYPE       backend (required), one of the types below
+  -n, --number ID       device id (default: the kernel picks the lowest free)
+  -q, --queues N        hardware queues, one server thread each (default 1,
+                        at most one per CPU)
+  -d, --depth N         requests in flight per queue, 1-4096 (default 128)
+)"},
+    {"size", R"(      --size SIZE       device size; bytes or K/M/G/T (binary) suffix
+                        (null default: 250G; nvme: the namespace; loop:
+                        the backing store past its offset, rounded down to
+                        whole blocks)
+)"},
+    {"file", R"(  -f, --file PATH       backing file or device (required by the types
+                        that have one, refused by the others)
+)"},
+    {"read-only", R"(      --read-only       the device refuses writes (blockdev --getro is 1,
+                        writes fail with EPERM or EROFS) and the backend is
+                        opened read-only (loop: also implied when the
+                        backing store cannot be opened for writing)
+)"},
+    {"", R"(      --name NAME       a label shown by 'ublk list'
+      --foreground      keep the server in the foreground, logging to stderr
+                        (for systemd); stops on SIGTERM or Ctrl-C
+      --json            print the result as JSON
+  -r, --recovery        keep the device when its server dies (user recovery):
+                        it waits, the file system on it stays mounted, until
+                        'ublk recover -n ID' starts a new server (a
+                        --foreground server restarted by systemd does that
+                        by itself). Without -r the device is deleted.
+      --recovery-mode reissue|fail-io
+                        what I/O does while no server runs (implies -r):
+                          reissue (the default for -r; USER_RECOVERY_REISSUE,
+                            Linux 6.1+): new I/O waits, and what the dead
+                            server had in flight is sent again to the new one
+                          fail-io (USER_RECOVERY_FAIL_IO, Linux 6.13+): I/O
+                            fails with an error until the device is recovered
+                        Refused in one line on a kernel without the feature,
+                        and with --zero-copy=explicit (see docs/reliability.md).
+)"},
+    {"zero-copy", R"(  -z, --zero-copy[=auto|explicit|off]
+                        how request data reaches the backend (the types
+                        that touch data; refused by null, which never does):
+                          auto (a bare -z): zero copy by automatic buffer
+                            registration (ublk feature AUTO_BUF_REG, Linux
+                            6.16+): the request's own pages go to the backend
+                            I/O, the server holds no data buffers
+                          explicit: zero copy, registering each request's
+                            pages around its backend I/O (register -> I/O ->
+                            unregister); slower than auto, same kernels
+                          off: copy through the server's per-tag buffers
+                        Without -z the server uses auto where the kernel has
+                        it and copies elsewhere; -z on a kernel without zero
+                        copy is refused. add and list show the data path.
+)"},
+};
+
+constexpr std::string_view kTestingOptions =
+    R"(      --stall-before-start SECONDS
+                        the server sleeps this long before START_DEV, so a
+                        test can kill it there (0-3600; default 0)
+      --stall-before-stop SECONDS
+                        the server sleeps this long before STOP_DEV when it
+                        stops (0-3600; default 0)
+)";
+constexpr std::string_view kForceAutoFallback =
+    R"(      --force-auto-fallback
+                        with --zero-copy=auto only: every queue keeps the
+                        automatic registration slots busy, so each request
+                        takes the kernel's fallback and is registered by
+                        hand (REGISTER_IO_BUF)
+)";
+
+constexpr std::string_view kExamples[] = {
+    "  sudo ublk add -t null -q 2 -d 256 --size 100G --name scratch\n",
+    "  sudo ublk add -t loop -f /var/lib/disk.img -q 2\n",
+    "  sudo ublk add -t loop -f /dev/nvme0n1 --logical-block-size 4096 "
+    "--read-only\n",
+    "  sudo ublk add -t nvme -f /dev/ng0n1 -q 2 -z\n",
+    "  sudo ublk add -t nvme -f /dev/ng0n1 --read-only\n",
+    "  sudo ublk add -t loop -f disk.img -r        # survives its server's "
+    "death\n",
+};
+
+constexpr std::string_view kLoopNotes = R"(
+A loop backing store is refused when it is missing, a directory, smaller
+than one block, already served by another ublk device, or (block devices)
+mounted or claimed by another driver. Discard, write-zeroes and a volatile
+write cache (FLUSH, FUA) are advertised only when the backing store has them.
+)";
+
+// "      --offset SIZE     where ...", help lines at column 24.
+std::string OptionLines(const TargetOptionDef& def) {
+  std::string head = "      --" + std::string(def.name);
+  if (!def.value_name.empty()) head += " " + std::string(def.value_name);
+  std::string out = head;
+  constexpr size_t kColumn = 24;
+  bool first = true;
+  std::string_view help = def.help;
+  while (true) {
+    size_t nl = help.find('\n');
+    std::string_view line = help.substr(0, nl);
+    if (first && head.size() + 2 <= kColumn)
+      out += std::string(kColumn - head.size(), ' ');
+    else
+      out += "\n" + std::string(kColumn, ' ');
+    out += line;
+    first = false;
+    if (nl == std::string_view::npos) break;
+    help = help.substr(nl + 1);
+  }
+  return out + "\n";
+}
+
+// What one type takes, from its row: the backend options shared with
+// others and its own, each with its help.
+std::string TypeSection(const TargetType& t) {
+  std::string takes;
+  auto add = [&](const std::string& what) {
+    takes += (takes.empty() ? "" : ", ") + what;
+  };
+  if (t.file == FileUse::kRequired) add("-f (required)");
+  if (t.takes_size) add("--size");
+  if (t.takes_read_only) add("--read-only");
+  if (TargetTakes(t, "zero-copy")) add("-z");
+  std::string refuses;
+  auto refuse = [&](const std::string& what) {
+    refuses += (refuses.empty() ? "" : ", ") + what;
+  };
+  if (t.file == FileUse::kNone) refuse("-f");
+  if (!t.takes_size) refuse("--size");
+  if (!t.takes_read_only) refuse("--read-only");
+  if (!TargetTakes(t, "zero-copy")) refuse("-z");
+  std::string out = std::string(t.name) + ": " + std::string(t.summary) + "\n";
+  out += "  takes " + (takes.empty() ? std::string("no backend options") : takes);
+  if (!t.options.empty()) out += ", and its own:";
+  out += "\n";
+  for (const TargetOptionDef& def : t.options) out += OptionLines(def);
+  if (!refuses.empty()) out += "  refuses " + refuses + "\n";
+  return out;
+}
+
+std::string AddHelp(const std::string& target) {
+  const TargetType* only = nullptr;
+  if (!target.empty()) {
+    only = FindTargetType(target);
+    if (only == nullptr) return "";
+  }
+  std::string out =
+      "usage: ublk add -t " + (only ? target : std::string("TYPE")) +
+      R"( [options]
+
+Creates /dev/ublkbN, starts its server in the background and returns once the
+device is live, printing its id, block device, queues, depth and the ublk
+features in use. On any error nothing is left behind. An option the type
+does not take is refused in one line, creating nothing.
+
+options:
+)";
+  for (const CommonOption& c : kCommonOptions)
+    if (only == nullptr || c.backend.empty() || TargetTakes(*only, c.backend))
+      out += c.text;
+  out += only ? "\n"
+              : "\ntypes and the options each takes ('ublk help add -t TYPE' "
+                "shows one):\n";
+  for (const TargetType& t : TargetTypes())
+    if (only == nullptr || &t == only) out += TypeSection(t);
+  out += "\ntesting (for test suites; each changes only what it says):\n";
+  out += kTestingOptions;
+  if (only == nullptr || TargetTakes(*only, "zero-copy"))
+    out += kForceAutoFallback;
+  out += "\nexamples:\n";
+  for (std::string_view e : kExamples)
+    if (only == nullptr ||
+        e.find("-t " + target + " ") != std::string_view::npos)
+      out += e;
+  if (only == nullptr || target == "loop") out += kLoopNotes;
+  return out;
+}
+
+}  // namespace
+
+std::string HelpText(const std::string& topic, const std::string& target) {
   if (topic.empty()) {
     return R"(ublk - serve block devices /dev/ublkbN from user space (Linux ublk_drv)
 
@@ -31,87 +223,7 @@ Needs root and the ublk_drv module (modprobe ublk_drv). Each device has its
 own server process; its state is kept in /run/ublk/<id>.json.
 )";
   }
-  if (topic == "add") {
-    std::string types;
-    for (const auto& t : TargetTypes())
-      types += "  " + std::string(t.name) + std::string(10 - t.name.size(), ' ') +
-               std::string(t.summary) + "\n";
-    return R"(usage: ublk add -t TYPE [options]
-
-Creates /dev/ublkbN, starts its server in the background and returns once the
-device is live, printing its id, block device, queues, depth and the ublk
-features in use. On any error nothing is left behind.
-
-options:
-  -t, --type TYPE       backend (required), one of the types below
-  -n, --number ID       device id (default: the kernel picks the lowest free)
-  -q, --queues N        hardware queues, one server thread each (default 1,
-                        at most one per CPU)
-  -d, --depth N         requests in flight per queue, 1-4096 (default 128)
-      --size SIZE       device size; bytes or K/M/G/T (binary) suffix
-                        (null default: 250G; loop default: the backing
-                        store after --offset, rounded down to whole blocks)
-  -f, --file PATH       backing file or device (types that have one)
-      --name NAME       a label shown by 'ublk list'
-      --foreground      keep the server in the foreground, logging to stderr
-                        (for systemd); stops on SIGTERM or Ctrl-C
-      --json            print the result as JSON
-  -r, --recovery        keep the device when its server dies (user recovery):
-                        it waits, the file system on it stays mounted, until
-                        'ublk recover -n ID' starts a new server (a
-                        --foreground server restarted by systemd does that
-                        by itself). Without -r the device is deleted.
-      --recovery-mode reissue|fail-io
-                        what I/O does while no server runs (implies -r):
-                          reissue (the default for -r; USER_RECOVERY_REISSUE,
-                            Linux 6.1+): new I/O waits, and what the dead
-                            server had in flight is sent again to the new one
-                          fail-io (USER_RECOVERY_FAIL_IO, Linux 6.13+): I/O
-                            fails with an error until the device is recovered
-                        Refused in one line on a kernel without the feature,
-                        and with --zero-copy=explicit (see docs/reliability.md).
-  -z, --zero-copy[=auto|explicit|off]
-                        how request data reaches the backend (loop, nvme;
-                        null never touches data):
-                          auto (a bare -z): zero copy by automatic buffer
-                            registration (ublk feature AUTO_BUF_REG, Linux
-                            6.16+): the request's own pages go to the backend
-                            I/O, the server holds no data buffers
-                          explicit: zero copy, registering each request's
-                            pages around its backend I/O (register -> I/O ->
-                            unregister); slower than auto, same kernels
-                          off: copy through the server's per-tag buffers
-                        Without -z the server uses auto where the kernel has
-                        it and copies elsewhere; -z on a kernel without zero
-                        copy is refused. add and list show the data path.
-
-loop options:
-      --offset SIZE     where the device starts in the backing store
-                        (a multiple of the logical block size; default 0)
-      --logical-block-size 512|4096
-                        block size the device presents (default 512); use
-                        4096 on a 4k-native backing store to keep O_DIRECT
-      --buffered        go through the page cache instead of O_DIRECT
-                        (O_DIRECT is the default where the backing store's
-                        alignment allows it; otherwise add says why not)
-      --read-only       refuse writes (also implied when the backing store
-                        cannot be opened for writing)
-
-types:
-)" + types + R"(
-examples:
-  sudo ublk add -t null -q 2 -d 256 --size 100G --name scratch
-  sudo ublk add -t loop -f /var/lib/disk.img -q 2
-  sudo ublk add -t loop -f /dev/nvme0n1 --logical-block-size 4096 --read-only
-  sudo ublk add -t nvme -f /dev/ng0n1 -q 2 -z
-  sudo ublk add -t loop -f disk.img -r        # survives its server's death
-
-A loop backing store is refused when it is missing, a directory, smaller
-than one block, already served by another ublk device, or (block devices)
-mounted or claimed by another driver. Discard, write-zeroes and a volatile
-write cache (FLUSH, FUA) are advertised only when the backing store has them.
-)";
-  }
+  if (topic == "add") return AddHelp(target);
   if (topic == "del") {
     return R"(usage: ublk del -n ID | -a
 

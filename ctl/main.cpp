@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
         } else if constexpr (std::is_same_v<T, ublk::FeaturesCommand>) {
           return ublk::RunFeatures(cmd);
         } else if constexpr (std::is_same_v<T, ublk::HelpCommand>) {
-          std::fputs(ublk::HelpText(cmd.topic).c_str(), stdout);
+          std::fputs(ublk::HelpText(cmd.topic, cmd.target).c_str(), stdout);
           return 0;
         } else {
           std::printf("ublk %s\n", ublk::kVersion);

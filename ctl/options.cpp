@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "option_table.h"
 #include "registry.h"
 #include "spec_json.h"
 #include "size.h"
@@ -17,8 +18,10 @@ enum Value : uint8_t { kNoValue, kValue, kOptionalValue };
 
 struct OptionDef {
   char short_name;  // 0 if none
-  const char* long_name;
+  std::string_view long_name;
   Value value;
+  // Whether only some target types take it (TargetTakes decides).
+  bool backend = false;
 };
 
 struct ParsedOption {
@@ -93,26 +96,102 @@ Result<uint64_t> ParseNumber(const ParsedOption& o, uint64_t min,
 // Device ids: the kernel allows 2^20 minors.
 constexpr uint64_t kMaxDevId = (1u << 20) - 1;
 
+// add's options: the common ones, the testing ones, and every target
+// type's own (each type is then asked which of the backend ones it takes).
+const std::vector<OptionDef>& AddOptionDefs() {
+  static const std::vector<OptionDef> defs = [] {
+    std::vector<OptionDef> d = {
+        {'t', "type", kValue},
+        {'n', "number", kValue},
+        {'q', "queues", kValue},
+        {'d', "depth", kValue},
+        {0, "name", kValue},
+        {0, "size", kValue, true},
+        {'f', "file", kValue, true},
+        {0, "read-only", kNoValue, true},
+        {'z', "zero-copy", kOptionalValue, true},
+        {0, "foreground", kNoValue},
+        {0, "json", kNoValue},
+        {'h', "help", kNoValue},
+        {'r', "recovery", kNoValue},
+        {0, "recovery-mode", kValue},
+        {0, "stall-before-start", kValue},
+        {0, "stall-before-stop", kValue},
+        {0, "force-auto-fallback", kNoValue},
+    };
+    for (const TargetType& t : TargetTypes())
+      for (const TargetOptionDef& o : t.options) {
+        bool known = false;
+        for (const OptionDef& e : d) known = known || e.long_name == o.name;
+        if (!known)
+          d.push_back({0, o.name,
+                       o.kind == OptionKind::kFlag ? kNoValue : kValue, true});
+      }
+    return d;
+  }();
+  return defs;
+}
+
+// A target option's text as the kind its row declares; CheckOptionValue
+// then checks the value.
+Result<OptionValue> ParseOptionText(const TargetOptionDef& def,
+                                    const ParsedOption& o) {
+  switch (def.kind) {
+    case OptionKind::kFlag:
+      return OptionValue(true);
+    case OptionKind::kSize: {
+      auto v = ParseSize(o.value);
+      if (!v) return v.error().Wrap(o.spelled);
+      return OptionValue(*v);
+    }
+    case OptionKind::kNumber: {
+      uint64_t v = 0;
+      const char* end = o.value.data() + o.value.size();
+      auto [ptr, ec] = std::from_chars(o.value.data(), end, v);
+      if (o.value.empty() || ec != std::errc() || ptr != end)
+        return OptionValue(o.value);  // CheckOptionValue names what fits
+      return OptionValue(v);
+    }
+    case OptionKind::kChoice:
+      return OptionValue(o.value);
+  }
+  return Invalid(o.spelled + ": unknown kind");
+}
+
+Error UnknownType(const std::string& name) {
+  std::string known;
+  for (const auto& t : TargetTypes())
+    known += (known.empty() ? "" : ", ") + std::string(t.name);
+  return Invalid("add: unknown target type '" + name + "' (known: " + known +
+                 ")");
+}
+
 Result<Command> ParseAdd(const std::vector<std::string>& args) {
-  static const std::vector<OptionDef> defs = {
-      {'t', "type", kValue},   {'n', "number", kValue},
-      {'q', "queues", kValue}, {'d', "depth", kValue},
-      {0, "name", kValue},     {0, "size", kValue},
-      {'f', "file", kValue},   {0, "foreground", kNoValue},
-      {0, "json", kNoValue},   {'h', "help", kNoValue},
-      {0, "offset", kValue},   {0, "logical-block-size", kValue},
-      {0, "buffered", kNoValue}, {0, "read-only", kNoValue},
-      {'z', "zero-copy", kOptionalValue},
-      {'r', "recovery", kNoValue},  {0, "recovery-mode", kValue},
-  };
-  auto opts = Tokenize("add", args, defs);
+  auto opts = Tokenize("add", args, AddOptionDefs());
   if (!opts) return opts.error();
-  AddCommand cmd;
+  // The type first: what else is allowed depends on it, wherever it stands.
+  std::string type_name;
+  bool help = false;
   for (const auto& o : *opts) {
-    std::string name = o.def->long_name;
-    if (name == "help") return Command(HelpCommand{"add"});
-    if (name == "type") {
-      cmd.spec.type = o.value;
+    if (o.def->long_name == "type") type_name = o.value;
+    if (o.def->long_name == "help") help = true;
+  }
+  const TargetType* type = FindTargetType(type_name);
+  if (!type_name.empty() && type == nullptr) return UnknownType(type_name);
+  if (help) return Command(HelpCommand{"add", type_name});
+  if (type == nullptr)
+    return Invalid("add: -t TYPE is required (see 'ublk help add')");
+  AddCommand cmd;
+  cmd.spec.type = type_name;
+  for (const auto& o : *opts) {
+    const std::string_view name = o.def->long_name;
+    if (o.def->backend && !TargetTakes(*type, name))
+      return NotAnOption(o.spelled, *type);
+    if (const TargetOptionDef* def = FindOptionDef(type->options, name)) {
+      auto v = ParseOptionText(*def, o);
+      if (!v) return v.error();
+      UBLK_RETURN_IF_ERROR(CheckOptionValue(*def, *v));
+      cmd.spec.options.Set(std::string(name), std::move(*v));
     } else if (name == "number") {
       auto v = ParseNumber(o, 0, kMaxDevId);
       if (!v) return v.error();
@@ -136,17 +215,6 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       cmd.spec.size = *v;
     } else if (name == "file") {
       cmd.spec.file = o.value;
-    } else if (name == "offset") {
-      auto v = ParseSize(o.value);
-      if (!v) return v.error().Wrap("--offset");
-      cmd.spec.offset = *v;
-    } else if (name == "logical-block-size") {
-      auto v = ParseNumber(o, 512, 4096);
-      if (!v || (*v != 512 && *v != 4096))
-        return Invalid(o.spelled + " " + o.value + ": must be 512 or 4096");
-      cmd.spec.logical_block_size = static_cast<uint32_t>(*v);
-    } else if (name == "buffered") {
-      cmd.spec.buffered = true;
     } else if (name == "read-only") {
       cmd.spec.read_only = true;
     } else if (name == "zero-copy") {
@@ -164,21 +232,21 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
         return Invalid(o.spelled + " " + (o.value.empty() ? "''" : o.value) +
                        ": must be reissue or fail-io");
       cmd.spec.recovery = *mode;
+    } else if (name == "stall-before-start" || name == "stall-before-stop") {
+      auto v = ParseNumber(o, 0, kMaxStallSeconds);
+      if (!v) return v.error();
+      (name == "stall-before-start" ? cmd.spec.testing.stall_before_start_s
+                                    : cmd.spec.testing.stall_before_stop_s) =
+          static_cast<uint32_t>(*v);
+    } else if (name == "force-auto-fallback") {
+      cmd.spec.testing.force_auto_fallback = true;
     } else if (name == "foreground") {
       cmd.foreground = true;
     } else if (name == "json") {
       cmd.json = true;
     }
   }
-  if (cmd.spec.type.empty())
-    return Invalid("add: -t TYPE is required (see 'ublk help add')");
-  if (FindTargetType(cmd.spec.type) == nullptr) {
-    std::string known;
-    for (const auto& t : TargetTypes())
-      known += (known.empty() ? "" : ", ") + std::string(t.name);
-    return Invalid("add: unknown target type '" + cmd.spec.type +
-                   "' (known: " + known + ")");
-  }
+  UBLK_RETURN_IF_ERROR(CheckSpecOptions(*type, cmd.spec));
   return Command(std::move(cmd));
 }
 
@@ -189,7 +257,7 @@ Result<Command> ParseDel(const std::vector<std::string>& args) {
   if (!opts) return opts.error();
   DelCommand cmd;
   for (const auto& o : *opts) {
-    std::string name = o.def->long_name;
+    std::string name(o.def->long_name);
     if (name == "help") return Command(HelpCommand{"del"});
     if (name == "all") cmd.all = true;
     if (name == "number") {
@@ -211,7 +279,7 @@ Result<Command> ParseRecover(const std::vector<std::string>& args) {
   RecoverCommand cmd;
   bool have_id = false;
   for (const auto& o : *opts) {
-    std::string name = o.def->long_name;
+    std::string name(o.def->long_name);
     if (name == "help") return Command(HelpCommand{"recover"});
     if (name == "json") cmd.json = true;
     if (name == "number") {
@@ -232,7 +300,7 @@ Result<Command> ParseList(const std::vector<std::string>& args) {
   if (!opts) return opts.error();
   ListCommand cmd;
   for (const auto& o : *opts) {
-    std::string name = o.def->long_name;
+    std::string name(o.def->long_name);
     if (name == "help") return Command(HelpCommand{"list"});
     if (name == "json") cmd.json = true;
     if (name == "number") {
@@ -285,6 +353,12 @@ Result<Command> ParseWords(const std::vector<std::string>& args) {
   if (first == "-h" || first == "--help") return Command(HelpCommand{""});
   if (first == "-V" || first == "--version") return Command(VersionCommand{});
   if (first == "help") {
+    // `help add -t TYPE` is `add -t TYPE --help`.
+    if (rest.size() > 1 && rest[0] == "add") {
+      std::vector<std::string> add(rest.begin() + 1, rest.end());
+      add.push_back("--help");
+      return ParseAdd(add);
+    }
     if (rest.size() > 1) return Invalid("help: give at most one topic");
     std::string topic = rest.empty() ? "" : rest[0];
     if (!topic.empty() && HelpText(topic).empty())

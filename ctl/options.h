@@ -3,6 +3,9 @@
 // Compatible with the reference server's `ublk`: add -t TYPE -n ID -q QUEUES
 // -d DEPTH -f FILE -r, del -n ID | -a, list [-n ID], recover -n ID, features; long options and
 // --json on top. Every error is one line naming the option and the problem.
+// add's backend options come from the target types' tables (registry.h):
+// an option the chosen type does not take is refused, wherever it stands
+// on the line.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +40,8 @@ struct FeaturesCommand {
   bool json = false;
 };
 struct HelpCommand {
-  std::string topic;  // "" for the overview, else a command name
+  std::string topic{};   // "" for the overview, else a command name
+  std::string target{};  // add: only this target type's options ("" for all)
 };
 struct VersionCommand {};
 
@@ -49,6 +53,8 @@ using Command = std::variant<AddCommand, DelCommand, ListCommand,
 Result<Command> ParseCommandLine(const std::vector<std::string>& args);
 
 // The text for `ublk help [topic]`; empty when there is no such topic.
-std::string HelpText(const std::string& topic);
+// With `target` (`ublk help add -t TYPE`), add's text shows only what that
+// target type takes; empty when there is no such type.
+std::string HelpText(const std::string& topic, const std::string& target = "");
 
 }  // namespace ublk

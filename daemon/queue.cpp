@@ -169,7 +169,7 @@ Result<void> Queue::Setup() {
     ret = io_uring_register_buffers_sparse(r, 3u * config_.depth);
     if (ret < 0) return SysError(-ret, "registering the zero-copy buffer table");
     if (config_.data_path == DataPath::kAutoBufReg &&
-        std::getenv("UBLK_TEST_OCCUPY_AUTO_SLOTS") != nullptr) {
+        config_.occupy_auto_slots) {
       UBLK_RETURN_IF_ERROR(OccupyAutoSlots());
     }
   }
@@ -204,8 +204,9 @@ Result<void> Queue::Setup() {
 }
 
 Result<void> Queue::OccupyAutoSlots() {
-  // Test hook: a user buffer in every automatic slot makes each automatic
-  // registration fail, so every request takes the NEED_REG_BUF path.
+  // --force-auto-fallback: a user buffer in every automatic slot makes each
+  // automatic registration fail, so every request takes the NEED_REG_BUF
+  // path.
   auto page = Mmap::Map(PageSize(), PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, "a test page");
   if (!page) return page.error();
@@ -215,7 +216,7 @@ Result<void> Queue::OccupyAutoSlots() {
   int ret = io_uring_register_buffers_update_tag(ring_->get(), 0, iov.data(),
                                                  tags.data(), config_.depth);
   if (ret < 0) return SysError(-ret, "occupying the automatic slots");
-  log::Warn("dev {} queue {}: UBLK_TEST_OCCUPY_AUTO_SLOTS: every request is "
+  log::Warn("dev {} queue {}: --force-auto-fallback: every request is "
             "registered by hand",
             config_.dev_id, config_.id);
   return {};

@@ -60,6 +60,7 @@ struct QueueConfig {
   RingNeeds ring_needs;
   bool register_buffers = false;  // copy mode: the target reads/writes the
                                   // per-tag buffers itself
+  bool occupy_auto_slots = false;  // --force-auto-fallback (testing)
   std::vector<int> cpus;          // affinity; empty: leave as is
 };
 

@@ -26,13 +26,12 @@
 namespace ublk {
 namespace {
 
-// Test hook: $NAME seconds of sleep at a point where the kernel tier kills
-// the server (before START_DEV, before STOP_DEV), to make that race certain.
-void StallForTest(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr) return;
-  log::Warn("{}: stalling {} s", name, v);
-  timespec ts{std::atoi(v), 0};
+// --stall-before-start / --stall-before-stop (testing options): sleep at a
+// point where a test kills the server, to make that race certain.
+void StallForTest(const char* option, uint32_t seconds) {
+  if (seconds == 0) return;
+  log::Warn("{}: stalling {} s", option, seconds);
+  timespec ts{static_cast<time_t>(seconds), 0};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
 }
@@ -133,7 +132,7 @@ Result<void> Server::Start() {
     log::Info("dev {}: recovered, {} live again", info.dev_id,
               device_->block_path());
   } else {
-    StallForTest("UBLK_TEST_STALL_BEFORE_START_DEV");
+    StallForTest("--stall-before-start", spec_.testing.stall_before_start_s);
     UBLK_RETURN_IF_ERROR(control_->StartDev(info.dev_id, getpid()));
     log::Info("dev {}: started, {} live", info.dev_id, device_->block_path());
   }
@@ -255,6 +254,7 @@ Result<void> Server::StartQueues() {
     qc.data_path = data_path_;
     qc.ring_needs = target_->ring_needs();
     qc.register_buffers = target_->data_access() == DataAccess::kBuffer;
+    qc.occupy_auto_slots = spec_.testing.force_auto_fallback;
     auto cpus = control_->GetQueueAffinity(info.dev_id, q);
     if (cpus) qc.cpus = std::move(*cpus);
     queues_.push_back(std::make_unique<Queue>(std::move(qc), *target_));
@@ -304,7 +304,7 @@ void Server::WaitForStop() {
 void Server::Stop() {
   // STOP_DEV removes the disk; the queues keep serving until the kernel has
   // completed in-flight I/O and aborted the parked fetches.
-  StallForTest("UBLK_TEST_STALL_BEFORE_STOP_DEV");
+  StallForTest("--stall-before-stop", spec_.testing.stall_before_stop_s);
   stopped_ = true;
   auto r = control_->StopDev(device_->id());
   if (!r && r.error().code().value() != ENODEV)

@@ -1,7 +1,9 @@
 #include "spec_json.h"
 
+#include <algorithm>
 #include <limits>
 
+#include "option_table.h"
 #include "registry.h"
 #include "ublk/abi.h"
 
@@ -52,6 +54,86 @@ Result<void> GetBool(const json& j, const char* key, bool* out) {
   return {};
 }
 
+json OptionToJson(const OptionValue& v) {
+  if (const auto* b = std::get_if<bool>(&v)) return *b;
+  if (const auto* n = std::get_if<uint64_t>(&v)) return *n;
+  return std::get<std::string>(v);
+}
+
+// A JSON value as the kind `def` declares, or an error naming `key`.
+Result<OptionValue> OptionFromJson(const TargetOptionDef& def,
+                                   const std::string& key, const json& v) {
+  switch (def.kind) {
+    case OptionKind::kFlag:
+      if (v.is_boolean()) return OptionValue(v.get<bool>());
+      return Invalid("field \"" + key + "\" must be true or false");
+    case OptionKind::kSize:
+    case OptionKind::kNumber:
+      if (v.is_number_unsigned() ||
+          (v.is_number_integer() && v.get<int64_t>() >= 0))
+        return OptionValue(v.get<uint64_t>());
+      return Invalid("field \"" + key + "\" must be a whole number");
+    case OptionKind::kChoice:
+      if (v.is_string()) return OptionValue(v.get<std::string>());
+      return Invalid("field \"" + key + "\" must be a string");
+  }
+  return Invalid("field \"" + key + "\": unknown kind");
+}
+
+// The target's own options: {"options": {NAME: VALUE}}, keyed by the
+// option's name. A spec written before options had their own object (no
+// "options") kept them at its top level, spelled with '_' ("offset",
+// "logical_block_size", "buffered"), for every target alike: read those the
+// target has and leave the rest.
+Result<TargetOptions> OptionsFromJson(const TargetType& type, const json& j) {
+  TargetOptions out;
+  auto it = j.find("options");
+  if (it == j.end()) {
+    for (const TargetOptionDef& def : type.options) {
+      std::string key(def.name);
+      std::replace(key.begin(), key.end(), '-', '_');
+      auto old = j.find(key);
+      if (old == j.end()) continue;
+      auto v = OptionFromJson(def, key, *old);
+      if (!v) return v.error();
+      out.Set(std::string(def.name), std::move(*v));
+    }
+    return out;
+  }
+  if (!it->is_object()) return Invalid("field \"options\" must be an object");
+  for (const auto& [key, value] : it->items()) {
+    const TargetOptionDef* def = FindOptionDef(type.options, key);
+    if (def == nullptr)
+      return NotAnOption("--" + key, type).Wrap("field \"options\"");
+    auto v = OptionFromJson(*def, key, value);
+    if (!v) return v.error().Wrap("field \"options\"");
+    out.Set(key, std::move(*v));
+  }
+  return out;
+}
+
+json TestingToJson(const TestingOptions& t) {
+  return {{"stall_before_start", t.stall_before_start_s},
+          {"stall_before_stop", t.stall_before_stop_s},
+          {"force_auto_fallback", t.force_auto_fallback}};
+}
+
+Result<TestingOptions> TestingFromJson(const json& j) {
+  if (!j.is_object()) return Invalid("field \"testing\" must be an object");
+  TestingOptions t;
+  uint64_t v = 0;
+  UBLK_RETURN_IF_ERROR(
+      GetUnsigned(j, "stall_before_start", kMaxStallSeconds, &v, false));
+  t.stall_before_start_s = static_cast<uint32_t>(v);
+  v = 0;
+  UBLK_RETURN_IF_ERROR(
+      GetUnsigned(j, "stall_before_stop", kMaxStallSeconds, &v, false));
+  t.stall_before_stop_s = static_cast<uint32_t>(v);
+  UBLK_RETURN_IF_ERROR(
+      GetBool(j, "force_auto_fallback", &t.force_auto_fallback));
+  return t;
+}
+
 }  // namespace
 
 const char* ZeroCopyName(ZeroCopy z) {
@@ -97,14 +179,15 @@ json SpecToJson(const DeviceSpec& s) {
   json j = {{"type", s.type},   {"queues", s.queues}, {"depth", s.depth},
             {"name", s.name},   {"file", s.file},
             {"max_io_bytes", s.max_io_bytes},
-            {"offset", s.offset},
-            {"logical_block_size", s.logical_block_size},
-            {"buffered", s.buffered},
             {"read_only", s.read_only},
+            {"options", json::object()},
             {"zero_copy", ZeroCopyName(s.zero_copy)},
             {"recovery", RecoveryName(s.recovery)}};
+  for (const auto& [name, value] : s.options.values())
+    j["options"][name] = OptionToJson(value);
   if (s.id) j["id"] = *s.id;
   if (s.size) j["size"] = *s.size;
+  if (s.testing != TestingOptions{}) j["testing"] = TestingToJson(s.testing);
   return j;
 }
 
@@ -113,7 +196,8 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   DeviceSpec s;
   uint64_t v = 0;
   UBLK_RETURN_IF_ERROR(GetString(j, "type", &s.type, true));
-  if (FindTargetType(s.type) == nullptr)
+  const TargetType* type = FindTargetType(s.type);
+  if (type == nullptr)
     return Invalid("field \"type\": unknown target type '" + s.type + "'");
   if (j.contains("id")) {
     UBLK_RETURN_IF_ERROR(GetUnsigned(j, "id", INT32_MAX, &v, true));
@@ -140,17 +224,10 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   if (s.max_io_bytes < 4096 || s.max_io_bytes % 4096 != 0)
     return Invalid(
         "field \"max_io_bytes\" must be a multiple of 4096 from 4096");
-  v = s.offset;
-  UBLK_RETURN_IF_ERROR(GetUnsigned(
-      j, "offset", std::numeric_limits<int64_t>::max(), &v, false));
-  s.offset = v;
-  v = s.logical_block_size;
-  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "logical_block_size", 4096, &v, false));
-  s.logical_block_size = static_cast<uint32_t>(v);
-  if (s.logical_block_size != 512 && s.logical_block_size != 4096)
-    return Invalid("field \"logical_block_size\" must be 512 or 4096");
-  UBLK_RETURN_IF_ERROR(GetBool(j, "buffered", &s.buffered));
   UBLK_RETURN_IF_ERROR(GetBool(j, "read_only", &s.read_only));
+  auto options = OptionsFromJson(*type, j);
+  if (!options) return options.error();
+  s.options = std::move(*options);
   // Files written before -z existed describe copy-mode devices.
   std::string zc = ZeroCopyName(ZeroCopy::kOff);
   UBLK_RETURN_IF_ERROR(GetString(j, "zero_copy", &zc, false));
@@ -168,6 +245,16 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
     return Invalid(
         "field \"recovery\" must be \"off\", \"reissue\" or \"fail-io\"");
   s.recovery = *recovery;
+  // Before targets declared their options, a spec said "off" or "auto" for
+  // null too, which ignored it.
+  if (!j.contains("options") && !TargetTakes(*type, "zero-copy"))
+    s.zero_copy = ZeroCopy::kBest;
+  if (auto it = j.find("testing"); it != j.end()) {
+    auto t = TestingFromJson(*it);
+    if (!t) return t.error().Wrap("testing");
+    s.testing = *t;
+  }
+  UBLK_RETURN_IF_ERROR(CheckSpecOptions(*type, s));
   return s;
 }
 

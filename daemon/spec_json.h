@@ -2,7 +2,11 @@
 //
 // Conversion never throws: parsing checks every field's type and range (and
 // that the target type is one the registry knows) and returns an Error naming
-// the first bad field.
+// the first bad field. A spec's target options are the object "options",
+// keyed by option name and typed by the target's table (a spec without it,
+// from before targets declared their options, had loop's options at its top
+// level and is read as such); the spec as a whole must then pass
+// CheckSpecOptions (option_table.h), like the command line's.
 #pragma once
 
 #include <sys/types.h>

@@ -172,9 +172,10 @@ class LoopTarget final : public Target {
 
 Result<std::unique_ptr<Target>> CreateLoopTarget(const DeviceSpec& spec) {
   const std::string& path = spec.file;
-  auto backing = OpenBacking(path, spec.read_only, spec.id);
+  const LoopOptions options = LoopOptionsOf(spec);
+  auto backing = OpenBacking(path, options.read_only, spec.id);
   if (!backing) return backing.error();
-  auto plan = PlanLoop(spec, backing->facts, path);
+  auto plan = PlanLoop(options, backing->facts, path);
   if (!plan) return plan.error();
   if (plan->direct) {
     auto direct = SetDirect(backing->fd.get(), true);
@@ -185,7 +186,7 @@ Result<std::unique_ptr<Target>> CreateLoopTarget(const DeviceSpec& spec) {
     log::Warn("{}: read-only device ({} when opening for writing)", path,
               backing->read_only_reason);
   if (!plan->direct) {
-    if (spec.buffered)
+    if (options.buffered)
       log::Info("{}: buffered I/O (--buffered)", path);
     else
       log::Warn("{}: buffered I/O instead of O_DIRECT: {}", path,

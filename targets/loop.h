@@ -1,9 +1,10 @@
 // loop: a device backed by a regular file or a block device, like the
 // kernel's loop driver.
 //
-// Options (DeviceSpec): file (-f, required), offset, size (default: the
-// rest of the backing store, rounded down to whole blocks),
-// logical_block_size (512 or 4096), buffered, read_only. The backing store
+// Options: file (-f, required), size (default: the rest of the backing
+// store after the offset, rounded down to whole blocks), read_only, and its
+// own (kLoopOptions in loop_plan.h): offset, logical-block-size (512 or
+// 4096), buffered. The backing store
 // is opened once by CreateLoopTarget and shared by every queue as a fixed
 // file on the queue's own ring. All I/O goes through that ring: reads and
 // writes with the tag's fixed buffer (per-tag buffer, or the request's own
@@ -16,6 +17,7 @@
 
 #include <memory>
 
+#include "loop_plan.h"  // kLoopOptions, for the registry
 #include "ublk/result.h"
 #include "ublk/spec.h"
 #include "ublk/target.h"

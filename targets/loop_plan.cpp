@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "option_table.h"
+
 namespace ublk {
 namespace {
 
@@ -20,12 +22,24 @@ std::string Num(uint64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-std::string WhyNotDirect(const DeviceSpec& spec, const BackingFacts& facts,
+LoopOptions LoopOptionsOf(const DeviceSpec& spec) {
+  const TargetOptions& given = spec.options;
+  LoopOptions o;
+  o.size = spec.size;
+  o.read_only = spec.read_only;
+  o.offset = NumberOption(kLoopOptions, given, "offset");
+  o.logical_block_size = static_cast<uint32_t>(
+      NumberOption(kLoopOptions, given, "logical-block-size"));
+  o.buffered = FlagOption(kLoopOptions, given, "buffered");
+  return o;
+}
+
+std::string WhyNotDirect(const LoopOptions& o, const BackingFacts& facts,
                          uint32_t page_size) {
-  if (spec.buffered) return "--buffered was given";
+  if (o.buffered) return "--buffered was given";
   if (!facts.direct_ok)
     return "the backing store does not support O_DIRECT";
-  const uint32_t lbs = spec.logical_block_size;
+  const uint32_t lbs = o.logical_block_size;
   uint32_t align = facts.dio_offset_align;
   if (align == 0) {
     align = facts.is_block ? facts.logical_block : kUnknownDioAlign;
@@ -38,8 +52,8 @@ std::string WhyNotDirect(const DeviceSpec& spec, const BackingFacts& facts,
     return "the logical block size " + Num(lbs) +
            " is smaller than the backing store's direct I/O alignment " +
            Num(align) + " (use --logical-block-size " + Num(align) + ")";
-  if (spec.offset % align != 0)
-    return "--offset " + Num(spec.offset) +
+  if (o.offset % align != 0)
+    return "--offset " + Num(o.offset) +
            " is not a multiple of the backing store's direct I/O alignment " +
            Num(align);
   if (facts.dio_mem_align > page_size)
@@ -48,36 +62,36 @@ std::string WhyNotDirect(const DeviceSpec& spec, const BackingFacts& facts,
   return "";
 }
 
-Result<LoopPlan> PlanLoop(const DeviceSpec& spec, const BackingFacts& facts,
+Result<LoopPlan> PlanLoop(const LoopOptions& o, const BackingFacts& facts,
                           const std::string& path) {
-  const uint32_t lbs = spec.logical_block_size;
+  const uint32_t lbs = o.logical_block_size;
   if (lbs != 512 && lbs != 4096)
     return Invalid("--logical-block-size " + Num(lbs) + ": must be 512 or 4096");
-  if (spec.offset % lbs != 0)
-    return Invalid("--offset " + Num(spec.offset) +
+  if (o.offset % lbs != 0)
+    return Invalid("--offset " + Num(o.offset) +
                    " is not a multiple of the logical block size " + Num(lbs));
-  if (spec.offset >= facts.size)
-    return Invalid("--offset " + Num(spec.offset) + " is past the end of " +
+  if (o.offset >= facts.size)
+    return Invalid("--offset " + Num(o.offset) + " is past the end of " +
                    path + " (" + Num(facts.size) + " bytes)");
-  const uint64_t avail = facts.size - spec.offset;
+  const uint64_t avail = facts.size - o.offset;
   uint64_t size = avail / lbs * lbs;
-  if (spec.size) {
-    if (*spec.size % lbs != 0)
-      return Invalid("--size " + Num(*spec.size) +
+  if (o.size) {
+    if (*o.size % lbs != 0)
+      return Invalid("--size " + Num(*o.size) +
                      " is not a multiple of the logical block size " +
                      Num(lbs));
-    if (*spec.size > avail)
-      return Invalid("--size " + Num(*spec.size) + " is larger than " + path +
-                     (spec.offset ? " past --offset" : "") + " (" +
+    if (*o.size > avail)
+      return Invalid("--size " + Num(*o.size) + " is larger than " + path +
+                     (o.offset ? " past --offset" : "") + " (" +
                      Num(avail) + " bytes)");
-    size = *spec.size;
+    size = *o.size;
   }
   if (size == 0)
     return Invalid(path + " is smaller than one " + Num(lbs) + "-byte block");
 
   LoopPlan plan;
-  plan.offset = spec.offset;
-  plan.buffered_reason = WhyNotDirect(spec, facts, kMaxBlock);
+  plan.offset = o.offset;
+  plan.buffered_reason = WhyNotDirect(o, facts, kMaxBlock);
   plan.direct = plan.buffered_reason.empty();
 
   DeviceGeometry& g = plan.geometry;
@@ -88,7 +102,7 @@ Result<LoopPlan> PlanLoop(const DeviceSpec& spec, const BackingFacts& facts,
   if (plan.direct)
     g.dma_alignment = std::min(std::max(lbs, facts.dio_mem_align),
                                kMaxBlock) - 1;
-  g.read_only = spec.read_only || !facts.writable;
+  g.read_only = o.read_only || !facts.writable;
   g.rotational = facts.rotational;
   g.logical_bs_shift = Shift(lbs);
   uint32_t phys = facts.physical_block && std::has_single_bit(facts.physical_block)

@@ -1,6 +1,6 @@
 // Loop target decisions: from what the backing store is (BackingFacts) and
-// what the user asked (DeviceSpec) to how the device looks and how it does
-// I/O (LoopPlan).
+// what the user asked (LoopOptions, from the spec and the loop's table of
+// options) to how the device looks and how it does I/O (LoopPlan).
 //
 // Pure functions with no I/O, so every rule is unit-tested without a file:
 // which sizes and offsets are valid, when O_DIRECT is safe, which of
@@ -10,13 +10,52 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "ublk/result.h"
 #include "ublk/spec.h"
 #include "ublk/target.h"
+#include "ublk/target_options.h"
 
 namespace ublk {
+
+inline constexpr uint64_t kLoopBlockSizes[] = {512, 4096};
+
+// The options only the loop target takes (registry.cpp names this table).
+inline constexpr TargetOptionDef kLoopOptions[] = {
+    {.name = "offset",
+     .kind = OptionKind::kSize,
+     .value_name = "SIZE",
+     .help = "where the device starts in the backing store\n"
+             "(a multiple of the logical block size; default 0)",
+     .max = INT64_MAX},
+    {.name = "logical-block-size",
+     .kind = OptionKind::kNumber,
+     .value_name = "512|4096",
+     .help = "block size the device presents (default 512); use\n"
+             "4096 on a 4k-native backing store to keep O_DIRECT",
+     .only = kLoopBlockSizes,
+     .default_number = 512},
+    {.name = "buffered",
+     .kind = OptionKind::kFlag,
+     .help = "go through the page cache instead of O_DIRECT\n"
+             "(O_DIRECT is the default where the backing store's\n"
+             "alignment allows it; otherwise add says why not)"},
+};
+
+// What the loop target was asked for, typed.
+struct LoopOptions {
+  std::optional<uint64_t> size;  // unset: the rest of the backing store
+  bool read_only = false;
+  uint64_t offset = 0;
+  uint32_t logical_block_size = 512;
+  bool buffered = false;
+};
+
+// From a spec checked by CheckSpecOptions; unset options take the table's
+// defaults.
+LoopOptions LoopOptionsOf(const DeviceSpec& spec);
 
 // What the backing file or block device offers, as probed at create time.
 struct BackingFacts {
@@ -59,13 +98,13 @@ struct LoopPlan {
   ZeroMethod zero = ZeroMethod::kNone;
 };
 
-// Validates the spec's loop options against the backing store and plans the
+// Validates the loop options against the backing store and plans the
 // device. `path` only names the file in messages. Errors are one line.
-Result<LoopPlan> PlanLoop(const DeviceSpec& spec, const BackingFacts& facts,
+Result<LoopPlan> PlanLoop(const LoopOptions& options, const BackingFacts& facts,
                           const std::string& path);
 
 // O_DIRECT decision alone: empty when direct I/O is safe, else the reason.
-std::string WhyNotDirect(const DeviceSpec& spec, const BackingFacts& facts,
+std::string WhyNotDirect(const LoopOptions& options, const BackingFacts& facts,
                          uint32_t page_size);
 
 }  // namespace ublk

@@ -48,8 +48,7 @@ class NullTarget final : public Target {
 }  // namespace
 
 Result<std::unique_ptr<Target>> CreateNullTarget(const DeviceSpec& spec) {
-  if (!spec.file.empty())
-    return Invalid("the null target takes no backing file (-f)");
+  if (!spec.file.empty()) return Invalid("-f: not an option of the null target");
   uint64_t size = spec.size.value_or(kDefaultNullSize);
   if (size == 0 || size % 512 != 0)
     return Invalid("--size must be a positive multiple of 512 bytes");

@@ -3,7 +3,9 @@
 // Reads leave the caller's buffer untouched (like null_blk without memory
 // backing), writes are dropped. No backend, no data movement: with user copy
 // available the kernel copies nothing either. Size from --size (default
-// 250 GiB); must be a positive multiple of 512 bytes.
+// 250 GiB); must be a positive multiple of 512 bytes. It takes no other
+// backend option: no -f, no --read-only (it stores nothing), no -z (it never
+// touches data), as its registry row declares.
 #pragma once
 
 #include <memory>

@@ -18,6 +18,10 @@ class NvmeQueue final : public TargetQueue {
       : ns_(ns), slot_(file_slot), ranges_(depth) {}
 
   IoStatus Queue(QueueContext& q, const Request& req) noexcept override {
+    // The block layer refuses writes to a read-only device before they get
+    // here; this keeps the namespace unchanged even if one did.
+    if (ns_.read_only && req.op != abi::kOpRead && req.op != abi::kOpFlush)
+      return IoStatus::Done(-EROFS);
     const unsigned shift = ns_.lba_shift;
     const uint64_t mask = (1u << shift) - 1;
     if ((req.offset | req.length) & mask) return IoStatus::Done(-EINVAL);
@@ -102,10 +106,13 @@ class NvmeTarget final : public Target {
     g.physical_bs_shift = phys;
     g.io_min_shift = ns_.lba_shift;
     g.io_opt_shift = phys;
-    g.volatile_cache = ns_.volatile_cache;
-    g.fua = ns_.volatile_cache;
-    g.discard = ns_.deallocate;
-    g.write_zeroes = ns_.write_zeroes;
+    g.read_only = ns_.read_only;
+    // A read-only device writes nothing: no cache to flush, nothing to
+    // discard or zero.
+    g.volatile_cache = ns_.volatile_cache && !ns_.read_only;
+    g.fua = g.volatile_cache;
+    g.discard = ns_.deallocate && !ns_.read_only;
+    g.write_zeroes = ns_.write_zeroes && !ns_.read_only;
     g.discard_granularity = 1u << ns_.lba_shift;
     g.max_io_bytes = ns_.max_io_bytes;
     // One command's NLB is 16 bits; the kernel's NVMe driver may know a
@@ -148,7 +155,7 @@ Result<std::unique_ptr<Target>> CreateNvmeTarget(const DeviceSpec& spec) {
   if (spec.file.empty())
     return Invalid("the nvme target needs -f /dev/ngXnY (or /dev/nvmeXnY)");
   Fd fd;
-  auto ns = OpenNvmeNamespace(spec.file, &fd);
+  auto ns = OpenNvmeNamespace(spec.file, spec.read_only, &fd);
   if (!ns) return ns.error();
   const uint64_t capacity = ns->blocks << ns->lba_shift;
   uint64_t size = spec.size.value_or(capacity);
@@ -158,10 +165,11 @@ Result<std::unique_ptr<Target>> CreateNvmeTarget(const DeviceSpec& spec) {
   if (size % (1u << ns->lba_shift) != 0)
     return Invalid("--size must be a multiple of the namespace's " +
                    std::to_string(1u << ns->lba_shift) + "-byte blocks");
-  log::Info("nvme: {} nsid {} lba {} blocks {} max io {} vwc {} wz {} dsm {}",
-            ns->char_path, ns->nsid, 1u << ns->lba_shift, ns->blocks,
-            ns->max_io_bytes, ns->volatile_cache, ns->write_zeroes,
-            ns->deallocate);
+  log::Info(
+      "nvme: {} nsid {} lba {} blocks {} max io {} vwc {} wz {} dsm {}{}",
+      ns->char_path, ns->nsid, 1u << ns->lba_shift, ns->blocks,
+      ns->max_io_bytes, ns->volatile_cache, ns->write_zeroes, ns->deallocate,
+      ns->read_only ? " read-only" : "");
   return std::unique_ptr<Target>(new NvmeTarget(std::move(*ns), std::move(fd), size));
 }
 

@@ -56,20 +56,24 @@ unsigned LbaFormatIndex(uint8_t flbas) {
   return (flbas & 0x0f) | ((flbas & 0x60) >> 1);
 }
 
-Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path, Fd* fd) {
+Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
+                                        bool read_only, Fd* fd) {
   auto char_path = CharDevicePath(path);
   if (!char_path) return char_path.error();
   NvmeNamespace ns;
   ns.char_path = *char_path;
+  ns.read_only = read_only;
 
-  auto opened = Fd::Open(ns.char_path, O_RDWR);
+  auto opened = Fd::Open(ns.char_path, read_only ? O_RDONLY : O_RDWR);
   if (!opened) {
     int err = opened.error().code().value();
     if (err == EACCES || err == EPERM)
       return Error(opened.error().code(),
                    "permission denied opening " + ns.char_path +
-                       ": needs root, or write access to the node on a "
-                       "kernel that allows unprivileged passthrough");
+                       ": needs root, or " +
+                       (read_only ? "read" : "write") +
+                       " access to the node on a kernel that allows "
+                       "unprivileged passthrough");
     return opened.error();
   }
   if (nvme_get_nsid(opened->get(), &ns.nsid) != 0)

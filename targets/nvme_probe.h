@@ -16,6 +16,7 @@ namespace ublk {
 
 struct NvmeNamespace {
   std::string char_path;  // /dev/ngXnY, what the I/O goes to
+  bool read_only = false;  // opened O_RDONLY (--read-only)
   uint32_t nsid = 0;
   uint8_t lba_shift = 9;
   uint64_t blocks = 0;             // namespace size in logical blocks
@@ -41,9 +42,12 @@ std::string GenericNameForBlock(const std::string& name);
 // LBA format entry it selects (the index spans bits 0-3 and 5-6).
 unsigned LbaFormatIndex(uint8_t flbas);
 
-// Opens the namespace (O_RDWR) into *fd and describes it. Errors are one
-// line naming PATH: not found, not NVMe, a controller node, no permission,
-// a metadata/PI format (not supported yet).
-Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path, Fd* fd);
+// Opens the namespace into *fd (O_RDWR, or O_RDONLY when read_only: the
+// kernel then lets only a CAP_SYS_ADMIN opener send writes, and the target
+// sends none) and describes it. Errors are one line naming PATH: not found,
+// not NVMe, a controller node, no permission, a metadata/PI format (not
+// supported yet).
+Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
+                                        bool read_only, Fd* fd);
 
 }  // namespace ublk

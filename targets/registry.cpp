@@ -9,11 +9,16 @@ namespace {
 
 constexpr TargetType kTypes[] = {
     {"null", "discards writes, reads return no data; for testing and benchmarks",
-     DataAccess::kNone, &CreateNullTarget},
+     DataAccess::kNone, FileUse::kNone, "", /*takes_size=*/true,
+     /*takes_read_only=*/false, {}, &CreateNullTarget},
     {"nvme", "an NVMe namespace (-f /dev/ngXnY) through io_uring passthrough",
-     DataAccess::kBuffer, &CreateNvmeTarget},
+     DataAccess::kBuffer, FileUse::kRequired, "-f /dev/ngXnY (or /dev/nvmeXnY)",
+     true, true, {},
+     &CreateNvmeTarget},
     {"loop", "a regular file or block device (-f PATH), like the kernel's loop",
-     DataAccess::kBuffer, &CreateLoopTarget},
+     DataAccess::kBuffer, FileUse::kRequired, "a backing file: -f PATH", true,
+     true, kLoopOptions,
+     &CreateLoopTarget},
 };
 
 }  // namespace

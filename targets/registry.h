@@ -1,5 +1,6 @@
 // The table of backends. Adding a backend is one file pair and one line in
-// registry.cpp.
+// registry.cpp; adding an option to a backend is one row in the table of
+// options it declares (ublk/target_options.h), next to the code using it.
 #pragma once
 
 #include <memory>
@@ -9,8 +10,12 @@
 #include "ublk/result.h"
 #include "ublk/spec.h"
 #include "ublk/target.h"
+#include "ublk/target_options.h"
 
 namespace ublk {
+
+// Whether a target is backed by a file or device named with -f PATH.
+enum class FileUse : uint8_t { kNone, kRequired };
 
 struct TargetType {
   std::string_view name;
@@ -19,8 +24,17 @@ struct TargetType {
   // Target::data_access()); known before opening anything, so `ublk add`
   // can refuse a data path the kernel lacks before probing the backend.
   DataAccess data_access;
-  // Validates the spec's target options and opens the backend. Errors name
-  // the option or file at fault.
+  // The backend options every target declares: -f, --size, --read-only.
+  // -z is taken exactly by the targets that touch data (data_access).
+  FileUse file;
+  std::string_view file_needed;  // kRequired: "a backing file: -f PATH"
+  bool takes_size;
+  bool takes_read_only;  // a target storing data takes it
+  // The options only this target takes.
+  std::span<const TargetOptionDef> options;
+  // Opens the backend for a spec that passed CheckSpecOptions
+  // (option_table.h), turning spec.options into the target's own typed
+  // options. Errors name the option or file at fault.
   Result<std::unique_ptr<Target>> (*create)(const DeviceSpec& spec);
 };
 

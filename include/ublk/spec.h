@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "ublk/target_options.h"
+
 namespace ublk {
 
 inline constexpr uint16_t kDefaultQueues = 1;
@@ -36,6 +38,25 @@ enum class Recovery : uint8_t {
              // waits (FAIL_IO); I/O fails until it is recovered
 };
 
+// Options meant for tests (`ublk help add`, "testing"): each makes a race
+// certain or forces a rare path, and changes nothing else.
+struct TestingOptions {
+  // Seconds the server sleeps before START_DEV / before STOP_DEV, so a test
+  // can kill it there (--stall-before-start, --stall-before-stop).
+  uint32_t stall_before_start_s = 0;
+  uint32_t stall_before_stop_s = 0;
+  // Zero-copy auto only: every queue fills the automatic registration slots
+  // with a page of its own, so each request takes the kernel's fallback and
+  // is registered by hand (--force-auto-fallback).
+  bool force_auto_fallback = false;
+
+  friend bool operator==(const TestingOptions&,
+                         const TestingOptions&) = default;
+};
+
+// Seconds a --stall-* option may ask for.
+inline constexpr uint32_t kMaxStallSeconds = 3600;
+
 struct DeviceSpec {
   std::string type;            // registry name: "null", ...
   std::optional<uint32_t> id;  // unset: the kernel picks
@@ -45,14 +66,15 @@ struct DeviceSpec {
   std::optional<uint64_t> size;     // bytes; unset: the target's default
   std::string file;                 // backing file or device, if any
   uint32_t max_io_bytes = kDefaultMaxIoBytes;
-  // Backing-file options (loop): where the device starts in the file, the
-  // block size it presents, page-cache I/O instead of O_DIRECT, no writes.
-  uint64_t offset = 0;
-  uint32_t logical_block_size = 512;
-  bool buffered = false;
+  // The device refuses writes and the backend is opened read-only (targets
+  // that store data; see TargetType::takes_read_only).
   bool read_only = false;
+  // The options only this spec's target takes (loop's offset, ...), as its
+  // table in the registry declares them; checked by CheckSpecOptions.
+  TargetOptions options;
   ZeroCopy zero_copy = ZeroCopy::kBest;
   Recovery recovery = Recovery::kOff;
+  TestingOptions testing;
 
   friend bool operator==(const DeviceSpec&, const DeviceSpec&) = default;
 };

@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (auto* help = std::get_if<ublk::HelpCommand>(&*parsed))
-    (void)ublk::HelpText(help->topic);
+    (void)ublk::HelpText(help->topic, help->target);
   // What add hands the server must survive its own round trip.
   if (auto* add = std::get_if<ublk::AddCommand>(&*parsed)) {
     auto back = ublk::SpecFromJson(ublk::SpecToJson(add->spec));

@@ -7,12 +7,7 @@
 namespace ublk {
 namespace {
 
-DeviceSpec LoopSpec() {
-  DeviceSpec s;
-  s.type = "loop";
-  s.file = "/img";
-  return s;
-}
+LoopOptions LoopSpec() { return LoopOptions{}; }
 
 // An ext4 file: O_DIRECT with 512-byte alignment, holes can be punched.
 BackingFacts Ext4File(uint64_t size = 1ULL << 30) {
@@ -47,13 +42,13 @@ BackingFacts Nvme4k() {
   return f;
 }
 
-std::string ErrorOf(const DeviceSpec& s, const BackingFacts& f) {
+std::string ErrorOf(const LoopOptions& s, const BackingFacts& f) {
   auto r = PlanLoop(s, f, "/img");
   return r.ok() ? "" : r.error().message();
 }
 
 TEST(LoopPlan, SizeDefaultsToTheBackingStoreAfterTheOffsetInWholeBlocks) {
-  DeviceSpec s = LoopSpec();
+  LoopOptions s = LoopSpec();
   s.offset = 1 << 20;
   auto p = PlanLoop(s, Ext4File((64 << 20) + 300), "/img");
   ASSERT_TRUE(p.ok()) << p.error().message();
@@ -62,7 +57,7 @@ TEST(LoopPlan, SizeDefaultsToTheBackingStoreAfterTheOffsetInWholeBlocks) {
 }
 
 TEST(LoopPlan, ExplicitSizeIsUsedWhenItFits) {
-  DeviceSpec s = LoopSpec();
+  LoopOptions s = LoopSpec();
   s.size = 32 << 20;
   auto p = PlanLoop(s, Ext4File(), "/img");
   ASSERT_TRUE(p.ok());
@@ -70,7 +65,7 @@ TEST(LoopPlan, ExplicitSizeIsUsedWhenItFits) {
 }
 
 TEST(LoopPlan, BadSizesAndOffsetsAreRefusedWithOneLineNamingTheOption) {
-  DeviceSpec s = LoopSpec();
+  LoopOptions s = LoopSpec();
   s.offset = 1000;
   EXPECT_NE(ErrorOf(s, Ext4File()).find("--offset 1000 is not a multiple of"),
             std::string::npos);
@@ -95,7 +90,7 @@ TEST(LoopPlan, BadSizesAndOffsetsAreRefusedWithOneLineNamingTheOption) {
 TEST(LoopPlan, FileSmallerThanOneBlockIsRefused) {
   EXPECT_NE(ErrorOf(LoopSpec(), Ext4File(100)).find("smaller than one 512-byte block"),
             std::string::npos);
-  DeviceSpec s = LoopSpec();
+  LoopOptions s = LoopSpec();
   s.logical_block_size = 4096;
   EXPECT_NE(ErrorOf(s, Ext4File(4000)).find("smaller than one 4096-byte block"),
             std::string::npos);
@@ -105,7 +100,7 @@ TEST(LoopPlan, DirectIoAsksRequestsAlignedToTheBlockSizeForZeroCopy) {
   auto plan = PlanLoop(LoopSpec(), Ext4File(), "/img");
   ASSERT_TRUE(plan.ok()) << plan.error().message();
   EXPECT_EQ(plan->geometry.dma_alignment, 511u);
-  DeviceSpec spec = LoopSpec();
+  LoopOptions spec = LoopSpec();
   spec.logical_block_size = 4096;
   plan = PlanLoop(spec, Nvme4k(), "/dev/nvme0n1");
   ASSERT_TRUE(plan.ok()) << plan.error().message();
@@ -134,7 +129,7 @@ TEST(LoopPlan, Ext4FileGetsDirectIoAVolatileCacheFuaDiscardAndZeroes) {
 }
 
 TEST(LoopPlan, BufferedWhenAskedOrWhenAlignmentForbidsDirectIo) {
-  DeviceSpec s = LoopSpec();
+  LoopOptions s = LoopSpec();
   s.buffered = true;
   EXPECT_EQ(WhyNotDirect(s, Ext4File(), 4096), "--buffered was given");
   BackingFacts tmpfs = Ext4File();
@@ -161,7 +156,7 @@ TEST(LoopPlan, BufferedWhenAskedOrWhenAlignmentForbidsDirectIo) {
 }
 
 TEST(LoopPlan, BlockDeviceWithoutWriteCacheNeedsNoFlushesWithDirectIo) {
-  DeviceSpec s = LoopSpec();
+  LoopOptions s = LoopSpec();
   s.logical_block_size = 4096;
   auto p = PlanLoop(s, Nvme4k(), "/dev/nvme0n1");
   ASSERT_TRUE(p.ok());
@@ -188,7 +183,7 @@ TEST(LoopPlan, BlockDeviceWithLargerSectorsGetsNoDiscardOrZeroesIn512Blocks) {
 }
 
 TEST(LoopPlan, ReadOnlyAdvertisesNoCacheDiscardOrZeroes) {
-  DeviceSpec s = LoopSpec();
+  LoopOptions s = LoopSpec();
   s.read_only = true;
   auto p = PlanLoop(s, Ext4File(), "/img");
   ASSERT_TRUE(p.ok());
@@ -209,6 +204,41 @@ TEST(LoopPlan, FileSystemWithoutHolePunchingGetsNoDiscard) {
   EXPECT_FALSE(p->geometry.discard);
   EXPECT_FALSE(p->geometry.write_zeroes);
   EXPECT_EQ(p->zero, ZeroMethod::kNone);
+}
+
+}  // namespace
+}  // namespace ublk
+
+namespace ublk {
+namespace {
+
+TEST(LoopOptions, LeftOutOptionsTakeTheTableDefaults) {
+  DeviceSpec spec;
+  spec.type = "loop";
+  spec.file = "/img";
+  const LoopOptions o = LoopOptionsOf(spec);
+  EXPECT_EQ(o.offset, 0u);
+  EXPECT_EQ(o.logical_block_size, 512u);
+  EXPECT_FALSE(o.buffered);
+  EXPECT_FALSE(o.read_only);
+  EXPECT_FALSE(o.size.has_value());
+}
+
+TEST(LoopOptions, GivenOptionsReachTheTypedStruct) {
+  DeviceSpec spec;
+  spec.type = "loop";
+  spec.file = "/img";
+  spec.size = 1 << 20;
+  spec.read_only = true;
+  spec.options.Set("offset", uint64_t{4096});
+  spec.options.Set("logical-block-size", uint64_t{4096});
+  spec.options.Set("buffered", true);
+  const LoopOptions o = LoopOptionsOf(spec);
+  EXPECT_EQ(o.offset, 4096u);
+  EXPECT_EQ(o.logical_block_size, 4096u);
+  EXPECT_TRUE(o.buffered);
+  EXPECT_TRUE(o.read_only);
+  EXPECT_EQ(o.size, 1u << 20);
 }
 
 }  // namespace

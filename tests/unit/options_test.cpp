@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "option_table.h"
+#include "registry.h"
+
 namespace ublk {
 namespace {
 
@@ -75,21 +78,31 @@ TEST(Options, AddRefusesBadValuesWithOneLineNamingTheOption) {
   }
 }
 
-TEST(Options, AddTakesLoopOptions) {
+TEST(Options, AddTakesLoopOptionsIntoTheTargetOptionSet) {
   auto r = Parse({"add", "-t", "loop", "-f", "/img", "--offset", "1M",
                   "--logical-block-size", "4096", "--buffered", "--read-only"});
   ASSERT_TRUE(r.ok()) << r.error().message();
   const auto& add = std::get<AddCommand>(*r);
   EXPECT_EQ(add.spec.file, "/img");
-  EXPECT_EQ(add.spec.offset, 1u << 20);
-  EXPECT_EQ(add.spec.logical_block_size, 4096u);
-  EXPECT_TRUE(add.spec.buffered);
   EXPECT_TRUE(add.spec.read_only);
-  const AddCommand plain = std::get<AddCommand>(*Parse({"add", "-t", "loop"}));
-  EXPECT_EQ(plain.spec.offset, 0u);
-  EXPECT_EQ(plain.spec.logical_block_size, 512u);
-  EXPECT_FALSE(plain.spec.buffered);
+  TargetOptions want;
+  want.Set("offset", uint64_t{1} << 20);
+  want.Set("logical-block-size", uint64_t{4096});
+  want.Set("buffered", true);
+  EXPECT_EQ(add.spec.options, want);
+  // Left out: nothing recorded, the table's defaults apply.
+  const AddCommand plain =
+      std::get<AddCommand>(*Parse({"add", "-t", "loop", "-f", "/img"}));
+  EXPECT_TRUE(plain.spec.options.empty());
   EXPECT_FALSE(plain.spec.read_only);
+}
+
+TEST(Options, TargetOptionsMayComeBeforeTheType) {
+  auto r = Parse({"add", "--offset", "4096", "-f", "/img", "-t", "loop"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_NE(std::get<AddCommand>(*r).spec.options.Find("offset"), nullptr);
+  EXPECT_EQ(ErrorOf({"add", "--offset", "1M", "-t", "nvme", "-f", "/dev/ng0n1"}),
+            "--offset: not an option of the nvme target");
 }
 
 TEST(Options, AddRefusesBadLoopOptions) {
@@ -103,11 +116,91 @@ TEST(Options, AddRefusesBadLoopOptions) {
             std::string::npos);
   EXPECT_NE(ErrorOf({"add", "-t", "loop", "--buffered=1"}).find("takes no value"),
             std::string::npos);
+  EXPECT_EQ(ErrorOf({"add", "-t", "loop"}),
+            "the loop target needs a backing file: -f PATH");
+  EXPECT_EQ(ErrorOf({"add", "-t", "nvme"}),
+            "the nvme target needs -f /dev/ngXnY (or /dev/nvmeXnY)");
+}
+
+// The nvme target once took --read-only and --offset and ignored them: a
+// "read-only" device that was writable, I/O at LBA 0 instead of the offset.
+TEST(Options, EveryOptionATargetDoesNotTakeIsRefusedNamingIt) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {{"--offset", "1M"}, "--offset: not an option of the nvme target"},
+      {{"--logical-block-size", "4096"},
+       "--logical-block-size: not an option of the nvme target"},
+      {{"--buffered"}, "--buffered: not an option of the nvme target"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"add", "-t", "nvme", "-f", "/dev/ng0n1"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    EXPECT_EQ(ErrorOf(args), c.error);
+  }
+  const std::vector<Case> null_cases = {
+      {{"--read-only"}, "--read-only: not an option of the null target"},
+      {{"-f", "/img"}, "-f: not an option of the null target"},
+      {{"--file=/img"}, "--file: not an option of the null target"},
+      {{"--offset", "1M"}, "--offset: not an option of the null target"},
+      {{"--logical-block-size", "512"},
+       "--logical-block-size: not an option of the null target"},
+      {{"--buffered"}, "--buffered: not an option of the null target"},
+      {{"-z"}, "-z: not an option of the null target"},
+      {{"--zero-copy=off"}, "--zero-copy: not an option of the null target"},
+  };
+  for (const Case& c : null_cases) {
+    std::vector<std::string> args = {"add", "-t", "null"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    EXPECT_EQ(ErrorOf(args), c.error);
+  }
+}
+
+TEST(Options, ReadOnlyIsTakenByEveryTargetThatStoresData) {
+  for (const char* type : {"loop", "nvme"}) {
+    auto r = Parse({"add", "-t", type, "-f", "/x", "--read-only"});
+    ASSERT_TRUE(r.ok()) << type << ": " << r.error().message();
+    EXPECT_TRUE(std::get<AddCommand>(*r).spec.read_only);
+  }
+}
+
+TEST(Options, TestingOptionsAreCarriedInTheSpec) {
+  auto r = Parse({"add", "-t", "null", "--stall-before-start", "30",
+                  "--stall-before-stop=5"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  const TestingOptions& t = std::get<AddCommand>(*r).spec.testing;
+  EXPECT_EQ(t.stall_before_start_s, 30u);
+  EXPECT_EQ(t.stall_before_stop_s, 5u);
+  EXPECT_FALSE(t.force_auto_fallback);
+  EXPECT_NE(ErrorOf({"add", "-t", "null", "--stall-before-start", "4000"})
+                .find("--stall-before-start 4000: must be a whole number from "
+                      "0 to 3600"),
+            std::string::npos);
+  auto f = Parse({"add", "-t", "loop", "-f", "/img", "-z",
+                  "--force-auto-fallback"});
+  ASSERT_TRUE(f.ok()) << f.error().message();
+  EXPECT_TRUE(std::get<AddCommand>(*f).spec.testing.force_auto_fallback);
+}
+
+TEST(Options, ForcingTheAutoFallbackNeedsZeroCopyAuto) {
+  for (auto extra : std::vector<std::vector<std::string>>{
+           {}, {"--zero-copy=off"}, {"--zero-copy=explicit"}}) {
+    std::vector<std::string> args = {"add", "-t", "loop", "-f", "/img",
+                                     "--force-auto-fallback"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    EXPECT_NE(ErrorOf(args).find("--force-auto-fallback needs --zero-copy=auto"),
+              std::string::npos);
+  }
 }
 
 TEST(Options, ZeroCopyIsAutoWhenGivenBareAndTheServersChoiceByDefault) {
   auto mode = [](std::vector<std::string> args) {
-    return std::get<AddCommand>(*Parse(args)).spec.zero_copy;
+    args.insert(args.end(), {"-f", "/img"});
+    auto r = Parse(args);
+    EXPECT_TRUE(r.ok()) << r.error().message();
+    return r.ok() ? std::get<AddCommand>(*r).spec.zero_copy : ZeroCopy::kBest;
   };
   EXPECT_EQ(mode({"add", "-t", "loop"}), ZeroCopy::kBest);
   EXPECT_EQ(mode({"add", "-t", "loop", "-z"}), ZeroCopy::kAuto);
@@ -118,7 +211,7 @@ TEST(Options, ZeroCopyIsAutoWhenGivenBareAndTheServersChoiceByDefault) {
             ZeroCopy::kExplicit);
   EXPECT_EQ(mode({"add", "-t", "loop", "-zexplicit"}), ZeroCopy::kExplicit);
   // A bare -z never swallows the next argument as its value.
-  auto r = Parse({"add", "-z", "-t", "loop"});
+  auto r = Parse({"add", "-z", "-t", "loop", "-f", "/img"});
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(std::get<AddCommand>(*r).spec.type, "loop");
   EXPECT_NE(ErrorOf({"add", "-t", "loop", "--zero-copy=fast"})
@@ -150,6 +243,73 @@ TEST(Options, HelpAndVersion) {
   EXPECT_FALSE(Parse({"help", "nonsense"}).ok());
   EXPECT_FALSE(Parse({}).ok());
   EXPECT_FALSE(Parse({"frob"}).ok());
+}
+
+// Every row can be parsed and shown: a help text, a value name exactly for
+// options with a value, a default the row itself accepts, and one kind for
+// a name two targets share (the command line has one spelling for it).
+TEST(Options, EveryTargetOptionRowIsWellFormed) {
+  for (const TargetType& t : TargetTypes())
+    for (const TargetOptionDef& o : t.options) {
+      SCOPED_TRACE(std::string(t.name) + " --" + std::string(o.name));
+      EXPECT_FALSE(o.help.empty());
+      EXPECT_EQ(o.value_name.empty(), o.kind == OptionKind::kFlag);
+      OptionValue def = o.kind == OptionKind::kFlag     ? OptionValue(false)
+                        : o.kind == OptionKind::kChoice ? OptionValue(std::string(o.default_choice))
+                                                        : OptionValue(o.default_number);
+      EXPECT_TRUE(CheckOptionValue(o, def).ok());
+      for (const TargetType& other : TargetTypes()) {
+        if (const TargetOptionDef* same = FindOptionDef(other.options, o.name)) {
+          EXPECT_EQ(same->kind, o.kind);
+        }
+      }
+      EXPECT_TRUE(TargetTakes(t, o.name));
+    }
+}
+
+TEST(Options, HelpForOneTargetComesFromEitherSpelling) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"help", "add", "-t", "nvme"},
+           {"add", "-t", "nvme", "--help"},
+           {"add", "--help", "-tnvme"}}) {
+    auto r = Parse(args);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(std::get<HelpCommand>(*r).topic, "add");
+    EXPECT_EQ(std::get<HelpCommand>(*r).target, "nvme");
+  }
+  EXPECT_NE(ErrorOf({"help", "add", "-t", "bogus"})
+                .find("unknown target type 'bogus'"),
+            std::string::npos);
+}
+
+TEST(Options, AddHelpListsEachTargetsOwnOptionsFromItsTable) {
+  const std::string all = HelpText("add");
+  for (const TargetType& t : TargetTypes())
+    for (const TargetOptionDef& o : t.options)
+      EXPECT_NE(all.find("--" + std::string(o.name)), std::string::npos)
+          << o.name;
+  EXPECT_NE(all.find("testing"), std::string::npos);
+  EXPECT_NE(all.find("--stall-before-start"), std::string::npos);
+  EXPECT_NE(all.find("--force-auto-fallback"), std::string::npos);
+
+  const std::string nvme = HelpText("add", "nvme");
+  EXPECT_NE(nvme.find("--read-only"), std::string::npos);
+  EXPECT_NE(nvme.find("-z, --zero-copy"), std::string::npos);
+  EXPECT_EQ(nvme.find("--offset"), std::string::npos);
+  EXPECT_EQ(nvme.find("--logical-block-size"), std::string::npos);
+  EXPECT_EQ(nvme.find("--buffered"), std::string::npos);
+
+  const std::string null = HelpText("add", "null");
+  EXPECT_EQ(null.find("-f, --file"), std::string::npos);
+  EXPECT_EQ(null.find("      --read-only"), std::string::npos);
+  EXPECT_EQ(null.find("-z, --zero-copy"), std::string::npos);
+  EXPECT_EQ(null.find("--force-auto-fallback"), std::string::npos);
+  EXPECT_NE(null.find("refuses -f, --read-only, -z"), std::string::npos);
+
+  const std::string loop = HelpText("add", "loop");
+  EXPECT_NE(loop.find("      --offset SIZE     where the device starts"),
+            std::string::npos);
+  EXPECT_EQ(HelpText("add", "bogus"), "");
 }
 
 TEST(Options, HelpTextsTeachEveryCommand) {

@@ -194,6 +194,7 @@ TEST(Options, HelpTeachesRecovery) {
 TEST(SpecJson, RecoveryModeRoundTripsAndOldFilesMeanOff) {
   DeviceSpec s;
   s.type = "loop";
+  s.file = "/img";
   s.recovery = Recovery::kFailIo;
   auto back = SpecFromJson(SpecToJson(s));
   ASSERT_TRUE(back.ok()) << back.error().message();

@@ -39,25 +39,34 @@ TEST(SpecJson, RoundTripsAMinimalSpec) {
   EXPECT_FALSE(back->id.has_value());
 }
 
-TEST(SpecJson, RoundTripsLoopOptions) {
+DeviceSpec LoopSample() {
   DeviceSpec s = Sample();
   s.type = "loop";
   s.file = "/var/lib/disk.img";
-  s.offset = 1 << 20;
-  s.logical_block_size = 4096;
-  s.buffered = true;
+  s.options.Set("offset", uint64_t{1} << 20);
+  s.options.Set("logical-block-size", uint64_t{4096});
+  s.options.Set("buffered", true);
   s.read_only = true;
   s.zero_copy = ZeroCopy::kExplicit;
+  return s;
+}
+
+TEST(SpecJson, RoundTripsLoopOptions) {
+  const DeviceSpec s = LoopSample();
   auto back = SpecFromJson(SpecToJson(s));
   ASSERT_TRUE(back.ok()) << back.error().message();
   EXPECT_EQ(*back, s);
   auto j = SpecToJson(s);
-  j["buffered"] = "yes";
+  EXPECT_EQ(j["options"]["offset"], 1u << 20);
+  EXPECT_EQ(j["options"]["buffered"], true);
+  j["options"]["buffered"] = "yes";
   EXPECT_NE(SpecFromJson(j).error().message().find("\"buffered\""),
             std::string::npos);
   j = SpecToJson(s);
-  j["logical_block_size"] = 65536;
-  EXPECT_FALSE(SpecFromJson(j).ok());
+  j["options"]["logical-block-size"] = 65536;
+  EXPECT_NE(SpecFromJson(j).error().message().find(
+                "--logical-block-size 65536: must be 512 or 4096"),
+            std::string::npos);
   j = SpecToJson(s);
   j["zero_copy"] = "sometimes";
   EXPECT_NE(SpecFromJson(j).error().message().find("\"zero_copy\""),
@@ -65,6 +74,85 @@ TEST(SpecJson, RoundTripsLoopOptions) {
   // State files written before -z existed have no field: copy mode.
   j.erase("zero_copy");
   EXPECT_EQ(SpecFromJson(j)->zero_copy, ZeroCopy::kOff);
+}
+
+TEST(SpecJson, RoundTripsTestingOptionsAndLeavesThemOutWhenUnset) {
+  DeviceSpec s = LoopSample();
+  s.zero_copy = ZeroCopy::kAuto;
+  s.testing.stall_before_start_s = 30;
+  s.testing.stall_before_stop_s = 7;
+  s.testing.force_auto_fallback = true;
+  auto back = SpecFromJson(SpecToJson(s));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(*back, s);
+  EXPECT_FALSE(SpecToJson(Sample()).contains("testing"));
+  auto j = SpecToJson(s);
+  j["testing"]["stall_before_start"] = 100000;
+  EXPECT_NE(SpecFromJson(j).error().message().find("stall_before_start"),
+            std::string::npos);
+  j = SpecToJson(s);
+  j["zero_copy"] = "off";  // the fallback exists only with zero-copy auto
+  EXPECT_NE(SpecFromJson(j).error().message().find("--force-auto-fallback"),
+            std::string::npos);
+}
+
+TEST(SpecJson, OptionsOfAnotherTargetAreRefused) {
+  DeviceSpec nvme = Sample();
+  nvme.type = "nvme";
+  nvme.file = "/dev/ng0n1";
+  auto j = SpecToJson(nvme);
+  j["options"]["offset"] = 4096;
+  EXPECT_NE(SpecFromJson(j).error().message().find(
+                "--offset: not an option of the nvme target"),
+            std::string::npos);
+  j = SpecToJson(Sample());
+  j["read_only"] = true;
+  EXPECT_NE(SpecFromJson(j).error().message().find(
+                "--read-only: not an option of the null target"),
+            std::string::npos);
+  j = SpecToJson(Sample());
+  j["file"] = "/img";
+  EXPECT_FALSE(SpecFromJson(j).ok());
+  j = SpecToJson(Sample());
+  j["zero_copy"] = "auto";
+  EXPECT_NE(SpecFromJson(j).error().message().find(
+                "-z: not an option of the null target"),
+            std::string::npos);
+  j = SpecToJson(Sample());
+  j["options"] = "none";
+  EXPECT_NE(SpecFromJson(j).error().message().find("\"options\""),
+            std::string::npos);
+}
+
+// The layout of the version before targets declared their options: every
+// target's spec carried loop's options at its top level. A device made then
+// must still be recoverable.
+TEST(SpecJson, ReadsTheLayoutWithLoopOptionsAtTheTopLevel) {
+  const auto loop = nlohmann::json::parse(R"({
+    "type": "loop", "queues": 1, "depth": 128, "name": "", "file": "/img",
+    "max_io_bytes": 524288, "offset": 1048576, "logical_block_size": 4096,
+    "buffered": true, "read_only": true, "zero_copy": "auto",
+    "recovery": "reissue", "id": 3})");
+  auto s = SpecFromJson(loop);
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(LoopSample().options, s->options);
+  EXPECT_TRUE(s->read_only);
+  EXPECT_EQ(s->zero_copy, ZeroCopy::kAuto);
+  // Its null and nvme specs had the same fields, and null's said copy or
+  // auto for -z, which it ignored.
+  const auto null = nlohmann::json::parse(R"({
+    "type": "null", "queues": 1, "depth": 128, "name": "", "file": "",
+    "max_io_bytes": 524288, "offset": 0, "logical_block_size": 512,
+    "buffered": false, "read_only": false, "zero_copy": "off",
+    "recovery": "off"})");
+  auto n = SpecFromJson(null);
+  ASSERT_TRUE(n.ok()) << n.error().message();
+  EXPECT_TRUE(n->options.empty());
+  EXPECT_EQ(n->zero_copy, ZeroCopy::kBest);
+  auto bad = loop;
+  bad["logical_block_size"] = 1024;
+  EXPECT_NE(SpecFromJson(bad).error().message().find("must be 512 or 4096"),
+            std::string::npos);
 }
 
 TEST(SpecJson, NamesTheBadField) {

@@ -223,7 +223,7 @@ test_server_killed_before_start_dev_leaves_nothing_and_the_id_is_reusable() {
 	truncate -s 32M /tmp/rec-start.img
 	for flag in -r ''; do
 		echo "== add $flag killed before START_DEV"
-		UBLK_TEST_STALL_BEFORE_START_DEV=30 ublk add -t loop -f /tmp/rec-start.img -n 5 $flag \
+		ublk add -t loop -f /tmp/rec-start.img -n 5 $flag --stall-before-start 30 \
 			>/tmp/rec-add.out 2>&1 &
 		add_pid=$!
 		wait_until 30 dev_exists 5 || fail "device 5 never appeared"
@@ -249,7 +249,7 @@ test_server_killed_during_del_leaves_nothing_and_the_id_is_reusable() {
 	truncate -s 32M /tmp/rec-del.img
 	for flag in -r ''; do
 		echo "== del of a device added with '$flag', server killed during del"
-		id=$(UBLK_TEST_STALL_BEFORE_STOP_DEV=30 add_dev -t loop -f /tmp/rec-del.img $flag)
+		id=$(add_dev -t loop -f /tmp/rec-del.img $flag --stall-before-stop 30)
 		fio --name=busy --filename=/dev/ublkb"$id" --rw=randrw --bs=4k --iodepth=8 \
 			--ioengine=io_uring --direct=1 --runtime=60 --time_based >/dev/null 2>&1 &
 		fio_pid=$!
