@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "json_fields.h"
 #include "option_table.h"
 #include "registry.h"
 #include "ublk/abi.h"
@@ -11,48 +12,6 @@ namespace ublk {
 namespace {
 
 using nlohmann::json;
-
-// Reads an optional unsigned field no larger than max into *out.
-Result<void> GetUnsigned(const json& j, const char* key, uint64_t max,
-                         uint64_t* out, bool required) {
-  auto it = j.find(key);
-  if (it == j.end()) {
-    if (required) return Invalid(std::string("missing field \"") + key + "\"");
-    return {};
-  }
-  // A built json keeps a signed type for a non-negative int (pid_t); parsed
-  // text gives unsigned. Either is fine when it is not negative.
-  const bool whole = it->is_number_unsigned() ||
-                     (it->is_number_integer() && it->get<int64_t>() >= 0);
-  if (!whole || it->get<uint64_t>() > max)
-    return Invalid(std::string("field \"") + key +
-                   "\" must be a whole number up to " + std::to_string(max));
-  *out = it->get<uint64_t>();
-  return {};
-}
-
-Result<void> GetString(const json& j, const char* key, std::string* out,
-                       bool required) {
-  auto it = j.find(key);
-  if (it == j.end()) {
-    if (required) return Invalid(std::string("missing field \"") + key + "\"");
-    return {};
-  }
-  if (!it->is_string())
-    return Invalid(std::string("field \"") + key + "\" must be a string");
-  *out = it->get<std::string>();
-  return {};
-}
-
-// Reads an optional boolean field into *out.
-Result<void> GetBool(const json& j, const char* key, bool* out) {
-  auto it = j.find(key);
-  if (it == j.end()) return {};
-  if (!it->is_boolean())
-    return Invalid(std::string("field \"") + key + "\" must be true or false");
-  *out = it->get<bool>();
-  return {};
-}
 
 json OptionToJson(const OptionValue& v) {
   if (const auto* b = std::get_if<bool>(&v)) return *b;
