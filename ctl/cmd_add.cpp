@@ -37,6 +37,12 @@ int PossibleCpus() {
 }  // namespace
 
 void PrintReport(const nlohmann::json& r, bool json) {
+  // The target's notes (read-only device, buffered I/O and why), which the
+  // server logged where this user may not look.
+  if (auto notes = r.find("notes"); notes != r.end() && notes->is_array())
+    for (const auto& note : *notes)
+      if (note.is_string())
+        std::fprintf(stderr, "ublk: %s\n", note.get<std::string>().c_str());
   if (json) {
     nlohmann::json out = r;
     out.erase("ok");
@@ -110,11 +116,8 @@ int RunAdd(const AddCommand& cmd) {
     std::string running = uname(&u) == 0 ? std::string(u.release) : "?";
     return Fail(usable.error().message() + " (running " + running + ")");
   }
-  {
-    // Opens and checks the backend the way the server will, then lets go.
-    auto target = type->create(spec);
-    if (!target) return Fail(target.error().message());
-  }
+  // The backend is opened and probed once, by the server: its refusal comes
+  // back as one line through the ready pipe, its notes in the report.
   auto server = FindServer();
   if (!server) return Fail(server.error().message());
   if (cmd.foreground)

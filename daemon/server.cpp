@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backing_file.h"
+#include "backing_in_use.h"
 #include "device.h"
 #include "feature_flags.h"
 #include "params.h"
@@ -72,6 +73,7 @@ class Server {
   DataPath data_path_ = DataPath::kCopy;
   uint64_t size_bytes_ = 0;
   std::optional<BackingIdentity> backing_;
+  std::vector<std::string> notes_;  // the target's, for the report
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::jthread> threads_;
 };
@@ -91,9 +93,15 @@ Result<void> Server::Start() {
 
   const TargetType* type = FindTargetType(spec_.type);
   if (type == nullptr) return Invalid("unknown target type '" + spec_.type + "'");
+  // Asked before the target opens the store, so the refusal names the other
+  // device (a block device's exclusive open would only say "in use").
+  if (!spec_.file.empty())
+    UBLK_RETURN_IF_ERROR(CheckNotInUse(spec_.file, spec_.id));
   auto target = type->create(spec_);
   if (!target) return target.error();
   target_ = std::move(*target);
+  notes_ = target_->notes();
+  for (const std::string& note : notes_) log::Warn("{}", note);
   size_bytes_ = target_->Geometry().size_bytes;
 
   // Identify the backing store now, while the target holds it open, so the
@@ -266,6 +274,7 @@ nlohmann::json Server::Report() const {
           {"features", FeatureNames(info.flags)},
           {"recovery", RecoveryName(RecoveryOfDevice(info.flags))},
           {"recovered", options_.recover},
+          {"notes", notes_},
           {"pid", getpid()}};
 }
 
