@@ -22,6 +22,7 @@
 #include "registry.h"
 #include "state_file.h"
 #include "ublk/log.h"
+#include "wait.h"
 
 namespace ublk {
 namespace {
@@ -123,7 +124,7 @@ Result<void> Server::Start() {
   else
     UBLK_RETURN_IF_ERROR(AddDevice());
   const abi::DevInfo& info = device_->info();
-  UBLK_RETURN_IF_ERROR(device_->OpenCharDev(10000));
+  UBLK_RETURN_IF_ERROR(device_->OpenCharDev(Millis(10000)));
   UBLK_RETURN_IF_ERROR(StartQueues());
 
   if (options_.recover) {
@@ -218,13 +219,14 @@ Result<void> Server::TakeOver(DataAccess access) {
   data_path_ = DataPathOfDevice(info->flags, access);
   // The dead server's /dev/ublkcN is released only once the kernel has torn
   // down its io_uring (asynchronously): EBUSY until then.
-  for (int waited = 0;; waited += 100) {
-    auto r = control_->StartUserRecovery(id);
-    if (r) break;
-    if (r.error().code().value() != EBUSY || waited >= 20000) return r.error();
-    timespec ts{0, 100 * 1000 * 1000};
-    nanosleep(&ts, nullptr);
-  }
+  UBLK_RETURN_IF_ERROR(PollKernelState(
+      "the dead server's /dev/ublkc" + std::to_string(id) + " to be released",
+      Millis(20000), Millis(100), [&]() -> Result<bool> {
+        auto r = control_->StartUserRecovery(id);
+        if (r) return true;
+        if (r.error().code().value() == EBUSY) return false;
+        return r.error();
+      }));
   log::Info("dev {}: recovery started ({} queues, data path {})", id,
             info->nr_hw_queues, DataPathName(data_path_));
   return {};
