@@ -46,8 +46,8 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
   }
   ready.set_value(std::move(setup));
   if (ok) {
-    log::Info("dev {} queue {}: serving {} tags", config_.dev_id, config_.id,
-              config_.depth);
+    log::Info("dev {} queue {}: serving {} tags, ring {}", config_.dev_id,
+              config_.id, config_.depth, SetupFlagNames(ring_->setup_flags()));
     Serve();
     log::Info(
         "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "
