@@ -97,11 +97,8 @@ int RunAdd(const AddCommand& cmd) {
     std::string running = uname(&u) == 0 ? std::string(u.release) : "?";
     return Fail(usable.error().message() + " (running " + running + ")");
   }
-  {
-    // Opens and checks the backend the way the server will, then lets go.
-    auto target = type->create(spec);
-    if (!target) return Fail(target.error().message());
-  }
+  // The backend is opened and probed once, by the server: its refusal comes
+  // back as one line through the ready pipe, its notes in the report.
   auto server = FindServer();
   if (!server) return Fail(server.error().message());
   if (cmd.foreground)

@@ -1,9 +1,6 @@
 // ublk del: ask each device's server to stop; take the device down directly
 // when there is no server or it does not answer.
-#include <limits.h>
 #include <signal.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -12,24 +9,10 @@
 #include "control_device.h"
 #include "recovery.h"
 #include "state_file.h"
+#include "wait.h"
 
 namespace ublk {
 namespace {
-
-void SleepMs(int ms) {
-  timespec ts{ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, nullptr);
-}
-
-// Waits until `done` holds, up to ms milliseconds.
-template <class Pred>
-bool WaitFor(Pred done, int ms) {
-  for (int waited = 0; waited < ms; waited += 20) {
-    if (done()) return true;
-    SleepMs(20);
-  }
-  return done();
-}
 
 Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
   if (!DeviceExists(id))
@@ -46,16 +29,19 @@ Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
 
   if (ServerAlive(server)) {
     ::kill(server, SIGTERM);
-    // A server killed meanwhile may leave a recovery device waiting for
-    // the next one: then stop waiting and delete it from here.
-    WaitFor([&] { return !DeviceExists(id) || !ServerAlive(server); }, 20000);
-    if (!DeviceExists(id)) return {};
-    if (ServerAlive(server)) {
+    // The server deletes its device before it exits. One killed meanwhile
+    // may leave a recovery device waiting for the next one: then stop
+    // waiting and delete it from here.
+    if (auto stopped = WaitForExit(server, Millis(20000)); !stopped) {
       std::fprintf(stderr, "ublk: device %u: server %d did not stop in 20 s, "
                    "killing it\n", id, server);
       ::kill(server, SIGKILL);
     }
-    if (WaitFor([&] { return !DeviceExists(id); }, 5000)) return {};
+    if (!DeviceExists(id)) return {};
+    // Killed, its guardian deletes the device, which removes /dev/ublkcN.
+    if (WaitForPathGone("/dev/ublkc" + std::to_string(id), Millis(5000)) &&
+        !DeviceExists(id))
+      return {};
   }
   // No (working) server: stop and delete from here.
   // DEL_DEV stops a live device too; STOP_DEV first only makes pending

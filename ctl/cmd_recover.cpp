@@ -1,12 +1,11 @@
 // ublk recover: hand a device whose server died to a new server.
-#include <time.h>
-
 #include "commands.h"
 #include "backing_file.h"
 #include "control_device.h"
 #include "launch.h"
 #include "recovery.h"
 #include "state_file.h"
+#include "wait.h"
 
 namespace ublk {
 
@@ -30,14 +29,19 @@ Result<DeviceSpec> CheckRecover(ControlDevice& control, uint32_t id) {
                      ") is still running; nothing to recover");
   // Right after the server died the kernel may not have noticed yet: it
   // leaves LIVE once the dead server's /dev/ublkcN is released.
-  for (int waited = 0; info->state == abi::kStateLive && waited < 15000;
-       waited += 100) {
-    timespec ts{0, 100 * 1000 * 1000};
-    nanosleep(&ts, nullptr);
-    info = control.GetDevInfo(id);
-    if (!info) return info.error();
-  }
-  UBLK_RETURN_IF_ERROR(CheckRecoverable(*state, *info));
+  // Still LIVE after the wait is refused by CheckRecoverable, naming the state.
+  abi::DevInfo now = *info;
+  auto left = PollKernelState(
+      dev + " to leave LIVE", Millis(15000), Millis(100),
+      [&]() -> Result<bool> {
+        if (now.state != abi::kStateLive) return true;
+        auto again = control.GetDevInfo(id);
+        if (!again) return again.error();
+        now = *again;
+        return now.state != abi::kStateLive;
+      });
+  if (!left && !TimedOut(left.error())) return left.error();
+  UBLK_RETURN_IF_ERROR(CheckRecoverable(*state, now));
   // Never start a server on another file than the device was made on.
   UBLK_RETURN_IF_ERROR(CheckBackingFile(*state));
   DeviceSpec spec = state->spec;

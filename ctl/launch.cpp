@@ -119,11 +119,14 @@ Result<ServerReport> LaunchDetached(const std::string& server,
     ::kill(pid, SIGTERM);  // the guardian forwards it; the server cleans up
     return line.error();
   }
-  // The launched process is the guardian, which lives as long as the device;
-  // reap it only if it already failed.
+  // The launched process is the guardian, which lives as long as the device.
+  // One that refused exits once its server has undone everything: wait for
+  // that, so a refused `add` leaves no process behind when it returns.
+  auto report = ParseServerReport(*line);
   int status;
-  (void)::waitpid(pid, &status, WNOHANG);
-  return ParseServerReport(*line);
+  while (::waitpid(pid, &status, report ? WNOHANG : 0) < 0 && errno == EINTR) {
+  }
+  return report;
 }
 
 Error ExecForeground(const std::string& server, const DeviceSpec& spec,

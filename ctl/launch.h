@@ -15,7 +15,8 @@ Result<std::string> FindServer();
 
 // Starts the server detached (own session, stdio on /dev/null, logging to
 // syslog) and returns its report once the device is live, or the server's
-// error. Waits at most timeout_ms. With `recover` the server takes over
+// error, once the server has exited and left nothing behind. Waits at most
+// timeout_ms for the report. With `recover` the server takes over
 // device spec.id (ublk-server --recover) instead of adding one.
 Result<ServerReport> LaunchDetached(const std::string& server,
                                       const DeviceSpec& spec, int timeout_ms,

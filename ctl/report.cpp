@@ -28,6 +28,7 @@ Result<ServerReport> FromJson(const nlohmann::json& j) {
   UBLK_RETURN_IF_ERROR(GetString(j, "recovery", &r.recovery, false));
   UBLK_RETURN_IF_ERROR(GetStrings(j, "features", &r.features, true));
   UBLK_RETURN_IF_ERROR(GetBool(j, "recovered", &r.recovered));
+  UBLK_RETURN_IF_ERROR(GetStrings(j, "notes", &r.notes, false));
   UBLK_RETURN_IF_ERROR(GetUnsigned(j, "pid", INT32_MAX, &v, true));
   r.pid = static_cast<int>(v);
   r.json = j;
@@ -56,6 +57,8 @@ Result<ServerReport> ParseServerReport(const std::string& line) {
 }
 
 void PrintReport(const ServerReport& r, bool json) {
+  for (const std::string& note : r.notes)
+    std::fprintf(stderr, "ublk: %s\n", note.c_str());
   if (json) {
     std::printf("%s\n", DumpJson(r.json, 2).c_str());
     std::fflush(stdout);

@@ -27,6 +27,10 @@ struct ServerReport {
   std::vector<std::string> features;
   bool recovered = false;
   int pid = 0;
+  // What the target noted while opening the backend (a read-only device,
+  // buffered I/O and why), which the server logged where this user may not
+  // look.
+  std::vector<std::string> notes;
   nlohmann::json json;  // the report as the server sent it, less "ok"
 };
 
@@ -35,7 +39,8 @@ struct ServerReport {
 // field. Never throws.
 Result<ServerReport> ParseServerReport(const std::string& line);
 
-// Prints the report as `add` does: a few lines of text, or the JSON.
+// Prints the report as `add` does: a few lines of text, or the JSON; the
+// notes go to stderr either way.
 void PrintReport(const ServerReport& report, bool json);
 
 }  // namespace ublk

@@ -12,7 +12,8 @@
 
 #include <string>
 
-#include "spec_json.h"
+#include "backing_identity.h"
+#include "device_state.h"
 #include "ublk/result.h"
 
 namespace ublk {

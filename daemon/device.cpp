@@ -1,8 +1,7 @@
 #include "device.h"
 
-#include <time.h>
-
 #include "ublk/log.h"
+#include "wait.h"
 
 namespace ublk {
 
@@ -36,19 +35,13 @@ Device::~Device() {
     log::Error("dev {}: {}", id(), r.error().message());
 }
 
-Result<void> Device::OpenCharDev(int timeout_ms) {
+Result<void> Device::OpenCharDev(Millis timeout) {
   const std::string path = char_path();
-  for (int waited = 0;; waited += 10) {
-    auto fd = Fd::Open(path, O_RDWR);
-    if (fd) {
-      char_fd_ = std::move(*fd);
-      return {};
-    }
-    if (fd.error().code().value() != ENOENT || waited >= timeout_ms)
-      return fd.error();
-    timespec ts{0, 10 * 1000 * 1000};
-    nanosleep(&ts, nullptr);
-  }
+  UBLK_RETURN_IF_ERROR(WaitForPath(path, timeout));
+  auto fd = Fd::Open(path, O_RDWR);
+  if (!fd) return fd.error();
+  char_fd_ = std::move(*fd);
+  return {};
 }
 
 }  // namespace ublk

@@ -1,7 +1,7 @@
 // Device: one kernel ublk device, from ADD_DEV until it is deleted.
 //
-// Owns the device (the destructor sends DEL_DEV unless Disown() was called,
-// for recovery) and its /dev/ublkcN descriptor. Borrows the ControlDevice,
+// Owns the device (the destructor sends DEL_DEV; a device attached for
+// recovery only once Own() is called) and its /dev/ublkcN descriptor. Borrows the ControlDevice,
 // which must outlive it. Main thread only.
 #pragma once
 
@@ -12,6 +12,7 @@
 #include "ublk/abi.h"
 #include "ublk/fd.h"
 #include "ublk/result.h"
+#include "wait.h"
 
 namespace ublk {
 
@@ -34,13 +35,11 @@ class Device {
   std::string char_path() const { return "/dev/ublkc" + std::to_string(id()); }
   std::string block_path() const { return "/dev/ublkb" + std::to_string(id()); }
 
-  // Opens /dev/ublkcN, waiting up to timeout_ms for udev/devtmpfs to create it.
-  Result<void> OpenCharDev(int timeout_ms);
+  // Opens /dev/ublkcN, waiting up to `timeout` for devtmpfs (or udev) to
+  // create it after ADD_DEV.
+  Result<void> OpenCharDev(Millis timeout);
   int char_fd() const { return char_fd_.get(); }
-  void CloseCharDev() { char_fd_.reset(); }
 
-  // Leaves the kernel device in place when this object goes away.
-  void Disown() { owned_ = false; }
   // Deletes the kernel device when this object goes away (after recovery).
   void Own() { owned_ = true; }
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "queue.h"
+#include "data_path.h"
 #include "ublk/result.h"
 #include "ublk/spec.h"
 #include "ublk/target.h"

@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +12,7 @@
 #include "state_file.h"
 #include "ublk/fd.h"
 #include "ublk/log.h"
+#include "wait.h"
 
 namespace ublk {
 namespace {
@@ -40,23 +40,36 @@ void CleanUpAfter(uint32_t dev_id) {
 // wait for that; DEAD means it never went live and goes as usual. A LIVE
 // device with another server pid has been recovered meanwhile.
 void KeepOrCleanUp(uint32_t dev_id, pid_t dead_server) {
-  auto control = ControlDevice::Open();
-  for (int waited = 0; control && waited < 30000; waited += 100) {
-    auto info = control->GetDevInfo(dev_id);
-    if (!info) break;
-    if (WaitsForServer(*info)) {
+  enum class Verdict { kCleanUp, kKeep, kRecovered } verdict = Verdict::kCleanUp;
+  if (auto control = ControlDevice::Open()) {
+    (void)PollKernelState(
+        "device " + std::to_string(dev_id) + " to leave LIVE", Millis(30000),
+        Millis(100), [&]() -> Result<bool> {
+          auto info = control->GetDevInfo(dev_id);
+          if (!info) return info.error();
+          if (WaitsForServer(*info)) {
+            verdict = Verdict::kKeep;
+            return true;
+          }
+          if (info->state == abi::kStateDead) return true;
+          // 7.x sets the pid to -1 when the server goes; a new server's is > 0.
+          if (info->ublksrv_pid > 0 && info->ublksrv_pid != dead_server) {
+            verdict = Verdict::kRecovered;
+            return true;
+          }
+          return false;
+        });
+  }
+  switch (verdict) {
+    case Verdict::kKeep:
       log::Info("dev {}: kept for `ublk recover` after its server died",
                 dev_id);
       return;
-    }
-    if (info->state == abi::kStateDead) break;
-    // 7.x sets the pid to -1 when the server goes; a new server's is > 0.
-    if (info->ublksrv_pid > 0 && info->ublksrv_pid != dead_server)
-      return;  // already recovered
-    timespec ts{0, 100 * 1000 * 1000};
-    nanosleep(&ts, nullptr);
+    case Verdict::kRecovered:
+      return;
+    case Verdict::kCleanUp:
+      CleanUpAfter(dev_id);
   }
-  CleanUpAfter(dev_id);
 }
 
 }  // namespace

@@ -18,34 +18,7 @@ constexpr size_t RoundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
 size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 
-// Fixed-file slot of /dev/ublkcN; targets get the slots after it.
-constexpr unsigned kFileSlots = 16;
-
 }  // namespace
-
-const char* DataPathName(DataPath path) {
-  switch (path) {
-    case DataPath::kCopy:
-      return "copy";
-    case DataPath::kNone:
-      return "none";
-    case DataPath::kAutoBufReg:
-      return "zero-copy/auto";
-    case DataPath::kExplicitReg:
-      return "zero-copy/explicit";
-  }
-  return "?";
-}
-
-Result<int> QueueContext::AddFile(int fd) {
-  if (next_file_ >= static_cast<int>(kFileSlots))
-    return Invalid("too many files for one queue");
-  int slot = next_file_;
-  int ret = io_uring_register_files_update(ring_, slot, &fd, 1);
-  if (ret < 0) return SysError(-ret, "registering a backend file");
-  ++next_file_;
-  return slot;
-}
 
 Queue::Queue(QueueConfig config, Target& target)
     : config_(std::move(config)),
@@ -73,8 +46,8 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
   }
   ready.set_value(std::move(setup));
   if (ok) {
-    log::Info("dev {} queue {}: serving {} tags", config_.dev_id, config_.id,
-              config_.depth);
+    log::Info("dev {} queue {}: serving {} tags, ring {}", config_.dev_id,
+              config_.id, config_.depth, SetupFlagNames(ring_->setup_flags()));
     Serve();
     log::Info(
         "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "

@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "data_path.h"
 #include "ublk/abi.h"
 #include "ublk/fd.h"
 #include "ublk/mmap.h"
@@ -29,24 +30,6 @@
 #include "ublk/target.h"
 
 namespace ublk {
-
-// How request data moves between the kernel and the server.
-enum class DataPath {
-  kCopy,  // the kernel copies into/out of per-tag buffers (FETCH addr)
-  kNone,  // user-copy mode and a target that never touches data: no copies
-  // Zero copy: the kernel registers each request's pages in the ring's
-  // buffer table at index tag (AUTO_BUF_REG); the backend I/O uses them
-  // directly. No per-tag buffers exist. A request whose registration failed
-  // (NEED_REG_BUF) is registered by hand as in kExplicitReg.
-  kAutoBufReg,
-  // Zero copy: every request with data is registered by hand around its
-  // backend I/O (REGISTER_IO_BUF -> I/O -> UNREGISTER_IO_BUF, hard-linked).
-  kExplicitReg,
-};
-const char* DataPathName(DataPath path);
-constexpr bool IsZeroCopy(DataPath path) {
-  return path == DataPath::kAutoBufReg || path == DataPath::kExplicitReg;
-}
 
 struct QueueConfig {
   uint32_t dev_id = 0;

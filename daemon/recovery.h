@@ -15,8 +15,8 @@
 #include <cstdint>
 #include <string>
 
-#include "queue.h"
-#include "spec_json.h"
+#include "data_path.h"
+#include "device_state.h"
 #include "ublk/abi.h"
 #include "ublk/result.h"
 #include "ublk/spec.h"

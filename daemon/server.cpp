@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backing_file.h"
+#include "backing_in_use.h"
 #include "device.h"
 #include "feature_flags.h"
 #include "json_fields.h"
@@ -22,6 +23,7 @@
 #include "registry.h"
 #include "state_file.h"
 #include "ublk/log.h"
+#include "wait.h"
 
 namespace ublk {
 namespace {
@@ -78,6 +80,7 @@ class Server {
   DataPath data_path_ = DataPath::kCopy;
   uint64_t size_bytes_ = 0;
   std::optional<BackingIdentity> backing_;
+  std::vector<std::string> notes_;  // the target's, for the report
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::jthread> threads_;
   bool started_ = false;  // START_DEV (or END_USER_RECOVERY) succeeded
@@ -99,9 +102,15 @@ Result<void> Server::Start() {
 
   const TargetType* type = FindTargetType(spec_.type);
   if (type == nullptr) return Invalid("unknown target type '" + spec_.type + "'");
+  // Asked before the target opens the store, so the refusal names the other
+  // device (a block device's exclusive open would only say "in use").
+  if (!spec_.file.empty())
+    UBLK_RETURN_IF_ERROR(CheckNotInUse(spec_.file, spec_.id));
   auto target = type->create(spec_);
   if (!target) return target.error();
   target_ = std::move(*target);
+  notes_ = target_->notes();
+  for (const std::string& note : notes_) log::Warn("{}", note);
   size_bytes_ = target_->Geometry().size_bytes;
 
   // Identify the backing store now, while the target holds it open, so the
@@ -123,7 +132,7 @@ Result<void> Server::Start() {
   else
     UBLK_RETURN_IF_ERROR(AddDevice());
   const abi::DevInfo& info = device_->info();
-  UBLK_RETURN_IF_ERROR(device_->OpenCharDev(10000));
+  UBLK_RETURN_IF_ERROR(device_->OpenCharDev(Millis(10000)));
   UBLK_RETURN_IF_ERROR(StartQueues());
 
   if (options_.recover) {
@@ -227,13 +236,14 @@ Result<void> Server::TakeOver(DataAccess access) {
   data_path_ = DataPathOfDevice(info->flags, access);
   // The dead server's /dev/ublkcN is released only once the kernel has torn
   // down its io_uring (asynchronously): EBUSY until then.
-  for (int waited = 0;; waited += 100) {
-    auto r = control_->StartUserRecovery(id);
-    if (r) break;
-    if (r.error().code().value() != EBUSY || waited >= 20000) return r.error();
-    timespec ts{0, 100 * 1000 * 1000};
-    nanosleep(&ts, nullptr);
-  }
+  UBLK_RETURN_IF_ERROR(PollKernelState(
+      "the dead server's /dev/ublkc" + std::to_string(id) + " to be released",
+      Millis(20000), Millis(100), [&]() -> Result<bool> {
+        auto r = control_->StartUserRecovery(id);
+        if (r) return true;
+        if (r.error().code().value() == EBUSY) return false;
+        return r.error();
+      }));
   log::Info("dev {}: recovery started ({} queues, data path {})", id,
             info->nr_hw_queues, DataPathName(data_path_));
   return {};
@@ -284,6 +294,7 @@ nlohmann::json Server::Report() const {
           {"features", FeatureNames(info.flags)},
           {"recovery", RecoveryName(RecoveryOfDevice(info.flags))},
           {"recovered", options_.recover},
+          {"notes", notes_},
           {"pid", getpid()}};
 }
 

@@ -3,6 +3,7 @@
 #include <linux/falloc.h>
 
 #include <cerrno>
+#include <string>
 #include <vector>
 
 #include "loop_io.h"
@@ -151,10 +152,12 @@ class LoopQueue final : public TargetQueue {
 
 class LoopTarget final : public Target {
  public:
-  LoopTarget(Fd fd, LoopPlan plan) : fd_(std::move(fd)), plan_(std::move(plan)) {}
+  LoopTarget(Fd fd, LoopPlan plan, std::vector<std::string> notes)
+      : fd_(std::move(fd)), plan_(std::move(plan)), notes_(std::move(notes)) {}
 
   DeviceGeometry Geometry() const override { return plan_.geometry; }
   DataAccess data_access() const override { return DataAccess::kBuffer; }
+  std::vector<std::string> notes() const override { return notes_; }
 
   Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) override {
     auto slot = q.AddFile(fd_.get());
@@ -166,6 +169,7 @@ class LoopTarget final : public Target {
  private:
   Fd fd_;
   LoopPlan plan_;
+  std::vector<std::string> notes_;
 };
 
 }  // namespace
@@ -173,7 +177,7 @@ class LoopTarget final : public Target {
 Result<std::unique_ptr<Target>> CreateLoopTarget(const DeviceSpec& spec) {
   const std::string& path = spec.file;
   const LoopOptions options = LoopOptionsOf(spec);
-  auto backing = OpenBacking(path, options.read_only, spec.id);
+  auto backing = OpenBacking(path, options.read_only);
   if (!backing) return backing.error();
   auto plan = PlanLoop(options, backing->facts, path);
   if (!plan) return plan.error();
@@ -181,19 +185,19 @@ Result<std::unique_ptr<Target>> CreateLoopTarget(const DeviceSpec& spec) {
     auto direct = SetDirect(backing->fd.get(), true);
     if (!direct) return direct.error().Wrap(path);
   }
-  // Notes only once everything is valid, so a refusal stays one line.
+  std::vector<std::string> notes;
   if (!backing->read_only_reason.empty())
-    log::Warn("{}: read-only device ({} when opening for writing)", path,
-              backing->read_only_reason);
+    notes.push_back(path + ": read-only device (" + backing->read_only_reason +
+                    " when opening for writing)");
   if (!plan->direct) {
     if (options.buffered)
       log::Info("{}: buffered I/O (--buffered)", path);
     else
-      log::Warn("{}: buffered I/O instead of O_DIRECT: {}", path,
-                plan->buffered_reason);
+      notes.push_back(path + ": buffered I/O instead of O_DIRECT: " +
+                      plan->buffered_reason);
   }
-  return std::unique_ptr<Target>(
-      new LoopTarget(std::move(backing->fd), std::move(*plan)));
+  return std::unique_ptr<Target>(new LoopTarget(
+      std::move(backing->fd), std::move(*plan), std::move(notes)));
 }
 
 }  // namespace ublk

@@ -1,6 +1,5 @@
 #include "loop_probe.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -13,7 +12,6 @@
 #include <fstream>
 
 #include "loop_io.h"
-#include "state_file.h"
 #include "ublk/ring.h"
 
 namespace ublk {
@@ -36,41 +34,6 @@ uint64_t QueueNumber(dev_t rdev, const char* name) {
   std::string text = QueueAttr(rdev, name);
   if (text.empty() || text[0] < '0' || text[0] > '9') return 0;
   return std::stoull(text);
-}
-
-// Another live ublk device already serving this file or device. Two servers
-// on one store would corrupt it, so this is refused, naming the device.
-Result<void> CheckNotInUse(const std::string& path, const struct stat& st,
-                           std::optional<uint32_t> own_id) {
-  const std::string dir = StateDir();
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return {};  // no state directory: no devices
-  Result<void> verdict;
-  while (dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    unsigned long id = std::strtoul(e->d_name, &end, 10);
-    if (end == e->d_name || std::string(end) != ".json") continue;
-    if (own_id && *own_id == id) continue;
-    // A state file whose device is gone is stale, not a user.
-    if (::access(("/sys/class/ublk-char/ublkc" + std::to_string(id)).c_str(),
-                 F_OK) != 0)
-      continue;
-    auto state = ReadState(dir, static_cast<uint32_t>(id));
-    if (!state || state->spec.file.empty()) continue;
-    struct stat other {};
-    if (::stat(state->spec.file.c_str(), &other) != 0) continue;
-    const bool same = S_ISBLK(st.st_mode)
-                          ? S_ISBLK(other.st_mode) && other.st_rdev == st.st_rdev
-                          : other.st_dev == st.st_dev && other.st_ino == st.st_ino;
-    if (same) {
-      verdict = Invalid(path + " is already the backing store of ublk device " +
-                        std::to_string(id) + " (/dev/ublkb" +
-                        std::to_string(id) + ")");
-      break;
-    }
-  }
-  ::closedir(d);
-  return verdict;
 }
 
 // Whether this kernel takes BLOCK_URING_CMD_DISCARD (6.12+) on the device: a
@@ -138,8 +101,7 @@ Result<void> SetDirect(int fd, bool direct) {
   return {};
 }
 
-Result<OpenedBacking> OpenBacking(const std::string& path, bool read_only,
-                                  std::optional<uint32_t> own_id) {
+Result<OpenedBacking> OpenBacking(const std::string& path, bool read_only) {
   if (path.empty())
     return Invalid("the loop target needs a backing file: -f PATH");
   struct stat st {};
@@ -151,7 +113,6 @@ Result<OpenedBacking> OpenBacking(const std::string& path, bool read_only,
     return Invalid(path + " is a directory, not a file or block device");
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
     return Invalid(path + " is neither a regular file nor a block device");
-  UBLK_RETURN_IF_ERROR(CheckNotInUse(path, st, own_id));
 
   OpenedBacking b;
   // O_EXCL on a block device: refuse one that is mounted or claimed by

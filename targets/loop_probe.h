@@ -1,13 +1,11 @@
 // Opening and probing the loop target's backing store (setup path only).
 //
-// OpenBacking checks the path (exists, regular file or block device, not
-// used by another ublk device), opens it read-write (read-only when asked or
-// when the store refuses writes) and gathers BackingFacts with a few
-// syscalls and sysfs reads. Non-destructive: the only probes that touch the
+// OpenBacking checks the path (exists, regular file or block device), opens
+// it read-write (read-only when asked or when the store refuses writes) and
+// gathers BackingFacts with a few syscalls and sysfs reads. Non-destructive: the only probes that touch the
 // store are a hole punch past the end of a file and a zero-length discard.
 #pragma once
 
-#include <optional>
 #include <string>
 
 #include "loop_plan.h"
@@ -22,9 +20,9 @@ struct OpenedBacking {
   std::string read_only_reason;  // set when writes were refused at open
 };
 
-// `own_id`: the device being (re)started, whose own state file is ignored.
-Result<OpenedBacking> OpenBacking(const std::string& path, bool read_only,
-                                  std::optional<uint32_t> own_id);
+// Whether another ublk device serves the same store is the server's question
+// (daemon/backing_in_use.h), asked before this.
+Result<OpenedBacking> OpenBacking(const std::string& path, bool read_only);
 
 // Sets or clears O_DIRECT on an open backing store.
 Result<void> SetDirect(int fd, bool direct);

@@ -23,6 +23,11 @@
 
 namespace ublk {
 
+// Size of each queue ring's fixed-file table, registered sparse when the
+// queue starts: slot kCharFileSlot is /dev/ublkcN, the others go to the
+// target through QueueContext::AddFile.
+inline constexpr unsigned kFileSlots = 16;
+
 class QueueContext {
  public:
   QueueContext(io_uring* ring, uint16_t queue_id, uint16_t depth,
@@ -88,6 +93,7 @@ class QueueContext {
 
   // Setup only: puts fd into the ring's file table and returns its index
   // (use with IOSQE_FIXED_FILE). The fd must stay open while the queue runs.
+  // Fails once the table's kFileSlots are taken.
   Result<int> AddFile(int fd);
 
  private:

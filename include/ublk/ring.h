@@ -10,6 +10,7 @@
 #include <liburing.h>
 
 #include <memory>
+#include <string>
 
 #include "ublk/result.h"
 
@@ -24,11 +25,18 @@ struct RingOptions {
   bool owned_by_thread = false;
 };
 
+// Names of the setup flags Create may ask for, in `flags` ("SQE128
+// COOP_TASKRUN SINGLE_ISSUER ..."), for a lifecycle log line; "none" when
+// none is set.
+std::string SetupFlagNames(unsigned flags);
+
 class Ring {
  public:
   static Result<Ring> Create(const RingOptions& options);
 
   io_uring* get() const { return ring_.get(); }
+  // The IORING_SETUP_* flags the kernel granted: Create drops the ones an
+  // older kernel lacks, so this is what the ring really runs with.
   unsigned setup_flags() const { return ring_->flags; }
 
  private:

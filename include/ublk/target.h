@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "ublk/queue_context.h"
 #include "ublk/result.h"
@@ -114,6 +116,11 @@ class Target {
   virtual DeviceGeometry Geometry() const = 0;
   virtual DataAccess data_access() const = 0;
   virtual RingNeeds ring_needs() const { return {}; }
+  // What the user should know about how the backend was opened, one line
+  // each (a read-only device because writes were refused, buffered I/O and
+  // why). The target does not log them: the server does, and passes them in
+  // its report to `ublk add`, which prints them.
+  virtual std::vector<std::string> notes() const { return {}; }
   // Called on the queue thread during queue setup (may register files).
   virtual Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) = 0;
 };

@@ -6,6 +6,7 @@
 
 #include "ctrl_cmd.h"
 #include "options.h"
+#include "spec_json.h"
 
 namespace ublk {
 namespace {

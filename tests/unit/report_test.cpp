@@ -17,6 +17,7 @@ nlohmann::json GoodReport() {
           {"max_io_bytes", 524288}, {"data_path", "zero-copy/auto"},
           {"features", {"USER_COPY", "AUTO_BUF_REG"}},
           {"recovery", "reissue"}, {"recovered", false},
+          {"notes", {"disk.img: buffered I/O instead of O_DIRECT: x"}},
           {"pid", 1234}};
 }
 
@@ -29,6 +30,7 @@ TEST(ServerReport, ParsesWhatTheServerSends) {
   EXPECT_EQ(r->size, 1ULL << 30);
   EXPECT_EQ(r->features.size(), 2u);
   EXPECT_EQ(r->recovery, "reissue");
+  ASSERT_EQ(r->notes.size(), 1u);
   EXPECT_FALSE(r->json.contains("ok"));
 }
 
@@ -61,7 +63,7 @@ TEST(ServerReport, MistypedFieldsAreErrorsNotExceptions) {
       {"ok", "yes"},        {"dev_id", -1},       {"dev_id", "3"},
       {"queues", 70000},    {"features", "USER_COPY"},
       {"features", {1, 2}}, {"pid", 1.5},         {"recovered", 1},
-      {"block", nullptr},
+      {"block", nullptr},   {"notes", {"a", 2}},
   };
   for (const auto& [key, value] : bad) {
     nlohmann::json j = GoodReport();

@@ -2,6 +2,21 @@
 
 namespace ublk {
 
+std::string SetupFlagNames(unsigned flags) {
+  static constexpr struct {
+    unsigned flag;
+    const char* name;
+  } kNames[] = {{IORING_SETUP_SQE128, "SQE128"},
+                {IORING_SETUP_CQE32, "CQE32"},
+                {IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"},
+                {IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER"},
+                {IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN"}};
+  std::string names;
+  for (const auto& n : kNames)
+    if (flags & n.flag) names += (names.empty() ? "" : " ") + std::string(n.name);
+  return names.empty() ? "none" : names;
+}
+
 void Ring::Exit::operator()(io_uring* ring) const {
   io_uring_queue_exit(ring);
   delete ring;

@@ -1,0 +1,15 @@
+#include "ublk/queue_context.h"
+
+namespace ublk {
+
+Result<int> QueueContext::AddFile(int fd) {
+  if (next_file_ >= static_cast<int>(kFileSlots))
+    return Invalid("too many files for one queue");
+  int slot = next_file_;
+  int ret = io_uring_register_files_update(ring_, slot, &fd, 1);
+  if (ret < 0) return SysError(-ret, "registering a backend file");
+  ++next_file_;
+  return slot;
+}
+
+}  // namespace ublk
