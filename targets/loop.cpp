@@ -41,7 +41,6 @@ class LoopQueue final : public TargetQueue {
     switch (req.op) {
       case abi::kOpRead:
       case abi::kOpWrite:
-        if (req.length == 0) return IoStatus::Done(0);
         progress_[req.tag] = {};
         return SubmitRw(q, req);
       case abi::kOpFlush:
