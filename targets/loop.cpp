@@ -97,6 +97,7 @@ class LoopQueue final : public TargetQueue {
 
   IoStatus SubmitRw(QueueContext& q, const Request& req) noexcept {
     io_uring_sqe* sqe = q.GetSqe(req.tag, Tag(LoopOp::kRw));
+    // No SQE only when the ring is broken: -EIO, as nvme answers.
     if (sqe == nullptr) return Fail(-EIO);
     PrepLoopRw(sqe, io_, req, progress_[req.tag].done);
     return IoStatus::Pending();
@@ -119,7 +120,7 @@ class LoopQueue final : public TargetQueue {
 
   IoStatus Submit(QueueContext& q, const Request& req, LoopOp op) noexcept {
     io_uring_sqe* sqe = q.GetSqe(req.tag, Tag(op));
-    if (sqe == nullptr) return Fail(-EIO);
+    if (sqe == nullptr) return Fail(-EIO);  // a broken ring, as above
     switch (op) {
       case LoopOp::kFlush:
         PrepLoopFlush(sqe, io_);
