@@ -176,8 +176,8 @@ Result<void> Queue::Setup() {
   }
 
   unsigned sqe_bytes = config_.ring_needs.big_sqe ? 128 : 64;
-  context_ = std::make_unique<QueueContext>(r, config_.id, config_.depth,
-                                            sqe_bytes);
+  context_ = std::make_unique<QueueContext>(
+      r, config_.id, config_.depth, sqe_bytes, config_.ring_needs.sqes_per_io);
   auto tq = target_.OpenQueue(*context_);
   if (!tq) return tq.error();
   target_queue_ = std::move(*tq);
@@ -355,15 +355,18 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
       has_data && (config_.data_path == DataPath::kExplicitReg ||
                    (req.op_flags & abi::kIoFNeedRegBuf));
   if (chains_[tag].by_hand) ++registered_by_hand_;
-  BeginChain(tag);
+  BeginTargetCall(tag);
   IoStatus st = target_queue_->Queue(*context_, req);
-  EndChain(tag);
+  EndTargetCall();
   if (!st.pending()) Finish(tag, st.result());
 }
 
-void Queue::BeginChain(uint16_t tag) noexcept {
+void Queue::BeginTargetCall(uint16_t tag) noexcept {
   TagChain& c = chains_[tag];
-  if (!c.by_hand) return;
+  if (!c.by_hand) {
+    context_->BeginIo(tag);
+    return;
+  }
   c.second_slot = !c.second_slot;
   const uint16_t slot = static_cast<uint16_t>(
       config_.depth * (c.second_slot ? 2u : 1u) + tag);
@@ -371,15 +374,13 @@ void Queue::BeginChain(uint16_t tag) noexcept {
   context_->BeginChain(tag, slot);
 }
 
-void Queue::EndChain(uint16_t tag) noexcept {
-  if (chains_[tag].by_hand) context_->EndChain();
-}
+void Queue::EndTargetCall() noexcept { context_->EndIo(); }
 
 void Queue::OnTargetDone(uint16_t tag, const Completion& c) noexcept {
   if (!ledger_.AcceptTargetCompletion(tag)) return;
-  BeginChain(tag);
+  BeginTargetCall(tag);
   IoStatus st = target_queue_->Complete(*context_, requests_[tag], c);
-  EndChain(tag);
+  EndTargetCall();
   if (!st.pending()) Finish(tag, st.result());
 }
 

@@ -92,8 +92,8 @@ class Queue {
   void Finish(uint16_t tag, int result) noexcept;
   bool QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept;
   bool ArmStopEvent() noexcept;
-  void BeginChain(uint16_t tag) noexcept;
-  void EndChain(uint16_t tag) noexcept;
+  void BeginTargetCall(uint16_t tag) noexcept;
+  void EndTargetCall() noexcept;
   Result<void> OccupyAutoSlots();
   io_uring_sqe* NextSqe() noexcept;
 
