@@ -14,7 +14,11 @@ int CheckIoDesc(const abi::IoDesc& desc, const IoDescLimits& limits,
   // nr_sectors is 32 bits; in bytes it must still fit Request::length.
   if (desc.nr_sectors > (UINT32_MAX >> 9)) return -EIO;
   out->length = desc.nr_sectors << 9;
-  if (OpHasData(out->op) && out->length > limits.max_io_bytes) return -EIO;
+  // blk-mq never sends an empty READ or WRITE; a target handed one would
+  // turn it into something else (an NVMe NLB of 0 means 65,536 blocks).
+  if (OpHasData(out->op) &&
+      (out->length == 0 || out->length > limits.max_io_bytes))
+    return -EIO;
   if (!OpHasRange(out->op)) return 0;
   // Shifting first would wrap a huge start sector back into range.
   if (desc.start_sector > kMaxSectorForBytes) return -EIO;

@@ -36,7 +36,8 @@ constexpr bool OpHasData(uint8_t op) {
 
 // Decodes `desc` into *out. Returns 0, or -EIO when the request's range
 // falls outside the device, its length does not fit in 32 bits of bytes, or
-// a data-carrying request is longer than the per-tag buffer. *out is filled
+// a data-carrying request (READ, WRITE) is empty or longer than the per-tag
+// buffer. *out is filled
 // either way (for logging); on -EIO it must not be used for I/O.
 int CheckIoDesc(const abi::IoDesc& desc, const IoDescLimits& limits,
                 CheckedIo* out) noexcept;

@@ -53,7 +53,8 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
         "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "
         "hand, {} tags aborted, {} errors, {} rejected descriptors",
         config_.dev_id, config_.id, requests_served_, wakeups_,
-        registered_by_hand_, aborted_, unexpected_errors_, rejected_);
+        registered_by_hand_, ledger_.aborted(), ledger_.unexpected(),
+        rejected_);
   }
   // Release the ring (cancelling anything still parked) before telling the
   // main thread we are gone.
@@ -148,13 +149,13 @@ Result<void> Queue::Setup() {
   }
 
   unsigned sqe_bytes = config_.ring_needs.big_sqe ? 128 : 64;
-  context_ = std::make_unique<QueueContext>(r, config_.id, config_.depth,
-                                            sqe_bytes);
+  context_ = std::make_unique<QueueContext>(
+      r, config_.id, config_.depth, sqe_bytes, config_.ring_needs.sqes_per_io);
   auto tq = target_.OpenQueue(*context_);
   if (!tq) return tq.error();
   target_queue_ = std::move(*tq);
 
-  tags_.assign(config_.depth, TagState::kParked);
+  ledger_.Reset(config_.depth);
   requests_.assign(config_.depth, Request{});
   chains_.assign(config_.depth, TagChain{});
   for (uint16_t t = 0; t < config_.depth; ++t) {
@@ -256,8 +257,7 @@ void Queue::Serve() noexcept {
     }
     io_uring_cq_advance(r, seen);
     ++wakeups_;
-    if (in_target_ == 0 && (aborted_ == config_.depth || stop_requested_))
-      return;
+    if (ledger_.Drained(stop_requested_)) return;
   }
 }
 
@@ -280,33 +280,27 @@ void Queue::HandleCqe(const io_uring_cqe* cqe) noexcept {
     case UserOp::kBufCmd:
       // Only failures post (CQE_SKIP_SUCCESS). A failed register cancels
       // the linked I/O, which fails the request through the target.
-      ++unexpected_errors_;
+      ledger_.NoteUnexpected();
       return;
   }
 }
 
 void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
-  if (tag >= config_.depth || tags_[tag] != TagState::kParked) {
-    ++unexpected_errors_;
-    return;
-  }
   if (res == abi::kIoResNeedGetData) {
     // The kernel wants the WRITE's buffer before it copies the data in; the
-    // answer completes like a fetch, with the request ready.
-    if (!QueueIoCmd(abi::kIoNeedGetData, tag, 0)) {
-      tags_[tag] = TagState::kAborted;
-      ++aborted_;
-    }
+    // answer completes like a fetch, with the request ready. Only a broken
+    // ring fails to queue it; the kernel aborts the tag on ring exit.
+    if (ledger_.Repark(tag) && !QueueIoCmd(abi::kIoNeedGetData, tag, 0))
+      (void)ledger_.Abort(tag, /*expected=*/false);
     return;
   }
   if (res != abi::kIoResOk) {
     // -ENODEV: cancelled by stop/delete/ring exit. Anything else means the
     // command was refused; either way the kernel no longer holds this tag.
-    if (res != -ENODEV) ++unexpected_errors_;
-    tags_[tag] = TagState::kAborted;
-    ++aborted_;
+    (void)ledger_.Abort(tag, /*expected=*/res == -ENODEV);
     return;
   }
+  if (!ledger_.Deliver(tag)) return;
 
   const auto* desc = static_cast<const abi::IoDesc*>(descs_.data()) + tag;
   Request& req = requests_[tag];
@@ -320,8 +314,6 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
   req.op_flags = io.op_flags;
   req.offset = io.offset;
   req.length = io.length;
-  tags_[tag] = TagState::kInTarget;
-  ++in_target_;
   ++requests_served_;
   UBLK_TRACE("dev {} q {} tag {} op {} off {} len {}", config_.dev_id,
              config_.id, tag, req.op, req.offset, req.length);
@@ -337,15 +329,18 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
       has_data && (config_.data_path == DataPath::kExplicitReg ||
                    (req.op_flags & abi::kIoFNeedRegBuf));
   if (chains_[tag].by_hand) ++registered_by_hand_;
-  BeginChain(tag);
+  BeginTargetCall(tag);
   IoStatus st = target_queue_->Queue(*context_, req);
-  EndChain(tag);
+  EndTargetCall();
   if (!st.pending()) Finish(tag, st.result());
 }
 
-void Queue::BeginChain(uint16_t tag) noexcept {
+void Queue::BeginTargetCall(uint16_t tag) noexcept {
   TagChain& c = chains_[tag];
-  if (!c.by_hand) return;
+  if (!c.by_hand) {
+    context_->BeginIo(tag);
+    return;
+  }
   c.second_slot = !c.second_slot;
   const uint16_t slot = static_cast<uint16_t>(
       config_.depth * (c.second_slot ? 2u : 1u) + tag);
@@ -353,31 +348,23 @@ void Queue::BeginChain(uint16_t tag) noexcept {
   context_->BeginChain(tag, slot);
 }
 
-void Queue::EndChain(uint16_t tag) noexcept {
-  if (chains_[tag].by_hand) context_->EndChain();
-}
+void Queue::EndTargetCall() noexcept { context_->EndIo(); }
 
 void Queue::OnTargetDone(uint16_t tag, const Completion& c) noexcept {
-  if (tag >= config_.depth || tags_[tag] != TagState::kInTarget) {
-    ++unexpected_errors_;
-    return;
-  }
-  BeginChain(tag);
+  if (!ledger_.AcceptTargetCompletion(tag)) return;
+  BeginTargetCall(tag);
   IoStatus st = target_queue_->Complete(*context_, requests_[tag], c);
-  EndChain(tag);
+  EndTargetCall();
   if (!st.pending()) Finish(tag, st.result());
 }
 
 void Queue::Finish(uint16_t tag, int result) noexcept {
-  --in_target_;
+  if (!ledger_.Park(tag)) return;
   chains_[tag].by_hand = false;
   requests_[tag].buf_index = tag;
-  tags_[tag] = TagState::kParked;
   if (!QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) {
     // Only a broken ring gets here; the kernel aborts the tag on ring exit.
-    tags_[tag] = TagState::kAborted;
-    ++aborted_;
-    ++unexpected_errors_;
+    (void)ledger_.Abort(tag, /*expected=*/false);
   }
 }
 

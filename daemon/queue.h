@@ -8,11 +8,12 @@
 // a batch of completions; a new request goes to the target; a finished one
 // goes back with COMMIT_AND_FETCH_REQ, which also re-parks the tag.
 //
-// Every tag is always in one of three places: parked in the kernel, in the
-// target (backend I/O in flight), or aborted by the kernel (-ENODEV on stop,
-// delete or ring exit). The thread exits once every tag is aborted, or once
-// RequestStop() was called and nothing is in the target. Run() never throws
-// and, past setup, never allocates or blocks on anything but its own ring.
+// Every tag is always in one of three places (TagLedger): parked in the
+// kernel, in the target (backend I/O in flight), or aborted by the kernel
+// (-ENODEV on stop, delete or ring exit). The thread exits once every tag is
+// aborted, or once RequestStop() was called and nothing is in the target.
+// Run() never throws and, past setup, never allocates or blocks on anything
+// but its own ring.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "data_path.h"
+#include "tag_ledger.h"
 #include "ublk/abi.h"
 #include "ublk/fd.h"
 #include "ublk/mmap.h"
@@ -61,7 +63,6 @@ class Queue {
   void RequestStop();
 
  private:
-  enum class TagState : uint8_t { kParked, kInTarget, kAborted };
   struct TagChain {
     bool by_hand = false;      // the request is registered around each I/O
     bool second_slot = false;  // which of the tag's two slots the last used
@@ -75,8 +76,8 @@ class Queue {
   void Finish(uint16_t tag, int result) noexcept;
   bool QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept;
   bool ArmStopEvent() noexcept;
-  void BeginChain(uint16_t tag) noexcept;
-  void EndChain(uint16_t tag) noexcept;
+  void BeginTargetCall(uint16_t tag) noexcept;
+  void EndTargetCall() noexcept;
   Result<void> OccupyAutoSlots();
   io_uring_sqe* NextSqe() noexcept;
 
@@ -93,12 +94,9 @@ class Queue {
   std::unique_ptr<QueueContext> context_;
   std::unique_ptr<TargetQueue> target_queue_;
 
-  std::vector<TagState> tags_;
+  TagLedger ledger_;
   std::vector<Request> requests_;
   std::vector<TagChain> chains_;
-  unsigned in_target_ = 0;
-  unsigned aborted_ = 0;
-  unsigned unexpected_errors_ = 0;
   uint64_t requests_served_ = 0;  // statistics, logged at exit
   uint64_t wakeups_ = 0;
   uint64_t registered_by_hand_ = 0;

@@ -42,7 +42,6 @@ class LoopQueue final : public TargetQueue {
     switch (req.op) {
       case abi::kOpRead:
       case abi::kOpWrite:
-        if (req.length == 0) return IoStatus::Done(0);
         progress_[req.tag] = {};
         return SubmitRw(q, req);
       case abi::kOpFlush:
@@ -99,6 +98,7 @@ class LoopQueue final : public TargetQueue {
 
   IoStatus SubmitRw(QueueContext& q, const Request& req) noexcept {
     io_uring_sqe* sqe = q.GetSqe(req.tag, Tag(LoopOp::kRw));
+    // No SQE only when the ring is broken: -EIO, as nvme answers.
     if (sqe == nullptr) return Fail(-EIO);
     PrepLoopRw(sqe, io_, req, progress_[req.tag].done);
     return IoStatus::Pending();
@@ -121,7 +121,7 @@ class LoopQueue final : public TargetQueue {
 
   IoStatus Submit(QueueContext& q, const Request& req, LoopOp op) noexcept {
     io_uring_sqe* sqe = q.GetSqe(req.tag, Tag(op));
-    if (sqe == nullptr) return Fail(-EIO);
+    if (sqe == nullptr) return Fail(-EIO);  // a broken ring, as above
     switch (op) {
       case LoopOp::kFlush:
         PrepLoopFlush(sqe, io_);

@@ -55,7 +55,11 @@ class NvmeQueue final : public TargetQueue {
     if (blocks > nvme::kMaxBlocksPerCmd && req.op != abi::kOpDiscard)
       return IoStatus::Done(-EINVAL);  // the limits we advertise prevent it
     io_uring_sqe* sqe = q.GetSqe(req.tag, 0);
-    if (sqe == nullptr) return IoStatus::Done(-EAGAIN);
+    // No SQE only when flushing the ring failed: the ring is broken, which
+    // the block layer hears as -EIO (as from loop). -EAGAIN would become
+    // BLK_STS_AGAIN, which blk-mq expects only for REQ_NOWAIT bios, so it
+    // is no valid answer to a block request.
+    if (sqe == nullptr) return IoStatus::Done(-EIO);
     io_uring_prep_rw(IORING_OP_URING_CMD, sqe, slot_, nullptr, 0, 0);
     sqe->flags = IOSQE_FIXED_FILE;
     sqe->cmd_op = nvme::kUringCmdIo;

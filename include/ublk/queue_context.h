@@ -4,12 +4,19 @@
 // ring: targets ask it for SQEs whose completions come back to them, and for
 // fixed-file slots during setup.
 //
+// The queue wraps every call into the target (Queue, Complete) in
+// BeginIo/EndIo. Before the call's first SQE, room for all of them is made
+// (RingNeeds::sqes_per_io, flushing the queued entries if needed), so the
+// SQEs of one call go to the kernel in one submission and links between them
+// hold.
+//
 // For a request whose pages must be registered by hand (explicit zero copy,
-// or automatic registration that fell back) the queue wraps the target's
-// call in BeginChain/EndChain: the target's backend SQE then goes out as the
-// middle of a hard-linked chain REGISTER_IO_BUF -> backend I/O ->
-// UNREGISTER_IO_BUF, so the slot is released whatever the I/O does. The
-// target notices nothing but Request::buf_index.
+// or automatic registration that fell back) the queue opens the call with
+// BeginChain instead: the target's backend SQEs then go out as the middle of
+// a hard-linked chain REGISTER_IO_BUF -> backend I/O -> UNREGISTER_IO_BUF,
+// so the slot is released whatever the I/O does. The room made first covers
+// the register, sqes_per_io SQEs and the unregister; a chain never straddles
+// a flush. The target notices nothing but Request::buf_index.
 #pragma once
 
 #include <liburing.h>
@@ -30,64 +37,87 @@ inline constexpr unsigned kFileSlots = 16;
 
 class QueueContext {
  public:
+  // `ring` is borrowed and outlives the context; `sqe_bytes` is its SQE size
+  // (64 or 128); `sqes_per_io` is how many SQEs the target may ask for in
+  // one call (RingNeeds::sqes_per_io; 0 counts as 1).
   QueueContext(io_uring* ring, uint16_t queue_id, uint16_t depth,
-               unsigned sqe_bytes)
-      : ring_(ring), id_(queue_id), depth_(depth), sqe_bytes_(sqe_bytes) {}
+               unsigned sqe_bytes, unsigned sqes_per_io)
+      : ring_(ring),
+        id_(queue_id),
+        depth_(depth),
+        sqe_bytes_(sqe_bytes),
+        sqes_per_io_(sqes_per_io == 0 ? 1 : sqes_per_io) {}
 
   uint16_t id() const { return id_; }
   uint16_t depth() const { return depth_; }
+  unsigned sqes_per_io() const { return sqes_per_io_; }
 
   // A zeroed SQE whose completion is routed to TargetQueue::Complete for
-  // `tag` with `target_data`. When the submission queue is full the queued
-  // entries are flushed to the kernel first; nullptr only if that fails.
-  // Inside a chain (the tag's first SQE) the register command goes first;
-  // a chain never straddles a flush, so its links hold.
+  // `tag` with `target_data`. When the submission queue has no room the
+  // queued entries are flushed to the kernel first; nullptr only if that
+  // fails, which means the ring is broken. Inside a chain, nullptr also
+  // when a target asks for more than sqes_per_io SQEs and the ring has no
+  // room left for them without a flush (that would split the chain).
   io_uring_sqe* GetSqe(uint16_t tag, uint16_t target_data) noexcept {
-    const bool chained = chain_.armed && tag == chain_.tag;
-    if (chained) {
-      if (chain_.last != nullptr) {
-        chain_.last->flags |= IOSQE_IO_HARDLINK;
-      } else {
-        if (io_uring_sq_space_left(ring_) < kChainSqes && !Flush())
-          return nullptr;
+    const bool in_call = call_.open && tag == call_.tag;
+    const bool chained = in_call && call_.chained;
+    if (in_call && call_.sqes == 0) {
+      const unsigned room = sqes_per_io_ + (chained ? 2u : 0u);
+      if (io_uring_sq_space_left(ring_) < room &&
+          (!Flush() || io_uring_sq_space_left(ring_) < room))
+        return nullptr;
+      if (chained) {
         io_uring_sqe* reg = ZeroedSqe();
         if (reg == nullptr) return nullptr;
-        PrepIoBufCmd(reg, abi::kIoRegisterIoBuf, id_, tag, chain_.slot);
+        PrepIoBufCmd(reg, abi::kIoRegisterIoBuf, id_, tag, call_.slot);
         reg->flags |= IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
         reg->user_data = EncodeUserData({tag, UserOp::kBufCmd, 0, id_});
       }
+    } else if (chained) {
+      // Beyond the room made at the start only while no flush is needed:
+      // this SQE and the unregister must still fit.
+      if (io_uring_sq_space_left(ring_) < 2) return nullptr;
+      call_.last->flags |= IOSQE_IO_HARDLINK;
+    } else if (io_uring_sq_space_left(ring_) == 0 && !Flush()) {
+      return nullptr;
     }
     io_uring_sqe* sqe = ZeroedSqe();
     if (sqe == nullptr) return nullptr;
-    sqe->user_data =
-        EncodeUserData({tag, UserOp::kTarget, target_data, id_});
-    if (chained) chain_.last = sqe;
+    sqe->user_data = EncodeUserData({tag, UserOp::kTarget, target_data, id_});
+    if (in_call) {
+      ++call_.sqes;
+      call_.last = sqe;
+    }
     return sqe;
   }
 
-  // Queue only. The target's next SQEs for `tag` use the request's pages
-  // registered at buffer table index `slot`.
-  void BeginChain(uint16_t tag, uint16_t slot) noexcept {
-    chain_ = {true, tag, slot, nullptr};
+  // Queue only, before calling the target for `tag`.
+  void BeginIo(uint16_t tag) noexcept {
+    call_ = {true, false, tag, 0, 0, nullptr};
   }
-  // Queue only. Closes the chain with the unregister command, linked so it
-  // runs even when the I/O fails. Returns whether a chain was sent (a target
-  // that finished the request at once used no buffer and sent none).
-  bool EndChain() noexcept {
-    const bool sent = chain_.last != nullptr;
+  // Queue only, before calling the target for `tag` whose pages are
+  // registered by hand: the target's SQEs use buffer table index `slot`.
+  void BeginChain(uint16_t tag, uint16_t slot) noexcept {
+    call_ = {true, true, tag, slot, 0, nullptr};
+  }
+  // Queue only, after the target returned. Closes a chain with the
+  // unregister command, linked so it runs even when the I/O fails. Returns
+  // whether a chain was sent (a target that finished the request at once
+  // used no buffer and sent none).
+  bool EndIo() noexcept {
+    const bool sent = call_.chained && call_.last != nullptr;
     if (sent) {
-      chain_.last->flags |= IOSQE_IO_HARDLINK;
-      // Reserved by GetSqe for a one-SQE chain. Were it missing, the ring
-      // would be broken; the slot is then emptied when the ring goes.
+      call_.last->flags |= IOSQE_IO_HARDLINK;
+      // GetSqe left room for it, so this takes no flush. Were it missing
+      // the ring would be broken; the slot is emptied when the ring goes.
       if (io_uring_sqe* unreg = ZeroedSqe()) {
-        PrepIoBufCmd(unreg, abi::kIoUnregisterIoBuf, id_, chain_.tag,
-                     chain_.slot);
+        PrepIoBufCmd(unreg, abi::kIoUnregisterIoBuf, id_, call_.tag,
+                     call_.slot);
         unreg->flags |= IOSQE_CQE_SKIP_SUCCESS;
-        unreg->user_data =
-            EncodeUserData({chain_.tag, UserOp::kBufCmd, 1, id_});
+        unreg->user_data = EncodeUserData({call_.tag, UserOp::kBufCmd, 1, id_});
       }
     }
-    chain_ = {};
+    call_ = {};
     return sent;
   }
 
@@ -97,26 +127,22 @@ class QueueContext {
   Result<int> AddFile(int fd);
 
  private:
-  // register + the target's one SQE + unregister
-  static constexpr unsigned kChainSqes = 3;
-
-  struct Chain {
-    bool armed = false;
+  // The target call between BeginIo/BeginChain and EndIo.
+  struct Call {
+    bool open = false;
+    bool chained = false;  // registered by hand around the target's SQEs
     uint16_t tag = 0;
     uint16_t slot = 0;
-    io_uring_sqe* last = nullptr;  // the target's latest SQE in the chain
+    unsigned sqes = 0;             // the target's SQEs so far
+    io_uring_sqe* last = nullptr;  // the latest of them
   };
 
   bool Flush() noexcept { return io_uring_submit(ring_) >= 0; }
 
+  // Callers have made sure the submission queue has room.
   io_uring_sqe* ZeroedSqe() noexcept {
     io_uring_sqe* sqe = io_uring_get_sqe(ring_);
-    if (sqe == nullptr) {
-      if (!Flush()) return nullptr;
-      sqe = io_uring_get_sqe(ring_);
-      if (sqe == nullptr) return nullptr;
-    }
-    std::memset(sqe, 0, sqe_bytes_);
+    if (sqe != nullptr) std::memset(sqe, 0, sqe_bytes_);
     return sqe;
   }
 
@@ -124,8 +150,9 @@ class QueueContext {
   uint16_t id_;
   uint16_t depth_;
   unsigned sqe_bytes_;
+  unsigned sqes_per_io_;
   int next_file_ = 1;  // slot 0 is the ublk char device
-  Chain chain_;
+  Call call_;
 };
 
 }  // namespace ublk

@@ -48,7 +48,7 @@ TEST(IoDescCheck, RangeEndingPastTheDeviceFailsWithEio) {
 }
 
 TEST(IoDescCheck, StartSectorBeyondTheDeviceFailsWithEio) {
-  EXPECT_EQ(Check(Desc(abi::kOpRead, kDev / 512 + 1, 0)), -EIO);
+  EXPECT_EQ(Check(Desc(abi::kOpRead, kDev / 512 + 1, 1)), -EIO);
   EXPECT_EQ(Check(Desc(abi::kOpDiscard, UINT64_MAX, 8)), -EIO);
 }
 
@@ -62,6 +62,18 @@ TEST(IoDescCheck, StartSectorThatWrapsWhenShiftedFailsWithEio) {
 TEST(IoDescCheck, DataRequestLongerThanThePerTagBufferFailsWithEio) {
   EXPECT_EQ(Check(Desc(abi::kOpRead, 0, kMaxIo / 512 + 1)), -EIO);
   EXPECT_EQ(Check(Desc(abi::kOpWrite, 0, kMaxIo / 512 + 1)), -EIO);
+}
+
+// Before the check, the nvme target turned an empty READ into a command for
+// 65,536 blocks (NLB is zero-based) and loop answered it with 0 bytes.
+TEST(IoDescCheck, ZeroLengthReadFailsWithEio) {
+  EXPECT_EQ(Check(Desc(abi::kOpRead, 0, 0)), -EIO);
+  EXPECT_EQ(Check(Desc(abi::kOpRead, 8, 0, abi::kIoFFua)), -EIO);
+}
+
+TEST(IoDescCheck, ZeroLengthWriteFailsWithEio) {
+  EXPECT_EQ(Check(Desc(abi::kOpWrite, 0, 0)), -EIO);
+  EXPECT_EQ(Check(Desc(abi::kOpWrite, kDev / 512 - 1, 0)), -EIO);
 }
 
 TEST(IoDescCheck, LengthThatOverflowsThirtyTwoBitsFailsWithEio) {
