@@ -102,3 +102,16 @@ test_nvme_bad_devices_are_refused_clearly() {
 		ublk add -t nvme -f "$(nvme_ng 2)"
 	[[ -z $(ls /sys/class/ublk-char 2>/dev/null) ]] || fail "a device was left behind"
 }
+
+# Two servers on one namespace would corrupt it, as for loop's files.
+test_nvme_namespace_already_served_is_refused() {
+	need_nvme 0
+	local id ng
+	ng=$(nvme_ng 0)
+	id=$(add_dev -t nvme -f "$ng")
+	expect_error "$ng is already the backing store of ublk device $id" ublk add -t nvme -f "$ng"
+	[[ $(ls /sys/class/ublk-char | wc -l) == 1 ]] || fail "a second device was made"
+	ublk del -n "$id"
+	id=$(add_dev -t nvme -f "$ng")
+	ublk del -n "$id"
+}
