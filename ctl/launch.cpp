@@ -146,6 +146,8 @@ Error ExecForeground(const std::string& server, const DeviceSpec& spec,
     auto report =
         line ? ParseServerReport(*line) : Result<ServerReport>(line.error());
     if (report) {
+      // A foreground server logs its notes to this same stderr itself.
+      report->notes.clear();
       print(*report, json);
       ::_exit(0);
     }
