@@ -221,6 +221,15 @@ examples:
 
 Needs root and the ublk_drv module (modprobe ublk_drv). Each device has its
 own server process; its state is kept in /run/ublk/<id>.json.
+
+environment:
+  UBLK_STATE_DIR  folder of the state files instead of /run/ublk (owned by
+                  you, not writable by group or others; list, del and
+                  recover must be given the same one)
+  UBLK_SERVER     the ublk-server program to start (default: beside ublk,
+                  or ../libexec/ublk/ublk-server relative to it)
+  UBLK_LOG_LEVEL  the server's log level: trace, debug, info (default),
+                  warn, error
 )";
   }
   if (topic == "add") return AddHelp(target);
