@@ -73,6 +73,18 @@ struct DeviceSpec {
   // table in the registry declares them; checked by CheckSpecOptions.
   TargetOptions options;
   ZeroCopy zero_copy = ZeroCopy::kBest;
+  // -u / --usercopy: the server moves request data itself, by read and
+  // write on /dev/ublkcN (UBLK_F_USER_COPY), not the kernel into per-tag
+  // buffers. Excludes zero copy.
+  bool user_copy = false;
+  // -g: a WRITE arrives without its data and the server asks the kernel to
+  // copy it in (UBLK_F_NEED_GET_DATA). Copy mode only.
+  bool need_get_data = false;
+  // --shmem_zc [--htlb PATH]: requests whose pages lie in memory the server
+  // registered (UBLK_F_SHMEM_ZC) are served from it without a copy;
+  // shmem_file is the hugetlbfs file the application maps too.
+  bool shmem_zc = false;
+  std::string shmem_file;
   Recovery recovery = Recovery::kOff;
   TestingOptions testing;
 
