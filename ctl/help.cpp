@@ -44,15 +44,22 @@ constexpr CommonOption kCommonOptions[] = {
                         'ublk recover -n ID' starts a new server (a
                         --foreground server restarted by systemd does that
                         by itself). Without -r the device is deleted.
-      --recovery-mode reissue|fail-io
+      --recovery-mode reissue|fail-io|fail-inflight
                         what I/O does while no server runs (implies -r):
                           reissue (the default for -r; USER_RECOVERY_REISSUE,
                             Linux 6.1+): new I/O waits, and what the dead
                             server had in flight is sent again to the new one
                           fail-io (USER_RECOVERY_FAIL_IO, Linux 6.13+): I/O
                             fails with an error until the device is recovered
+                          fail-inflight (USER_RECOVERY alone, Linux 6.0+):
+                            what the dead server had in flight fails, new
+                            I/O waits for the new server
                         Refused in one line on a kernel without the feature,
                         and with --zero-copy=explicit (see docs/reliability.md).
+  -r 0|1, -i 0|1, -e 0|1
+                        the reference server's spellings: -r 1 is
+                        fail-inflight, -i 1 reissue, -e 1 fail-io (-i 1 with
+                        -e 1 is refused); 0 asks for nothing
 )"},
     {"zero-copy", R"(  -z, --zero-copy[=auto|explicit|off]
                         how request data reaches the backend (the types
@@ -68,6 +75,30 @@ constexpr CommonOption kCommonOptions[] = {
                         Without -z the server uses auto where the kernel has
                         it and copies elsewhere; -z on a kernel without zero
                         copy is refused. add and list show the data path.
+)"},
+    {"", R"(      --usercopy        the server copies request data itself, by read and
+                        write on /dev/ublkcN (USER_COPY, Linux 6.5+), not
+                        the kernel into per-tag buffers; not with -z
+  -g, --need_get_data 0|1
+                        1: a write reaches the server without its data and
+                        the server fetches it (NEED_GET_DATA); copy path only
+      --shmem_zc [--htlb PATH]
+                        serve requests whose pages lie in memory shared with
+                        the application (SHMEM_ZC) without a copy; --htlb
+                        names the hugetlbfs file both map
+      --max_io_buf_bytes N
+                        the largest request in bytes, a multiple of 4096 up
+                        to 32M (default 512K; a backend may lower it)
+      --clamp-queues    take fewer queues when the kernel grants fewer than
+                        -q asks (it grants at most one per CPU), as the
+                        reference server does; without it add fails saying
+                        how many the kernel allows
+  -u, --uring_comp 0|1  accepted for the reference server's scripts: every
+                        kernel this server runs on completes in the issuing
+                        task (URING_CMD_COMP_IN_TASK) either way
+  -b, --batch-io        refused: batch I/O (BATCH_IO) is not implemented yet
+      --zerocopy, --buffered_io, --user_recovery 0|1
+                        the reference spellings of -z, --buffered and -r
 )"},
 };
 

@@ -12,9 +12,11 @@ namespace ublk {
 namespace {
 
 // Whether an option has a value: never, always (inline or the next
-// argument), or optionally (inline only: "-zauto", "--zero-copy=auto"; a bare
-// option leaves the value empty, so a following argument is never taken).
-enum Value : uint8_t { kNoValue, kValue, kOptionalValue };
+// argument), or optionally: inline only ("-zauto", "--zero-copy=auto"; a bare
+// option leaves the value empty, so a following argument is never taken), or
+// for kOptionalBit also a following "0" or "1" ("-r 1", the reference
+// server's spelling, beside a bare "-r").
+enum Value : uint8_t { kNoValue, kValue, kOptionalValue, kOptionalBit };
 
 struct OptionDef {
   char short_name;  // 0 if none
@@ -22,6 +24,9 @@ struct OptionDef {
   Value value;
   // Whether only some target types take it (TargetTakes decides).
   bool backend = false;
+  // Another spelling of the option of this long name (the reference
+  // server's "--buffered_io" for "--buffered"): parsed as that one.
+  std::string_view same_as{};
 };
 
 struct ParsedOption {
@@ -68,10 +73,16 @@ Result<std::vector<ParsedOption>> Tokenize(const std::string& command,
     std::string spelled = a.rfind("--", 0) == 0
                               ? "--" + std::string(def->long_name)
                               : std::string("-") + def->short_name;
+    if (!def->same_as.empty())
+      for (const auto& d : defs)
+        if (d.long_name == def->same_as) def = &d;
     if (def->value == kValue && !has_inline) {
       if (i + 1 >= args.size())
         return Invalid(command + ": " + spelled + " needs a value");
       value = args[++i];
+    } else if (def->value == kOptionalBit && !has_inline) {
+      if (i + 1 < args.size() && (args[i + 1] == "0" || args[i + 1] == "1"))
+        value = args[++i];
     } else if (def->value == kNoValue && has_inline) {
       return Invalid(command + ": " + spelled + " takes no value");
     }
@@ -93,6 +104,40 @@ Result<uint64_t> ParseNumber(const ParsedOption& o, uint64_t min,
   return v;
 }
 
+// The reference server's on/off options: "0" or "1".
+Result<bool> ParseBit(const ParsedOption& o) {
+  if (o.value != "0" && o.value != "1")
+    return Invalid(o.spelled + " " + (o.value.empty() ? "''" : o.value) +
+                   ": must be 0 or 1");
+  return o.value == "1";
+}
+
+// What -r, -r 0|1, -i 0|1, -e 0|1 and --recovery-mode asked for.
+struct RecoveryWords {
+  bool bare = false;     // -r: reissue
+  bool plain = false;    // -r 1: USER_RECOVERY alone
+  bool reissue = false;  // -i 1
+  bool fail_io = false;  // -e 1
+  std::optional<Recovery> mode;
+
+  Result<Recovery> Settle() const {
+    if (reissue && fail_io)
+      return Invalid(
+          "-i 1 and -e 1 exclude each other: while no server runs, I/O "
+          "either waits and is reissued (-i) or fails (-e)");
+    if (mode && (reissue || fail_io || plain))
+      return Invalid("--recovery-mode: give it or -r 1/-i 1/-e 1, not both");
+    if (mode) return *mode;
+    if (fail_io) return Recovery::kFailIo;
+    if (reissue || bare) return Recovery::kReissue;
+    if (plain) return Recovery::kFailInflight;
+    return Recovery::kOff;
+  }
+};
+
+// --max_io_buf_bytes: what the spec JSON takes.
+constexpr uint64_t kMaxIoBufBytes = 32u << 20;
+
 // Device ids: the kernel allows 2^20 minors.
 constexpr uint64_t kMaxDevId = (1u << 20) - 1;
 
@@ -113,8 +158,22 @@ const std::vector<OptionDef>& AddOptionDefs() {
         {0, "foreground", kNoValue},
         {0, "json", kNoValue},
         {'h', "help", kNoValue},
-        {'r', "recovery", kNoValue},
+        {'r', "recovery", kOptionalBit},
         {0, "recovery-mode", kValue},
+        {0, "clamp-queues", kNoValue},
+        {0, "max_io_buf_bytes", kValue},
+        {0, "usercopy", kNoValue},
+        {0, "shmem_zc", kNoValue},
+        {0, "htlb", kValue},
+        // The reference server's spellings.
+        {'u', "uring_comp", kValue},
+        {'g', "need_get_data", kValue},
+        {'i', "user_recovery_reissue", kValue},
+        {'e', "user_recovery_fail_io", kValue},
+        {'b', "batch-io", kNoValue},
+        {0, "user_recovery", kValue, false, "recovery"},
+        {0, "zerocopy", kNoValue, true, "zero-copy"},
+        {0, "buffered_io", kNoValue, true, "buffered"},
         {0, "stall-before-start", kValue},
         {0, "stall-before-stop", kValue},
         {0, "force-auto-fallback", kNoValue},
@@ -142,6 +201,14 @@ Result<OptionValue> ParseOptionText(const TargetOptionDef& def,
     case OptionKind::kSize: {
       auto v = ParseSize(o.value);
       if (!v) return v.error().Wrap(o.spelled);
+      const bool bare = !o.value.empty() &&
+                        o.value.find_first_not_of("0123456789") ==
+                            std::string::npos;
+      if (def.bare_is_sectors && bare) {
+        if (*v > UINT64_MAX / 512)
+          return Invalid(o.spelled + " " + o.value + ": too large");
+        return OptionValue(*v * 512);
+      }
       return OptionValue(*v);
     }
     case OptionKind::kNumber: {
@@ -183,6 +250,9 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
     return Invalid("add: -t TYPE is required (see 'ublk help add')");
   AddCommand cmd;
   cmd.spec.type = type_name;
+  // Recovery as asked by -r, -r 0|1, -i 0|1, -e 0|1 and --recovery-mode;
+  // settled once every option is read.
+  RecoveryWords recovery;
   for (const auto& o : *opts) {
     const std::string_view name = o.def->long_name;
     if (o.def->backend && !TargetTakes(*type, name))
@@ -224,14 +294,55 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
                        ": must be auto, explicit or off");
       cmd.spec.zero_copy = *mode;
     } else if (name == "recovery") {
-      if (cmd.spec.recovery == Recovery::kOff)
-        cmd.spec.recovery = Recovery::kReissue;
+      if (o.value.empty()) {
+        recovery.bare = true;
+      } else {
+        auto v = ParseBit(o);
+        if (!v) return v.error();
+        recovery.plain = *v;
+      }
+    } else if (name == "user_recovery_reissue" ||
+               name == "user_recovery_fail_io") {
+      auto v = ParseBit(o);
+      if (!v) return v.error();
+      (name == "user_recovery_reissue" ? recovery.reissue
+                                       : recovery.fail_io) = *v;
     } else if (name == "recovery-mode") {
       auto mode = ParseRecovery(o.value);
       if (!mode || *mode == Recovery::kOff)
         return Invalid(o.spelled + " " + (o.value.empty() ? "''" : o.value) +
-                       ": must be reissue or fail-io");
-      cmd.spec.recovery = *mode;
+                       ": must be reissue, fail-io or fail-inflight");
+      recovery.mode = *mode;
+    } else if (name == "uring_comp") {
+      // Every kernel this server runs on completes commands in the
+      // issuing task (URING_CMD_COMP_IN_TASK) anyway: both values are
+      // what happens.
+      auto v = ParseBit(o);
+      if (!v) return v.error();
+    } else if (name == "need_get_data") {
+      auto v = ParseBit(o);
+      if (!v) return v.error();
+      cmd.spec.need_get_data = *v;
+    } else if (name == "usercopy") {
+      cmd.spec.user_copy = true;
+    } else if (name == "batch-io") {
+      return Invalid(o.spelled +
+                     ": batch I/O (UBLK_F_BATCH_IO, Linux 7.0+) is not "
+                     "implemented by this server yet; leave it out");
+    } else if (name == "shmem_zc") {
+      cmd.spec.shmem_zc = true;
+    } else if (name == "htlb") {
+      if (o.value.empty()) return Invalid(o.spelled + ": needs a path");
+      cmd.spec.shmem_file = o.value;
+    } else if (name == "max_io_buf_bytes") {
+      auto v = ParseNumber(o, 4096, kMaxIoBufBytes);
+      if (!v) return v.error();
+      if (*v % 4096 != 0)
+        return Invalid(o.spelled + " " + o.value +
+                       ": must be a multiple of 4096");
+      cmd.spec.max_io_bytes = static_cast<uint32_t>(*v);
+    } else if (name == "clamp-queues") {
+      cmd.spec.clamp_queues = true;
     } else if (name == "stall-before-start" || name == "stall-before-stop") {
       auto v = ParseNumber(o, 0, kMaxStallSeconds);
       if (!v) return v.error();
@@ -246,6 +357,11 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       cmd.json = true;
     }
   }
+  auto mode = recovery.Settle();
+  if (!mode) return mode.error();
+  cmd.spec.recovery = *mode;
+  if (!cmd.spec.shmem_file.empty() && !cmd.spec.shmem_zc)
+    return Invalid("--htlb: only with --shmem_zc");
   UBLK_RETURN_IF_ERROR(CheckSpecOptions(*type, cmd.spec));
   return Command(std::move(cmd));
 }

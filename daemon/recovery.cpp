@@ -27,6 +27,12 @@ Result<uint64_t> RecoveryFlags(uint64_t kernel_features, Recovery mode) {
             "USER_RECOVERY_FAIL_IO (Linux 6.13 or later), which this kernel "
             "lacks");
       return abi::kFUserRecovery | abi::kFUserRecoveryFailIo;
+    case Recovery::kFailInflight:
+      if (!(kernel_features & abi::kFUserRecovery))
+        return Invalid(
+            "recovery needs the ublk feature USER_RECOVERY (Linux 6.0 or "
+            "later), which this kernel lacks");
+      return abi::kFUserRecovery;
   }
   return uint64_t{0};
 }
@@ -42,7 +48,8 @@ Result<void> CheckRecoveryDataPath(Recovery mode, ZeroCopy zero_copy) {
 Recovery RecoveryOfDevice(uint64_t dev_flags) {
   if (!(dev_flags & abi::kFUserRecovery)) return Recovery::kOff;
   if (dev_flags & abi::kFUserRecoveryFailIo) return Recovery::kFailIo;
-  return Recovery::kReissue;
+  if (dev_flags & abi::kFUserRecoveryReissue) return Recovery::kReissue;
+  return Recovery::kFailInflight;
 }
 
 DataPath DataPathOfDevice(uint64_t dev_flags, DataAccess access) {

@@ -124,12 +124,15 @@ const char* RecoveryName(Recovery r) {
       return "reissue";
     case Recovery::kFailIo:
       return "fail-io";
+    case Recovery::kFailInflight:
+      return "fail-inflight";
   }
   return "?";
 }
 
 std::optional<Recovery> ParseRecovery(std::string_view name) {
-  for (Recovery r : {Recovery::kOff, Recovery::kReissue, Recovery::kFailIo})
+  for (Recovery r : {Recovery::kOff, Recovery::kReissue, Recovery::kFailIo,
+                     Recovery::kFailInflight})
     if (name == RecoveryName(r)) return r;
   return std::nullopt;
 }
@@ -146,6 +149,7 @@ json SpecToJson(const DeviceSpec& s) {
     j["options"][name] = OptionToJson(value);
   if (s.id) j["id"] = *s.id;
   if (s.size) j["size"] = *s.size;
+  if (s.clamp_queues) j["clamp_queues"] = true;
   if (s.testing != TestingOptions{}) j["testing"] = TestingToJson(s.testing);
   return j;
 }
@@ -184,6 +188,7 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
     return Invalid(
         "field \"max_io_bytes\" must be a multiple of 4096 from 4096");
   UBLK_RETURN_IF_ERROR(GetBool(j, "read_only", &s.read_only));
+  UBLK_RETURN_IF_ERROR(GetBool(j, "clamp_queues", &s.clamp_queues));
   auto options = OptionsFromJson(*type, j);
   if (!options) return options.error();
   s.options = std::move(*options);
@@ -202,7 +207,8 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   auto recovery = ParseRecovery(rec);
   if (!recovery)
     return Invalid(
-        "field \"recovery\" must be \"off\", \"reissue\" or \"fail-io\"");
+        "field \"recovery\" must be \"off\", \"reissue\", \"fail-io\" or "
+        "\"fail-inflight\"");
   s.recovery = *recovery;
   // Before targets declared their options, a spec said "off" or "auto" for
   // null too, which ignored it.

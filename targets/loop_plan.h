@@ -27,9 +27,12 @@ inline constexpr TargetOptionDef kLoopOptions[] = {
     {.name = "offset",
      .kind = OptionKind::kSize,
      .value_name = "SIZE",
-     .help = "where the device starts in the backing store\n"
-             "(a multiple of the logical block size; default 0)",
-     .max = INT64_MAX},
+     .help = "where the device starts in the backing store: a bare\n"
+             "number counts 512-byte sectors (as the reference\n"
+             "server's --offset), else bytes with a unit (4096B, 1M);\n"
+             "a multiple of the logical block size; default 0",
+     .max = INT64_MAX,
+     .bare_is_sectors = true},
     {.name = "logical-block-size",
      .kind = OptionKind::kNumber,
      .value_name = "512|4096",
@@ -41,7 +44,8 @@ inline constexpr TargetOptionDef kLoopOptions[] = {
      .kind = OptionKind::kFlag,
      .help = "go through the page cache instead of O_DIRECT\n"
              "(O_DIRECT is the default where the backing store's\n"
-             "alignment allows it; otherwise add says why not)"},
+             "alignment allows it; otherwise add says why not);\n"
+             "--buffered_io is the same (the reference spelling)"},
 };
 
 // What the loop target was asked for, typed.

@@ -36,6 +36,9 @@ enum class Recovery : uint8_t {
              // what the dead server had in flight is sent again
   kFailIo,   // USER_RECOVERY | USER_RECOVERY_FAIL_IO (6.13): the device
              // waits (FAIL_IO); I/O fails until it is recovered
+  kFailInflight,  // USER_RECOVERY alone (6.0; the reference server's -r 1):
+                  // what the dead server had in flight fails with EIO, new
+                  // I/O waits (QUIESCED) for `ublk recover`
 };
 
 // Options meant for tests (`ublk help add`, "testing"): each makes a race
@@ -61,6 +64,10 @@ struct DeviceSpec {
   std::string type;            // registry name: "null", ...
   std::optional<uint32_t> id;  // unset: the kernel picks
   uint16_t queues = kDefaultQueues;
+  // --clamp-queues: take the queues the kernel grants (at most one per CPU)
+  // when it grants fewer than asked, as the reference server does; without
+  // it, add fails.
+  bool clamp_queues = false;
   uint16_t depth = kDefaultDepth;
   std::string name;                 // free-form label for the operator
   std::optional<uint64_t> size;     // bytes; unset: the target's default

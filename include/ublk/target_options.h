@@ -40,6 +40,9 @@ struct TargetOptionDef {
   std::span<const std::string_view> choices{};  // kChoice
   uint64_t default_number = 0;                  // kSize, kNumber
   std::string_view default_choice{};            // kChoice
+  // kSize: a bare number counts 512-byte sectors, as the reference server's
+  // option of that name does; with a unit ("4096B", "1M") it is bytes.
+  bool bare_is_sectors = false;
 };
 
 // A flag is true, a size or number an integer, a choice its word.
