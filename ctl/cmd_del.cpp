@@ -15,8 +15,6 @@ namespace ublk {
 namespace {
 
 Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
-  if (!DeviceExists(id))
-    return Invalid("device " + std::to_string(id) + " does not exist");
   pid_t server = 0;
   if (auto info = control.GetDevInfo(id)) server = info->ublksrv_pid;
   auto state = ReadState(StateDir(), id);
@@ -63,6 +61,15 @@ int RunDel(const DelCommand& cmd) {
                                       : std::vector<uint32_t>{*cmd.id};
   int rc = 0;
   for (uint32_t id : ids) {
+    // What del wants is already so: say it, and succeed, as the reference
+    // server does for scripts that delete a device its server (or a
+    // guardian) may have deleted already.
+    if (!DeviceExists(id)) {
+      if (!cmd.all)
+        std::fprintf(stderr, "ublk: device %u does not exist; nothing to "
+                     "delete\n", id);
+      continue;
+    }
     auto r = DeleteOne(*control, id);
     if (!r) rc = Fail(r.error().message());
   }

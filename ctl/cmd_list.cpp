@@ -7,78 +7,10 @@
 #include "control_device.h"
 #include "feature_flags.h"
 #include "json_fields.h"
-#include "size.h"
+#include "listing.h"
 #include "state_file.h"
 
 namespace ublk {
-namespace {
-
-const char* StateName(uint16_t state) {
-  switch (state) {
-    case abi::kStateDead:
-      return "DEAD";
-    case abi::kStateLive:
-      return "LIVE";
-    case abi::kStateQuiesced:
-      return "QUIESCED";
-    case abi::kStateFailIo:
-      return "FAIL_IO";
-  }
-  return "UNKNOWN";
-}
-
-// One device as `list` shows it: the kernel's info, and the state file
-// when it could be read.
-struct Row {
-  abi::DevInfo info;
-  Result<DeviceState> state;
-  std::string backing_error;  // the recorded backing file no longer matches
-};
-
-nlohmann::json Describe(const Row& row) {
-  const abi::DevInfo& info = row.info;
-  nlohmann::json j = {{"dev_id", info.dev_id},
-                      {"state", StateName(info.state)},
-                      {"queues", info.nr_hw_queues},
-                      {"depth", info.queue_depth},
-                      {"max_io_bytes", info.max_io_buf_bytes},
-                      {"pid", info.ublksrv_pid},
-                      {"flags", info.flags},
-                      {"features", FeatureNames(info.flags)},
-                      {"char", "/dev/ublkc" + std::to_string(info.dev_id)},
-                      {"block", "/dev/ublkb" + std::to_string(info.dev_id)}};
-  if (row.state) {
-    j["type"] = row.state->spec.type;
-    j["name"] = row.state->spec.name;
-    j["size"] = row.state->size_bytes;
-    j["data_path"] = row.state->data_path;
-    j["spec"] = SpecToJson(row.state->spec);
-  } else {
-    j["type"] = nullptr;
-    j["state_file"] = row.state.error().message();
-  }
-  if (!row.backing_error.empty()) j["backing_error"] = row.backing_error;
-  return j;
-}
-
-void PrintTable(const std::vector<Row>& rows) {
-  std::printf("%-4s %-9s %-6s %-10s %-6s %-6s %-8s %-18s %-12s %s\n", "ID",
-              "STATE", "TYPE", "SIZE", "QUEUES", "DEPTH", "PID", "DATA",
-              "BLOCK", "NAME");
-  for (const Row& r : rows) {
-    const DeviceState* st = r.state ? &*r.state : nullptr;
-    const std::string block = "/dev/ublkb" + std::to_string(r.info.dev_id);
-    std::printf("%-4u %-9s %-6s %-10s %-6u %-6u %-8d %-18s %-12s %s\n",
-                r.info.dev_id, StateName(r.info.state),
-                st ? st->spec.type.c_str() : "?",
-                st ? FormatSize(st->size_bytes).c_str() : "-",
-                r.info.nr_hw_queues, r.info.queue_depth, r.info.ublksrv_pid,
-                st ? st->data_path.c_str() : "?", block.c_str(),
-                st ? st->spec.name.c_str() : "");
-  }
-}
-
-}  // namespace
 
 int RunList(const ListCommand& cmd) {
   auto control = ControlDevice::Open();
@@ -122,7 +54,7 @@ int RunList(const ListCommand& cmd) {
     std::printf("%s\n", DumpJson(out, 2).c_str());
     return 0;
   }
-  PrintTable(rows);
+  for (const Row& r : rows) PrintDevice(*control, r);
   return 0;
 }
 

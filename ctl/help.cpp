@@ -75,6 +75,7 @@ constexpr CommonOption kCommonOptions[] = {
                         Without -z the server uses auto where the kernel has
                         it and copies elsewhere; -z on a kernel without zero
                         copy is refused. add and list show the data path.
+                        --zerocopy (the reference spelling) is a bare -z.
 )"},
     {"", R"(      --usercopy        the server copies request data itself, by read and
                         write on /dev/ublkcN (USER_COPY, Linux 6.5+), not
@@ -97,8 +98,8 @@ constexpr CommonOption kCommonOptions[] = {
                         kernel this server runs on completes in the issuing
                         task (URING_CMD_COMP_IN_TASK) either way
   -b, --batch-io        refused: batch I/O (BATCH_IO) is not implemented yet
-      --zerocopy, --buffered_io, --user_recovery 0|1
-                        the reference spellings of -z, --buffered and -r
+      --user_recovery 0|1
+                        the reference spelling of -r 0|1
 )"},
 };
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "json_fields.h"
+#include "listing.h"
 #include "size.h"
 #include "spec_json.h"
 #include "ublk/abi.h"
@@ -61,6 +62,15 @@ void PrintReport(const ServerReport& r, bool json) {
     std::fprintf(stderr, "ublk: %s\n", note.c_str());
   if (json) {
     std::printf("%s\n", DumpJson(r.json, 2).c_str());
+    std::fflush(stdout);
+    return;
+  }
+  // The device as `list` shows it, as the reference server's add prints
+  // it, then one line saying it is live; the summary below only when the
+  // device cannot be read back.
+  if (PrintDeviceById(r.dev_id)) {
+    std::printf("dev %u: %s live%s\n", r.dev_id, r.block.c_str(),
+                r.recovered ? " again (recovered)" : "");
     std::fflush(stdout);
     return;
   }

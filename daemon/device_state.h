@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "backing_identity.h"
 #include "ublk/spec.h"
@@ -24,6 +25,9 @@ struct DeviceState {
   uint16_t queues = 0;     // as negotiated
   uint16_t depth = 0;
   uint64_t size_bytes = 0;
+  // The thread serving each queue, by queue id (empty in files written
+  // before they were recorded).
+  std::vector<pid_t> queue_tids;
   // Set when spec.file is: what that path named when the device was added.
   std::optional<BackingIdentity> backing;
 

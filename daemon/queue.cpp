@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -69,6 +70,13 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
 
 Result<void> Queue::Setup() {
   if (!stop_fd_.valid()) return SysError(errno, "creating the stop eventfd");
+  tid_.store(gettid(), std::memory_order_relaxed);
+  // This thread writes back pages for the device it serves: memory reclaim
+  // must not make it wait for that same device (the kernel's loop and nbd
+  // workers are marked the same way). Needs CAP_SYS_RESOURCE.
+  if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0)
+    log::Warn("dev {} queue {}: PR_SET_IO_FLUSHER: {}", config_.dev_id,
+              config_.id, std::strerror(errno));
   if (!config_.cpus.empty()) {
     cpu_set_t set;
     CPU_ZERO(&set);

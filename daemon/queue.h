@@ -16,6 +16,9 @@
 // but its own ring.
 #pragma once
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <cstdint>
 #include <future>
 #include <memory>
@@ -61,6 +64,8 @@ class Queue {
   void Run(std::promise<Result<void>> ready) noexcept;
   // Any thread: asks the queue thread to finish in-flight target I/O and exit.
   void RequestStop();
+  // The queue thread's id, once Run has started it (0 before).
+  pid_t tid() const { return tid_.load(std::memory_order_relaxed); }
 
  private:
   struct TagChain {
@@ -84,6 +89,7 @@ class Queue {
   QueueConfig config_;
   Target& target_;
   Fd stop_fd_;
+  std::atomic<pid_t> tid_{0};
   uint64_t stop_value_ = 0;  // read target of the stop eventfd
 
   // Acquired on the queue thread, in this order; released in reverse.

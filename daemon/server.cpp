@@ -157,6 +157,7 @@ Result<void> Server::Start() {
   state.queues = info.nr_hw_queues;
   state.depth = info.queue_depth;
   state.size_bytes = size_bytes_;
+  for (const auto& q : queues_) state.queue_tids.push_back(q->tid());
   state.backing = backing_;
   auto written = WriteState(StateDir(), state);
   if (!written) {

@@ -277,6 +277,7 @@ json StateToJson(const DeviceState& st) {
             {"depth", st.depth},
             {"size", st.size_bytes}};
   if (st.backing) j["backing"] = BackingToJson(*st.backing);
+  if (!st.queue_tids.empty()) j["queue_tids"] = st.queue_tids;
   return j;
 }
 
@@ -314,6 +315,15 @@ Result<DeviceState> StateFromJson(const json& j) {
       st.data_path != "zero-copy/auto" && st.data_path != "zero-copy/explicit")
     return Invalid("field \"data_path\" '" + st.data_path +
                    "' is not a data path");
+  if (auto it = j.find("queue_tids"); it != j.end()) {
+    if (!it->is_array() || it->size() != st.queues)
+      return Invalid("field \"queue_tids\" must list one thread per queue");
+    for (const json& t : *it) {
+      if (!t.is_number_unsigned() || t.get<uint64_t>() > INT32_MAX)
+        return Invalid("field \"queue_tids\" must hold thread ids");
+      st.queue_tids.push_back(static_cast<pid_t>(t.get<uint64_t>()));
+    }
+  }
   if (auto it = j.find("backing"); it != j.end()) {
     auto b = BackingFromJson(*it);
     if (!b) return b.error().Wrap("backing");

@@ -174,7 +174,7 @@ TEST(Options, BadRecoveryModeIsOneLineNamingTheChoices) {
   auto r = ParseCommandLine({"add", "-t", "null", "--recovery-mode", "retry"});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message(),
-            "--recovery-mode retry: must be reissue or fail-io");
+            "--recovery-mode retry: must be reissue, fail-io or fail-inflight");
 }
 
 TEST(Options, RecoverNeedsAnId) {

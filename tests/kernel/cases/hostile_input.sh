@@ -14,7 +14,7 @@ hostile_list_reports() {
 	out=$(ublk list 2>/tmp/hostile_err) || fail "ublk list failed: $(cat /tmp/hostile_err)"
 	err=$(cat /tmp/hostile_err)
 	[[ $err =~ $pattern ]] || fail "ublk list said '$err', expected '$pattern'"
-	echo "$out" | grep -E "^$id +LIVE" >/dev/null || fail "ublk list lost device $id: $out"
+	echo "$out" | grep -A1 "^dev id $id: " | grep -q "state LIVE$" || fail "ublk list lost device $id: $out"
 	ublk list --json >/dev/null 2>&1 || fail "ublk list --json failed"
 	echo "ok: list -> $err"
 }

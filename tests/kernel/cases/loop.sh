@@ -301,7 +301,7 @@ test_loop_bad_backing_stores_are_refused_with_one_line() {
 	truncate -s 16M /tmp/b.img
 	expect_error "--offset 33554432 is past the end of /tmp/b.img" ublk add -t loop -f /tmp/b.img --offset 32M
 	expect_error "--offset 1000 is not a multiple of the logical block size 512" \
-		ublk add -t loop -f /tmp/b.img --offset 1000
+		ublk add -t loop -f /tmp/b.img --offset 1000B
 	expect_error "--size 33554432 is larger than /tmp/b.img" ublk add -t loop -f /tmp/b.img --size 32M
 	expect_error "--logical-block-size 1024: must be 512 or 4096" \
 		ublk add -t loop -f /tmp/b.img --logical-block-size 1024

@@ -24,7 +24,7 @@ test_names_that_are_not_utf8_are_listed_not_crashed_on() {
 	id=$(add_dev -t null --name $'disk\xff\xfe') || fail "add with a non-UTF-8 name failed"
 	out=$(ublk list -n "$id" --json) || fail "list --json failed"
 	echo "$out" | grep -q '"name": "disk' || fail "name missing: $out"
-	ublk list | grep -q "^$id " || fail "list has no row for $id"
+	ublk list | grep -q "^dev id $id: " || fail "list has no device $id"
 	ublk del -n "$id"
 }
 

@@ -25,7 +25,7 @@ zc_add() {
 	id=$(zc_id "$out")
 	echo "$out" | grep -q "\"data_path\": \"$path\"" ||
 		fail "add does not report $path: $out"
-	ublk list -n "$id" | grep -q " $path " ||
+	ublk list -n "$id" | grep -q "data path $path," ||
 		fail "list does not show $path: $(ublk list -n "$id")"
 	echo "$id"
 }

@@ -1,0 +1,135 @@
+#include "listing.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "feature_flags.h"
+#include "json_fields.h"
+#include "recovery.h"
+#include "size.h"
+#include "spec_json.h"
+#include "state_file.h"
+
+namespace ublk {
+namespace {
+
+const char* StateName(uint16_t state) {
+  switch (state) {
+    case abi::kStateDead:
+      return "DEAD";
+    case abi::kStateLive:
+      return "LIVE";
+    case abi::kStateQuiesced:
+      return "QUIESCED";
+    case abi::kStateFailIo:
+      return "FAIL_IO";
+  }
+  return "UNKNOWN";
+}
+
+// The flag names the reference server prints, in its order.
+constexpr std::pair<uint64_t, const char*> kReferenceFlagNames[] = {
+    {abi::kFSupportZeroCopy, "SUPPORT_ZERO_COPY"},
+    {abi::kFUringCmdCompInTask, "URING_CMD_COMP_IN_TASK"},
+    {abi::kFNeedGetData, "NEED_GET_DATA"},
+    {abi::kFUnprivilegedDev, "UNPRIVILEGED_DEV"},
+    {abi::kFUserRecovery, "RECOVERY"},
+    {abi::kFUserRecoveryReissue, "RECOVERY_REISSUE"},
+    {abi::kFCmdIoctlEncode, "CMD_IOCTL_ENCODE"},
+    {abi::kFUserCopy, "USER_COPY"},
+    {abi::kFZoned, "ZONED"},
+    {abi::kFUserRecoveryFailIo, "RECOVERY_FAIL_IO"},
+    {abi::kFBatchIo, "BATCH_IO"},
+    {abi::kFShmemZc, "SHMEM_ZC"},
+};
+
+std::string CpuList(const std::vector<int>& cpus) {
+  std::string out;
+  for (int cpu : cpus) out += std::to_string(cpu) + " ";
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json Describe(const Row& row) {
+  const abi::DevInfo& info = row.info;
+  nlohmann::json j = {{"dev_id", info.dev_id},
+                      {"state", StateName(info.state)},
+                      {"queues", info.nr_hw_queues},
+                      {"depth", info.queue_depth},
+                      {"max_io_bytes", info.max_io_buf_bytes},
+                      {"pid", info.ublksrv_pid},
+                      {"flags", info.flags},
+                      {"features", FeatureNames(info.flags)},
+                      {"char", "/dev/ublkc" + std::to_string(info.dev_id)},
+                      {"block", "/dev/ublkb" + std::to_string(info.dev_id)}};
+  if (row.state) {
+    j["type"] = row.state->spec.type;
+    j["name"] = row.state->spec.name;
+    j["size"] = row.state->size_bytes;
+    j["data_path"] = row.state->data_path;
+    j["spec"] = SpecToJson(row.state->spec);
+  } else {
+    j["type"] = nullptr;
+    j["state_file"] = row.state.error().message();
+  }
+  if (!row.backing_error.empty()) j["backing_error"] = row.backing_error;
+  return j;
+}
+
+// One device in the reference server's layout, which scripts parse with
+// grep and awk ("grep pid | awk '{print $7}'", "grep state | awk
+// '{print $9}'", "grep 'queue 0' | awk '{print $4}'"), then this server's
+// own lines, which hold none of the words those scripts grep for.
+void PrintDevice(ControlDevice& control, const Row& r) {
+  const abi::DevInfo& info = r.info;
+  const DeviceState* st = r.state ? &*r.state : nullptr;
+  abi::Params p{};
+  if (auto params = control.GetParams(info.dev_id)) p = *params;
+  std::printf(
+      "dev id %u: nr_hw_queues %u queue_depth %u block size %u dev_capacity "
+      "%llu\n",
+      info.dev_id, info.nr_hw_queues, info.queue_depth,
+      1u << p.basic.logical_bs_shift,
+      static_cast<unsigned long long>(p.basic.dev_sectors));
+  std::printf("\tmax rq size %u daemon pid %d state %s\n",
+              info.max_io_buf_bytes, info.ublksrv_pid,
+              StateName(info.state));
+  std::string names;
+  for (const auto& [bit, name] : kReferenceFlagNames)
+    if (info.flags & bit) names += std::string(" ") + name;
+  std::printf("\tflags 0x%llx [%s ]\n",
+              static_cast<unsigned long long>(info.flags), names.c_str());
+  std::printf("\tublkc: %u:%u ublkb: %u:%u owner: %u:%u\n",
+              p.devt.char_major, p.devt.char_minor, p.devt.disk_major,
+              p.devt.disk_minor, info.owner_uid, info.owner_gid);
+  for (uint16_t q = 0; q < info.nr_hw_queues; ++q) {
+    const pid_t tid =
+        st && q < st->queue_tids.size() ? st->queue_tids[q] : 0;
+    auto cpus = control.GetQueueAffinity(info.dev_id, q);
+    std::printf("\tqueue %u: tid %d affinity(%s)\n", q, tid,
+                cpus ? CpuList(*cpus).c_str() : "");
+  }
+  if (st == nullptr) return;
+  nlohmann::json target = {{"name", st->spec.type},
+                           {"dev_size", st->size_bytes}};
+  if (!st->spec.file.empty()) target["backing_file"] = st->spec.file;
+  std::printf("\ttarget %s\n", DumpJson(target).c_str());
+  std::printf("\tname %s\n", st->spec.name.empty() ? "-" : st->spec.name.c_str());
+  std::printf("\tdata path %s, recovery %s, size %s, %s\n",
+              st->data_path.c_str(), RecoveryName(RecoveryOfDevice(info.flags)),
+              FormatSize(st->size_bytes).c_str(),
+              ("/dev/ublkb" + std::to_string(info.dev_id)).c_str());
+}
+
+bool PrintDeviceById(uint32_t id) {
+  auto control = ControlDevice::Open();
+  if (!control) return false;
+  auto info = control->GetDevInfo(id);
+  if (!info) return false;
+  PrintDevice(*control, Row{*info, ReadState(StateDir(), id), ""});
+  std::fflush(stdout);
+  return true;
+}
+
+}  // namespace ublk
