@@ -50,18 +50,23 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-int RunAdd(const AddCommand& cmd) {
-  const DeviceSpec& spec = cmd.spec;
+int RunAdd(const AddCommand& add) {
+  AddCommand cmd = add;
+  DeviceSpec& spec = cmd.spec;
   // The spec reaches the server, and the state file, as JSON, which carries
   // only UTF-8: another encoding would name a different file there.
   if (!IsUtf8(spec.file))
     return Fail("-f " + spec.file + ": the path is not valid UTF-8 (not supported)");
   auto control = ControlDevice::Open();
   if (!control) return Fail(control.error().message());
-  if (int cpus = PossibleCpus(); spec.queues > cpus)
-    return Fail("-q " + std::to_string(spec.queues) +
-                ": this kernel allows at most " + std::to_string(cpus) +
-                " queue(s) (one per possible CPU)");
+  if (int cpus = PossibleCpus(); spec.queues > cpus) {
+    if (!spec.clamp_queues)
+      return Fail("-q " + std::to_string(spec.queues) +
+                  ": this kernel allows at most " + std::to_string(cpus) +
+                  " queue(s) (one per possible CPU; --clamp-queues takes "
+                  "that many)");
+    spec.queues = static_cast<uint16_t>(cpus);
+  }
   if (spec.id && DeviceExists(*spec.id)) {
     // A foreground server restarted by its supervisor finds its device
     // waiting for it and takes it over (user recovery).

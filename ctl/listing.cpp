@@ -96,8 +96,14 @@ void PrintDevice(ControlDevice& control, const Row& r) {
               info.max_io_buf_bytes, info.ublksrv_pid,
               StateName(info.state));
   std::string names;
-  for (const auto& [bit, name] : kReferenceFlagNames)
+  uint64_t named = 0;
+  for (const auto& [bit, name] : kReferenceFlagNames) {
     if (info.flags & bit) names += std::string(" ") + name;
+    named |= bit;
+  }
+  // Then what the reference does not name (AUTO_BUF_REG, ...).
+  for (const std::string& name : FeatureNames(info.flags & ~named))
+    names += " " + name;
   std::printf("\tflags 0x%llx [%s ]\n",
               static_cast<unsigned long long>(info.flags), names.c_str());
   std::printf("\tublkc: %u:%u ublkb: %u:%u owner: %u:%u\n",

@@ -143,7 +143,7 @@ test_reference_options_accepted_or_refused_in_one_line() {
 test_more_queues_than_cpus_refused_unless_clamped() {
 	local id cpus
 	cpus=$(nproc)
-	expect_error "the kernel allows only $cpus queues, not $((cpus + 2)) \\(--clamp-queues takes what it allows\\)" \
+	expect_error "^ublk: -q $((cpus + 2)): this kernel allows at most $cpus queue\\(s\\) \\(one per possible CPU; --clamp-queues takes that many\\)$" \
 		ublk add -t null -q $((cpus + 2))
 	id=$(add_dev -t null -q $((cpus + 2)) --clamp-queues)
 	[[ $(ublk list -n "$id" | head -n1 | awk '{print $5}') == "$cpus" ]] || fail "clamped device has not $cpus queues"
