@@ -278,6 +278,14 @@ still-running server (a loop device's backing store then holds everything
 written before del), and shuts the file system down. The mount stays,
 failing every access, until you unmount it. Unmount first to avoid that.
 
+Deleting a device that does not exist says so in one line and succeeds
+(exit 0), as the reference server's del does.
+
+A device whose server is killed or crashes without recovery (-r) is deleted
+by the server's guardian process at once, where the reference server leaves
+it DEAD for you to delete: no device without a server is left behind, and a
+script's 'ublk del -n ID' afterwards succeeds as above.
+
 options:
   -n, --number ID   the device to delete
   -a, --all         delete every ublk device
@@ -312,14 +320,33 @@ with Restart=) recovers its device by itself when it finds it waiting.
   if (topic == "list") {
     return R"(usage: ublk list [-n ID] [--json]
 
-Shows each device the kernel knows: id, state (LIVE, DEAD, QUIESCED,
-FAIL_IO), type, size, queues, depth, server pid, data path (copy, none,
-zero-copy ...) and block device, from the
-kernel's device info and the server's state file /run/ublk/<id>.json.
+Shows each device the kernel knows, from the kernel's device info and the
+server's state file /run/ublk/<id>.json, in the reference server's (ublksrv)
+layout, so scripts written for it parse it unchanged; 'ublk add' and
+'ublk recover' print the same:
+
+  dev id 0: nr_hw_queues 2 queue_depth 128 block size 512 dev_capacity 2097152
+  	max rq size 524288 daemon pid 812 state LIVE
+  	flags 0x8c2 [ URING_CMD_COMP_IN_TASK CMD_IOCTL_ENCODE USER_COPY ... ]
+  	ublkc: 245:0 ublkb: 259:0 owner: 0:0
+  	queue 0: tid 813 affinity(0 )
+  	queue 1: tid 814 affinity(1 )
+  	target {"dev_size":1073741824,"name":"null"}
+  	name scratch
+  	data path none, recovery off, size 1 GiB, /dev/ublkb0
+
+dev_capacity counts 512-byte sectors; state is LIVE, DEAD, QUIESCED or
+FAIL_IO; the flags are the device's UBLK_F_* bits (the reference's names,
+then the others); tid is the thread serving the queue; target holds the
+type, the size in bytes and the backing file. The last two lines are this
+server's own: the name given with --name ("-" for none), the data path
+(copy, none, zero-copy/auto, zero-copy/explicit), the recovery mode, the
+size and the block device.
 
 options:
   -n, --number ID   only this device (an error if it does not exist)
-      --json        print JSON (an array of objects)
+      --json        print JSON (an array of objects); -v, --verbose (the
+                    reference spelling) is the same
 )";
   }
   if (topic == "features") {

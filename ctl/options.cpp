@@ -410,8 +410,12 @@ Result<Command> ParseRecover(const std::vector<std::string>& args) {
 }
 
 Result<Command> ParseList(const std::vector<std::string>& args) {
+  // -v: the reference server's verbose list, which dumps its JSON.
   static const std::vector<OptionDef> defs = {
-      {'n', "number", kValue}, {0, "json", kNoValue}, {'h', "help", kNoValue}};
+      {'n', "number", kValue},
+      {0, "json", kNoValue},
+      {'v', "verbose", kNoValue, false, "json"},
+      {'h', "help", kNoValue}};
   auto opts = Tokenize("list", args, defs);
   if (!opts) return opts.error();
   ListCommand cmd;
