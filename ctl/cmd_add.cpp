@@ -88,8 +88,7 @@ int RunAdd(const AddCommand& add) {
   // probed (which may warn), keeps -z on an old kernel to one line with no
   // server started.
   Result<void> usable;
-  if (auto flags = ChooseFlags(control->features(), type->data_access,
-                               spec.zero_copy);
+  if (auto flags = ChooseFlags(control->features(), type->data_access, spec);
       !flags)
     usable = flags.error();
   else if (auto rec = RecoveryFlags(control->features(), spec.recovery); !rec)

@@ -6,11 +6,20 @@
 // device uses it. Plain value; any thread.
 #pragma once
 
+#include <string>
+
 namespace ublk {
 
 enum class DataPath {
   kCopy,  // the kernel copies into/out of per-tag buffers (FETCH addr)
   kNone,  // user-copy mode and a target that never touches data: no copies
+  // Copy mode with NEED_GET_DATA: a WRITE arrives without its data; the
+  // server answers with the buffer address and the kernel copies it then.
+  kGetData,
+  // User copy (USER_COPY): the kernel copies nothing; the queue itself
+  // reads a WRITE's data from /dev/ublkcN into the per-tag buffer before
+  // the target's I/O, and writes a READ's data back after it.
+  kUserCopy,
   // Zero copy: the kernel registers each request's pages in the ring's
   // buffer table at index tag (AUTO_BUF_REG); the backend I/O uses them
   // directly. No per-tag buffers exist. A request whose registration failed
@@ -22,8 +31,23 @@ enum class DataPath {
 };
 
 // As the report, the state file and the log spell it: "copy", "none",
-// "zero-copy/auto", "zero-copy/explicit".
+// "copy/get-data", "user-copy", "zero-copy/auto", "zero-copy/explicit".
 const char* DataPathName(DataPath path);
+
+// Whether `name` is one of DataPathName's spellings.
+bool IsDataPathName(const std::string& name);
+
+// Whether the queue has per-tag buffers for the target's I/O.
+constexpr bool HasTagBuffers(DataPath path) {
+  return path == DataPath::kCopy || path == DataPath::kGetData ||
+         path == DataPath::kUserCopy;
+}
+
+// Whether the kernel copies data into/out of the per-tag buffers (FETCH and
+// COMMIT carry their address).
+constexpr bool KernelCopies(DataPath path) {
+  return path == DataPath::kCopy || path == DataPath::kGetData;
+}
 
 constexpr bool IsZeroCopy(DataPath path) {
   return path == DataPath::kAutoBufReg || path == DataPath::kExplicitReg;

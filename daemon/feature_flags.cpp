@@ -29,6 +29,67 @@ std::vector<std::string> FeatureNames(uint64_t flags) {
   return names;
 }
 
+namespace {
+
+bool AsksZeroCopy(ZeroCopy z) {
+  return z == ZeroCopy::kAuto || z == ZeroCopy::kExplicit;
+}
+
+// The combinations no kernel takes, whatever it supports.
+Result<void> CheckCombination(const DeviceSpec& s) {
+  if (!s.shmem_file.empty() && !s.shmem_zc)
+    return Invalid("--htlb names the memory for shared-memory zero copy: it "
+                   "needs --shmem_zc");
+  if (s.user_copy && AsksZeroCopy(s.zero_copy))
+    return Invalid("user copy (-u) and zero copy (-z) exclude each other: the "
+                   "kernel takes UBLK_F_USER_COPY or UBLK_F_SUPPORT_ZERO_COPY/"
+                   "AUTO_BUF_REG, not both");
+  if (s.need_get_data && (s.user_copy || AsksZeroCopy(s.zero_copy) ||
+                          s.shmem_zc))
+    return Invalid("NEED_GET_DATA (-g) works only in copy mode, not with user "
+                   "copy (-u), zero copy (-z) or --shmem_zc (the kernel drops "
+                   "UBLK_F_NEED_GET_DATA in copy-free modes)");
+  if (s.shmem_zc && (s.user_copy || AsksZeroCopy(s.zero_copy)))
+    return Invalid("shared-memory zero copy (--shmem_zc) cannot be combined "
+                   "with user copy (-u) or zero copy (-z)");
+  return {};
+}
+
+}  // namespace
+
+Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
+                               const DeviceSpec& spec) {
+  UBLK_RETURN_IF_ERROR(CheckCombination(spec));
+  if (spec.shmem_zc) {
+    if (!(kernel_features & abi::kFShmemZc))
+      return Invalid(
+          "shared-memory zero copy (--shmem_zc) needs the ublk feature "
+          "UBLK_F_SHMEM_ZC (a Linux release after 7.0), which this kernel "
+          "lacks");
+    return Invalid(
+        "shared-memory zero copy (--shmem_zc, UBLK_F_SHMEM_ZC) is not "
+        "supported by this server yet");
+  }
+  if (spec.user_copy) {
+    if (!(kernel_features & abi::kFUserCopy))
+      return Invalid("user copy (-u) needs the ublk feature UBLK_F_USER_COPY "
+                     "(Linux 6.5 or later), which this kernel lacks");
+    FlagChoice c{abi::kFCmdIoctlEncode | abi::kFUserCopy,
+                 access == DataAccess::kNone ? DataPath::kNone
+                                             : DataPath::kUserCopy};
+    return c;
+  }
+  if (spec.need_get_data) {
+    if (!(kernel_features & abi::kFNeedGetData))
+      return Invalid(
+          "NEED_GET_DATA (-g) needs the ublk feature UBLK_F_NEED_GET_DATA "
+          "(Linux 6.0 or later), which this kernel does not offer");
+    return FlagChoice{abi::kFCmdIoctlEncode | abi::kFNeedGetData,
+                      DataPath::kGetData};
+  }
+  return ChooseFlags(kernel_features, access, spec.zero_copy);
+}
+
 Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
                                ZeroCopy zero_copy) {
   FlagChoice c{abi::kFCmdIoctlEncode, DataPath::kCopy};

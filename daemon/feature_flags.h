@@ -28,6 +28,18 @@ struct FlagChoice {
 // (kBest: automatic registration where the kernel has it, else copy). Zero
 // copy asked for on a kernel without it is an error (one line naming the
 // feature and the kernel version needed), never a silent fallback.
+//
+// The spec may also ask for a data path of its own: user copy (-u:
+// USER_COPY, the queue moves the data through /dev/ublkcN; a target that
+// never touches data keeps its copy-free mode), NEED_GET_DATA (-g: copy mode
+// in two steps) or shared-memory zero copy (--shmem_zc). Each excludes the
+// others and zero copy (-z); a combination, a feature the kernel lacks or
+// --htlb without --shmem_zc is refused in one line naming the UBLK_F_ flag
+// and the Linux version that has it. The server and `ublk add` (before it
+// starts anything) both call this.
+Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
+                               const DeviceSpec& spec);
+// The same for a spec that asks only for a zero-copy mode.
 Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
                                ZeroCopy zero_copy);
 

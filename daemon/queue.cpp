@@ -52,10 +52,11 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
     Serve();
     log::Info(
         "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "
-        "hand, {} tags aborted, {} errors, {} rejected descriptors",
+        "hand, {} tags aborted, {} errors, {} rejected descriptors, {} "
+        "failed copies",
         config_.dev_id, config_.id, requests_served_, wakeups_,
         registered_by_hand_, ledger_.aborted(), ledger_.unexpected(),
-        rejected_);
+        rejected_, copy_failures_);
   }
   // Release the ring (cancelling anything still parked) before telling the
   // main thread we are gone.
@@ -99,8 +100,10 @@ Result<void> Queue::Setup() {
   // and an unregister when zero copy may register by hand, plus the stop
   // read.
   const bool zero_copy = IsZeroCopy(config_.data_path);
-  const unsigned per_tag =
-      1u + config_.ring_needs.sqes_per_io + (zero_copy ? 2u : 0u);
+  // User copy adds the copy in or out.
+  const bool user_copy = config_.data_path == DataPath::kUserCopy;
+  const unsigned per_tag = 1u + config_.ring_needs.sqes_per_io +
+                           (zero_copy ? 2u : 0u) + (user_copy ? 1u : 0u);
   unsigned entries = 2;
   while (entries < config_.depth * per_tag + 1) entries <<= 1;
   auto ring = Ring::Create({.entries = entries,
@@ -127,7 +130,7 @@ Result<void> Queue::Setup() {
   if (!descs) return descs.error();
   descs_ = std::move(*descs);
 
-  if (config_.data_path == DataPath::kCopy) {
+  if (HasTagBuffers(config_.data_path)) {
     auto bufs = Mmap::Map(size_t{config_.depth} * config_.max_io_bytes,
                           PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                           -1, 0, "per-tag buffers");
@@ -234,8 +237,7 @@ bool Queue::QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept {
   cmd.q_id = config_.id;
   cmd.tag = tag;
   cmd.result = result;
-  if (config_.data_path == DataPath::kCopy)
-    cmd.addr = requests_[tag].buf_addr;
+  if (KernelCopies(config_.data_path)) cmd.addr = requests_[tag].buf_addr;
   std::memcpy(sqe->cmd, &cmd, sizeof(cmd));
   // The slot for the next request on this tag; cmd.addr must stay 0. With
   // FALLBACK a failed registration arrives as NEED_REG_BUF instead of
@@ -290,10 +292,24 @@ void Queue::HandleCqe(const io_uring_cqe* cqe) noexcept {
       // the linked I/O, which fails the request through the target.
       ledger_.NoteUnexpected();
       return;
+    case UserOp::kCopy:
+      OnCopyDone(ud.tag, ud.target_data != 0, cqe->res);
+      return;
   }
 }
 
 void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
+  if (tag < chains_.size() && chains_[tag].copy_out_linked) {
+    chains_[tag].copy_out_linked = false;
+    if (res == -ECANCELED) {
+      // The READ's write to /dev/ublkcN failed, which cancelled the linked
+      // commit: commit again, as the request's failure. The tag stays
+      // parked.
+      if (!QueueIoCmd(abi::kIoCommitAndFetchReq, tag, -EIO))
+        (void)ledger_.Abort(tag, /*expected=*/false);
+      return;
+    }
+  }
   if (res == abi::kIoResNeedGetData) {
     // The kernel wants the WRITE's buffer before it copies the data in; the
     // answer completes like a fetch, with the request ready. Only a broken
@@ -337,14 +353,25 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
       has_data && (config_.data_path == DataPath::kExplicitReg ||
                    (req.op_flags & abi::kIoFNeedRegBuf));
   if (chains_[tag].by_hand) ++registered_by_hand_;
-  BeginTargetCall(tag);
+  chains_[tag].copy_in_pending = chains_[tag].copy_failed =
+      chains_[tag].finish_waiting = false;
+  BeginTargetCall(tag, /*first=*/true);
   IoStatus st = target_queue_->Queue(*context_, req);
   EndTargetCall();
   if (!st.pending()) Finish(tag, st.result());
 }
 
-void Queue::BeginTargetCall(uint16_t tag) noexcept {
+void Queue::BeginTargetCall(uint16_t tag, bool first) noexcept {
   TagChain& c = chains_[tag];
+  const Request& req = requests_[tag];
+  if (first && config_.data_path == DataPath::kUserCopy &&
+      req.op == abi::kOpWrite && req.length != 0) {
+    // Sent only with the target's first SQE (a target that finishes at
+    // once needs no data); later calls find the data in the buffer.
+    context_->BeginCopyIn(tag, reinterpret_cast<void*>(req.buf_addr),
+                          req.length, abi::UserCopyOffset(config_.id, tag, 0));
+    return;
+  }
   if (!c.by_hand) {
     context_->BeginIo(tag);
     return;
@@ -356,24 +383,94 @@ void Queue::BeginTargetCall(uint16_t tag) noexcept {
   context_->BeginChain(tag, slot);
 }
 
-void Queue::EndTargetCall() noexcept { context_->EndIo(); }
+void Queue::EndTargetCall() noexcept {
+  if (context_->CopyInSent()) chains_[context_->call_tag()].copy_in_pending = true;
+  context_->EndIo();
+}
+
+void Queue::OnCopyDone(uint16_t tag, bool copy_out, int res) noexcept {
+  if (tag >= chains_.size()) {
+    ledger_.NoteUnexpected();
+    return;
+  }
+  TagChain& c = chains_[tag];
+  if (copy_out) {
+    // The commit linked behind it tells the kernel (see OnFetchDone).
+    if (res < 0 || static_cast<uint32_t>(res) != requests_[tag].length)
+      ++copy_failures_;
+    return;
+  }
+  if (!c.copy_in_pending || ledger_.state(tag) != TagLedger::State::kInTarget) {
+    ledger_.NoteUnexpected();
+    return;
+  }
+  c.copy_in_pending = false;
+  // A short read or an error is the request's error; the linked backend
+  // write was cancelled with it.
+  if (res < 0 || static_cast<uint32_t>(res) != requests_[tag].length) {
+    c.copy_failed = true;
+    ++copy_failures_;
+  }
+  if (c.finish_waiting) {
+    c.finish_waiting = false;
+    Finish(tag, c.finish_result);
+  }
+}
 
 void Queue::OnTargetDone(uint16_t tag, const Completion& c) noexcept {
   if (!ledger_.AcceptTargetCompletion(tag)) return;
-  BeginTargetCall(tag);
+  BeginTargetCall(tag, /*first=*/false);
   IoStatus st = target_queue_->Complete(*context_, requests_[tag], c);
   EndTargetCall();
   if (!st.pending()) Finish(tag, st.result());
 }
 
 void Queue::Finish(uint16_t tag, int result) noexcept {
+  TagChain& c = chains_[tag];
+  if (c.copy_in_pending) {
+    // The read from /dev/ublkcN has not come back yet (the linked write
+    // was cancelled and reported first): commit once it has.
+    c.finish_waiting = true;
+    c.finish_result = result;
+    return;
+  }
+  if (c.copy_failed) result = -EIO;
   if (!ledger_.Park(tag)) return;
-  chains_[tag].by_hand = false;
+  c.by_hand = false;
   requests_[tag].buf_index = tag;
-  if (!QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) {
+  const bool copy_out = config_.data_path == DataPath::kUserCopy &&
+                        requests_[tag].op == abi::kOpRead && result > 0;
+  if (copy_out ? !QueueCopyOutAndCommit(tag, result)
+               : !QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) {
     // Only a broken ring gets here; the kernel aborts the tag on ring exit.
     (void)ledger_.Abort(tag, /*expected=*/false);
   }
+}
+
+bool Queue::QueueCopyOutAndCommit(uint16_t tag, int result) noexcept {
+  // The write and the commit linked behind it go in one submission: a
+  // link never spans two.
+  io_uring* r = ring_->get();
+  if (io_uring_sq_space_left(r) < 2 && io_uring_submit(r) < 0) return false;
+  io_uring_sqe* sqe = io_uring_get_sqe(r);
+  if (sqe == nullptr) return false;
+  std::memset(sqe, 0, config_.ring_needs.big_sqe ? 128 : 64);
+  io_uring_prep_write(sqe, kCharFileSlot,
+                      reinterpret_cast<const void*>(requests_[tag].buf_addr),
+                      static_cast<unsigned>(result),
+                      abi::UserCopyOffset(config_.id, tag, 0));
+  // Not CQE_SKIP_SUCCESS: its failure would then hide the cancelled
+  // commit's completion too.
+  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+  sqe->user_data = EncodeUserData({tag, UserOp::kCopy, 1, config_.id});
+  // The length the copy must reach, for OnCopyDone.
+  requests_[tag].length = static_cast<uint32_t>(result);
+  chains_[tag].copy_out_linked = true;
+  if (QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) return true;
+  // No SQE for the commit (cannot happen: room was made): the dangling link
+  // ends at the submission; the kernel aborts the tag on ring exit.
+  chains_[tag].copy_out_linked = false;
+  return false;
 }
 
 }  // namespace ublk

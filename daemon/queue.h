@@ -3,8 +3,11 @@
 // The thread creates and owns the queue's io_uring, maps the queue's
 // descriptor array from /dev/ublkcN, allocates (and registers) the per-tag
 // buffers in copy mode or registers an empty buffer table for the kernel to
-// fill in zero-copy mode, opens the target's per-queue half, and parks FETCH_REQ for every
-// tag. Then it loops: one io_uring_enter submits everything queued and reaps
+// fill in zero-copy mode, opens the target's per-queue half, and parks
+// FETCH_REQ for every tag. In user-copy mode the queue moves request data
+// between /dev/ublkcN and the per-tag buffers itself, linked to the target's
+// I/O (a WRITE's read before it, a READ's write before the commit), so the
+// target sees copy mode. Then it loops: one io_uring_enter submits everything queued and reaps
 // a batch of completions; a new request goes to the target; a finished one
 // goes back with COMMIT_AND_FETCH_REQ, which also re-parks the tag.
 //
@@ -71,6 +74,13 @@ class Queue {
   struct TagChain {
     bool by_hand = false;      // the request is registered around each I/O
     bool second_slot = false;  // which of the tag's two slots the last used
+    // User copy, one request at a time:
+    bool copy_in_pending = false;  // a WRITE's read from /dev/ublkcN is out
+    bool copy_failed = false;      // ... and came back short or failed
+    bool finish_waiting = false;   // the target finished before it came back
+    int finish_result = 0;         // ... with this
+    bool copy_out_linked = false;  // a READ's commit waits behind its write
+                                   // to /dev/ublkcN
   };
 
   Result<void> Setup();
@@ -81,7 +91,9 @@ class Queue {
   void Finish(uint16_t tag, int result) noexcept;
   bool QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept;
   bool ArmStopEvent() noexcept;
-  void BeginTargetCall(uint16_t tag) noexcept;
+  void BeginTargetCall(uint16_t tag, bool first) noexcept;
+  void OnCopyDone(uint16_t tag, bool copy_out, int res) noexcept;
+  bool QueueCopyOutAndCommit(uint16_t tag, int result) noexcept;
   void EndTargetCall() noexcept;
   Result<void> OccupyAutoSlots();
   io_uring_sqe* NextSqe() noexcept;
@@ -107,6 +119,7 @@ class Queue {
   uint64_t wakeups_ = 0;
   uint64_t registered_by_hand_ = 0;
   uint64_t rejected_ = 0;  // descriptors that failed CheckIoDesc
+  uint64_t copy_failures_ = 0;  // user copy: short or failed transfers
   bool stop_requested_ = false;
 };
 

@@ -57,6 +57,8 @@ DataPath DataPathOfDevice(uint64_t dev_flags, DataAccess access) {
     return (dev_flags & abi::kFUserCopy) ? DataPath::kNone : DataPath::kCopy;
   if (dev_flags & abi::kFAutoBufReg) return DataPath::kAutoBufReg;
   if (dev_flags & abi::kFSupportZeroCopy) return DataPath::kExplicitReg;
+  if (dev_flags & abi::kFUserCopy) return DataPath::kUserCopy;
+  if (dev_flags & abi::kFNeedGetData) return DataPath::kGetData;
   return DataPath::kCopy;
 }
 

@@ -178,8 +178,8 @@ void Server::SendDevId(uint32_t id) const {
 
 Result<void> Server::AddDevice() {
   const DeviceGeometry geometry = target_->Geometry();
-  auto choice = ChooseFlags(control_->features(), target_->data_access(),
-                            spec_.zero_copy);
+  auto choice =
+      ChooseFlags(control_->features(), target_->data_access(), spec_);
   if (!choice) return choice.error();
   auto recovery = RecoveryFlags(control_->features(), spec_.recovery);
   if (!recovery) return recovery.error();
@@ -198,9 +198,10 @@ Result<void> Server::AddDevice() {
   device_.emplace(std::move(*device));
   const abi::DevInfo& info = device_->info();
   SendDevId(info.dev_id);
-  const uint64_t must_have = (choice->flags & (abi::kFSupportZeroCopy |
-                                               abi::kFAutoBufReg)) |
-                             *recovery;
+  const uint64_t must_have =
+      (choice->flags & (abi::kFSupportZeroCopy | abi::kFAutoBufReg |
+                        abi::kFUserCopy | abi::kFNeedGetData)) |
+      *recovery;
   if ((info.flags & must_have) != must_have)
     return Invalid("the kernel did not grant " +
                    FeatureNames(must_have & ~info.flags).front());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "data_path.h"
 #include "json_fields.h"
 #include "option_table.h"
 #include "registry.h"
@@ -151,6 +152,11 @@ json SpecToJson(const DeviceSpec& s) {
   if (s.size) j["size"] = *s.size;
   if (s.clamp_queues) j["clamp_queues"] = true;
   if (s.testing != TestingOptions{}) j["testing"] = TestingToJson(s.testing);
+  // Only when asked for, so a spec without them reads as before.
+  if (s.user_copy) j["user_copy"] = true;
+  if (s.need_get_data) j["need_get_data"] = true;
+  if (s.shmem_zc) j["shmem_zc"] = true;
+  if (!s.shmem_file.empty()) j["shmem_file"] = s.shmem_file;
   return j;
 }
 
@@ -214,6 +220,11 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   // null too, which ignored it.
   if (!j.contains("options") && !TargetTakes(*type, "zero-copy"))
     s.zero_copy = ZeroCopy::kBest;
+  // Files written before these existed describe devices without them.
+  UBLK_RETURN_IF_ERROR(GetBool(j, "user_copy", &s.user_copy));
+  UBLK_RETURN_IF_ERROR(GetBool(j, "need_get_data", &s.need_get_data));
+  UBLK_RETURN_IF_ERROR(GetBool(j, "shmem_zc", &s.shmem_zc));
+  UBLK_RETURN_IF_ERROR(GetString(j, "shmem_file", &s.shmem_file, false));
   if (auto it = j.find("testing"); it != j.end()) {
     auto t = TestingFromJson(*it);
     if (!t) return t.error().Wrap("testing");
@@ -311,8 +322,7 @@ Result<DeviceState> StateFromJson(const json& j) {
   if (st.pid <= 0) return Invalid("field \"pid\" must be a process id");
   if (st.queues == 0 || st.depth == 0)
     return Invalid("fields \"queues\" and \"depth\" must be at least 1");
-  if (st.data_path != "copy" && st.data_path != "none" &&
-      st.data_path != "zero-copy/auto" && st.data_path != "zero-copy/explicit")
+  if (!IsDataPathName(st.data_path))
     return Invalid("field \"data_path\" '" + st.data_path +
                    "' is not a data path");
   if (auto it = j.find("queue_tids"); it != j.end()) {

@@ -239,11 +239,31 @@ inline constexpr uint32_t kIoFNoUnmap = 1u << 15;
 // Automatic buffer registration failed for this request (only with
 // kAutoBufRegFallback): the server must register the buffer itself.
 inline constexpr uint32_t kIoFNeedRegBuf = 1u << 17;
+// SHMEM_ZC: the request's pages lie in a buffer registered with REG_BUF;
+// IoDesc::addr then holds that buffer's index (bits 32-47) and the byte
+// offset into it (bits 0-31).
+inline constexpr uint32_t kIoFShmemZc = 1u << 19;
 
 constexpr uint8_t DescOp(const IoDesc& d) { return d.op_flags & 0xff; }
 
 // Per-queue descriptor array: offset q * round_up(kMaxQueueDepth * 24, page).
 inline constexpr uint64_t kCmdBufOffset = 0;
+
+// USER_COPY (6.5): a request's data is read (WRITE) or written (READ) with
+// pread/pwrite on /dev/ublkcN at this offset: a fixed base, the queue id
+// from bit 41, the tag from bit 25, the byte within the request below (so a
+// request moves at most 32 MiB this way).
+inline constexpr uint64_t kUserCopyBase = 0x80000000ULL;
+inline constexpr unsigned kUserCopyTagShift = 25;
+inline constexpr unsigned kUserCopyQueueShift = kUserCopyTagShift + 16;
+inline constexpr uint32_t kUserCopyMaxBytes = 1u << kUserCopyTagShift;
+constexpr uint64_t UserCopyOffset(uint16_t q_id, uint16_t tag,
+                                  uint32_t byte) {
+  return kUserCopyBase + (static_cast<uint64_t>(q_id) << kUserCopyQueueShift) +
+         (static_cast<uint64_t>(tag) << kUserCopyTagShift) + byte;
+}
+static_assert(UserCopyOffset(1, 2, 3) == 0x80000000ULL + (1ULL << 41) +
+                                             (2ULL << 25) + 3);
 
 // The 16-byte payload of an I/O command, carried in sqe->cmd.
 struct IoCmd {

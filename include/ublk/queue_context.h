@@ -17,6 +17,14 @@
 // so the slot is released whatever the I/O does. The room made first covers
 // the register, sqes_per_io SQEs and the unregister; a chain never straddles
 // a flush. The target notices nothing but Request::buf_index.
+//
+// In user-copy mode a WRITE's data must reach the per-tag buffer before the
+// backend reads it: the queue opens the call with BeginCopyIn, and the
+// target's first SQE is preceded by a read of the request's data from
+// /dev/ublkcN, linked (IOSQE_IO_LINK, not a hard link: a failed or short
+// copy cancels the backend write, never lets it write stale data). The
+// target's further SQEs of the call join the link. The copy's completion
+// comes back as UserOp::kCopy.
 #pragma once
 
 #include <liburing.h>
@@ -62,10 +70,20 @@ class QueueContext {
     const bool in_call = call_.open && tag == call_.tag;
     const bool chained = in_call && call_.chained;
     if (in_call && call_.sqes == 0) {
-      const unsigned room = sqes_per_io_ + (chained ? 2u : 0u);
+      const unsigned room =
+          sqes_per_io_ + (chained ? 2u : 0u) + (call_.copy_in ? 1u : 0u);
       if (io_uring_sq_space_left(ring_) < room &&
           (!Flush() || io_uring_sq_space_left(ring_) < room))
         return nullptr;
+      if (call_.copy_in) {
+        io_uring_sqe* copy = ZeroedSqe();
+        if (copy == nullptr) return nullptr;
+        io_uring_prep_read(copy, kCharFileSlot, call_.copy_buf,
+                           call_.copy_len, call_.copy_off);
+        copy->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+        copy->user_data = EncodeUserData({tag, UserOp::kCopy, 0, id_});
+        call_.copy_sent = true;
+      }
       if (chained) {
         io_uring_sqe* reg = ZeroedSqe();
         if (reg == nullptr) return nullptr;
@@ -78,6 +96,10 @@ class QueueContext {
       // this SQE and the unregister must still fit.
       if (io_uring_sq_space_left(ring_) < 2) return nullptr;
       call_.last->flags |= IOSQE_IO_HARDLINK;
+    } else if (in_call && call_.copy_sent) {
+      // Still behind the copy: no flush may split the link.
+      if (io_uring_sq_space_left(ring_) < 1) return nullptr;
+      call_.last->flags |= IOSQE_IO_LINK;
     } else if (io_uring_sq_space_left(ring_) == 0 && !Flush()) {
       return nullptr;
     }
@@ -93,12 +115,31 @@ class QueueContext {
 
   // Queue only, before calling the target for `tag`.
   void BeginIo(uint16_t tag) noexcept {
-    call_ = {true, false, tag, 0, 0, nullptr};
+    call_ = {};
+    call_.open = true;
+    call_.tag = tag;
   }
+  // Queue only, before calling the target for a user-copy WRITE: the
+  // target's first SQE is preceded by a linked read of `len` bytes at
+  // `off` of /dev/ublkcN into `buf`.
+  void BeginCopyIn(uint16_t tag, void* buf, uint32_t len,
+                   uint64_t off) noexcept {
+    BeginIo(tag);
+    call_.copy_in = true;
+    call_.copy_buf = buf;
+    call_.copy_len = len;
+    call_.copy_off = off;
+  }
+  // Queue only, before EndIo: whether the call sent BeginCopyIn's read.
+  bool CopyInSent() const noexcept { return call_.copy_sent; }
+  // The tag of the open call.
+  uint16_t call_tag() const noexcept { return call_.tag; }
   // Queue only, before calling the target for `tag` whose pages are
   // registered by hand: the target's SQEs use buffer table index `slot`.
   void BeginChain(uint16_t tag, uint16_t slot) noexcept {
-    call_ = {true, true, tag, slot, 0, nullptr};
+    BeginIo(tag);
+    call_.chained = true;
+    call_.slot = slot;
   }
   // Queue only, after the target returned. Closes a chain with the
   // unregister command, linked so it runs even when the I/O fails. Returns
@@ -135,6 +176,11 @@ class QueueContext {
     uint16_t slot = 0;
     unsigned sqes = 0;             // the target's SQEs so far
     io_uring_sqe* last = nullptr;  // the latest of them
+    bool copy_in = false;    // user copy: read the data in first
+    bool copy_sent = false;  // ... and that read is queued
+    void* copy_buf = nullptr;
+    uint32_t copy_len = 0;
+    uint64_t copy_off = 0;
   };
 
   bool Flush() noexcept { return io_uring_submit(ring_) >= 0; }

@@ -21,6 +21,8 @@ enum class UserOp : uint8_t {
   kStopEvent = 3,    // the queue's stop eventfd became readable
   kBufCmd = 4,       // a failed REGISTER_IO_BUF (target data 0) or
                      // UNREGISTER_IO_BUF (1); their successes post nothing
+  kCopy = 5,         // user copy: a WRITE's data read from /dev/ublkcN
+                     // (target data 0) or a READ's written to it (1)
 };
 
 struct UserData {

@@ -305,5 +305,63 @@ TEST(QueueContext, BigSqesAreZeroedWhole) {
   }
 }
 
+// User copy: a WRITE's data is read from /dev/ublkcN before the target's
+// I/O, linked to it (a soft link: a failed copy cancels the I/O), and the
+// target's further SQEs join the link; the last one links to nothing.
+TEST(QueueContext, CopyInPrecedesTheTargetSqesLinkedAtEveryFillLevel) {
+  for (unsigned per_io = 1; per_io <= 3; ++per_io) {
+    for (unsigned fill = 0; fill <= 8; ++fill) {
+      SCOPED_TRACE("sqes_per_io " + std::to_string(per_io) + ", " +
+                   std::to_string(fill) + " entries queued");
+      TestRing ring(8);
+      ASSERT_TRUE(ring.ok());
+      QueueContext q(ring.get(), kQueue, kDepth, 64, per_io);
+      ring.Fill(fill);
+      char buf[64];
+      const uint64_t off = abi::UserCopyOffset(kQueue, 1, 0);
+      q.BeginCopyIn(1, buf, sizeof(buf), off);
+      for (unsigned i = 0; i < per_io; ++i)
+        ASSERT_NE(TargetNop(q, 1, static_cast<uint16_t>(i)), nullptr);
+      EXPECT_TRUE(q.CopyInSent());
+      EXPECT_FALSE(q.EndIo());
+      auto pending = ring.Pending();
+      const bool fits = fill + per_io + 1 <= ring.entries();
+      ASSERT_EQ(pending.size(), (fits ? fill : 0) + per_io + 1);
+      const io_uring_sqe* copy = pending[pending.size() - per_io - 1];
+      EXPECT_EQ(copy->opcode, IORING_OP_READ);
+      EXPECT_EQ(copy->fd, kCharFileSlot);
+      EXPECT_EQ(copy->flags, IOSQE_FIXED_FILE | IOSQE_IO_LINK);
+      EXPECT_EQ(copy->off, off);
+      EXPECT_EQ(copy->len, sizeof(buf));
+      EXPECT_EQ(copy->addr, reinterpret_cast<uintptr_t>(buf));
+      EXPECT_EQ(DecodeUserData(copy->user_data),
+                (UserData{1, UserOp::kCopy, 0, kQueue}));
+      for (unsigned i = 0; i < per_io; ++i) {
+        const io_uring_sqe* t = pending[pending.size() - per_io + i];
+        EXPECT_EQ(t->opcode, IORING_OP_NOP);
+        EXPECT_EQ(t->flags, i + 1 < per_io ? IOSQE_IO_LINK : 0);
+      }
+    }
+  }
+}
+
+TEST(QueueContext, CopyInIsNotSentWhenTheTargetFinishesAtOnce) {
+  TestRing ring(8);
+  ASSERT_TRUE(ring.ok());
+  QueueContext q(ring.get(), kQueue, kDepth, 64, 1);
+  char buf[8];
+  q.BeginCopyIn(0, buf, sizeof(buf), abi::UserCopyOffset(kQueue, 0, 0));
+  EXPECT_FALSE(q.CopyInSent());
+  EXPECT_FALSE(q.EndIo());
+  EXPECT_TRUE(ring.Pending().empty());
+  // The next call is a plain one again.
+  q.BeginIo(0);
+  ASSERT_NE(TargetNop(q, 0, 0), nullptr);
+  EXPECT_FALSE(q.CopyInSent());
+  q.EndIo();
+  ASSERT_EQ(ring.Pending().size(), 1u);
+  EXPECT_EQ(ring.Pending()[0]->opcode, IORING_OP_NOP);
+}
+
 }  // namespace
 }  // namespace ublk

@@ -1,0 +1,168 @@
+// The data paths a spec may ask for beside zero copy (user copy, NEED_GET_DATA,
+// shared-memory zero copy): which flags ADD_DEV asks for, which combinations
+// and kernels are refused, how a recovered device finds its path again, and
+// how the state file records them.
+#include <gtest/gtest.h>
+
+#include "feature_flags.h"
+#include "recovery.h"
+#include "spec_json.h"
+#include "ublk/abi.h"
+
+namespace ublk {
+namespace {
+
+constexpr uint64_t kKernel72 =
+    abi::kFSupportZeroCopy | abi::kFNeedGetData | abi::kFUserCopy |
+    abi::kFCmdIoctlEncode | abi::kFAutoBufReg | abi::kFUserRecovery;
+constexpr uint64_t kKernelWithoutUserCopy =
+    abi::kFNeedGetData | abi::kFCmdIoctlEncode | abi::kFUserRecovery;
+
+DeviceSpec Spec(bool user_copy, bool get_data, ZeroCopy z = ZeroCopy::kBest) {
+  DeviceSpec s;
+  s.type = "loop";
+  s.user_copy = user_copy;
+  s.need_get_data = get_data;
+  s.zero_copy = z;
+  return s;
+}
+
+void ExpectOneLine(const Result<FlagChoice>& c, const std::string& needle) {
+  ASSERT_FALSE(c.ok());
+  const std::string m = c.error().message();
+  EXPECT_NE(m.find(needle), std::string::npos) << m;
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+}
+
+TEST(DataPathFlags, UserCopyAsksForUserCopyAndNoZeroCopy) {
+  auto c = ChooseFlags(kKernel72, DataAccess::kBuffer, Spec(true, false));
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->data_path, DataPath::kUserCopy);
+  EXPECT_TRUE(c->flags & abi::kFUserCopy);
+  EXPECT_FALSE(c->flags & (abi::kFSupportZeroCopy | abi::kFAutoBufReg |
+                           abi::kFNeedGetData));
+}
+
+TEST(DataPathFlags, UserCopyKeepsADatalessTargetCopyFree) {
+  auto c = ChooseFlags(kKernel72, DataAccess::kNone, Spec(true, false));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->data_path, DataPath::kNone);
+  EXPECT_TRUE(c->flags & abi::kFUserCopy);
+}
+
+TEST(DataPathFlags, GetDataIsCopyModeInTwoSteps) {
+  for (DataAccess a : {DataAccess::kBuffer, DataAccess::kNone}) {
+    auto c = ChooseFlags(kKernel72, a, Spec(false, true));
+    ASSERT_TRUE(c.ok()) << c.error().message();
+    EXPECT_EQ(c->data_path, DataPath::kGetData);
+    EXPECT_TRUE(c->flags & abi::kFNeedGetData);
+    EXPECT_FALSE(c->flags & (abi::kFUserCopy | abi::kFSupportZeroCopy |
+                             abi::kFAutoBufReg));
+  }
+  // -z off says the same thing as -g's copy mode.
+  EXPECT_TRUE(ChooseFlags(kKernel72, DataAccess::kBuffer,
+                          Spec(false, true, ZeroCopy::kOff))
+                  .ok());
+}
+
+TEST(DataPathFlags, CombinationsAreRefusedInOneLine) {
+  for (ZeroCopy z : {ZeroCopy::kAuto, ZeroCopy::kExplicit}) {
+    ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kBuffer, Spec(true, false, z)),
+                  "user copy (-u) and zero copy (-z) exclude each other");
+    ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kBuffer, Spec(false, true, z)),
+                  "NEED_GET_DATA (-g) works only in copy mode");
+  }
+  ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kBuffer, Spec(true, true)),
+                "NEED_GET_DATA (-g) works only in copy mode");
+  DeviceSpec s = Spec(false, true);
+  s.shmem_zc = true;
+  ExpectOneLine(ChooseFlags(kKernel72 | abi::kFShmemZc, DataAccess::kBuffer, s),
+                "NEED_GET_DATA (-g) works only in copy mode");
+  s = Spec(true, false);
+  s.shmem_zc = true;
+  ExpectOneLine(ChooseFlags(kKernel72 | abi::kFShmemZc, DataAccess::kBuffer, s),
+                "--shmem_zc");
+  s = Spec(false, false);
+  s.shmem_file = "/dev/hugepages/f";
+  ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kBuffer, s),
+                "needs --shmem_zc");
+}
+
+TEST(DataPathFlags, AKernelWithoutTheFeatureIsNamedWithItsVersion) {
+  ExpectOneLine(
+      ChooseFlags(kKernelWithoutUserCopy, DataAccess::kBuffer, Spec(true, false)),
+      "UBLK_F_USER_COPY (Linux 6.5");
+  ExpectOneLine(ChooseFlags(kKernelWithoutUserCopy, DataAccess::kNone,
+                            Spec(true, false)),
+                "UBLK_F_USER_COPY (Linux 6.5");
+  ExpectOneLine(
+      ChooseFlags(abi::kFCmdIoctlEncode, DataAccess::kBuffer, Spec(false, true)),
+      "UBLK_F_NEED_GET_DATA (Linux 6.0");
+  DeviceSpec s = Spec(false, false);
+  s.shmem_zc = true;
+  ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kBuffer, s),
+                "UBLK_F_SHMEM_ZC");
+}
+
+TEST(DataPathFlags, NothingAskedIsTheZeroCopyChoiceAsBefore) {
+  auto c = ChooseFlags(kKernel72, DataAccess::kBuffer, Spec(false, false));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->data_path, DataPath::kAutoBufReg);
+  c = ChooseFlags(kKernel72, DataAccess::kBuffer,
+                  Spec(false, false, ZeroCopy::kOff));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->data_path, DataPath::kCopy);
+}
+
+TEST(DataPathFlags, ARecoveredDeviceKeepsUserCopyAndGetData) {
+  EXPECT_EQ(DataPathOfDevice(abi::kFUserCopy | abi::kFUserRecovery,
+                             DataAccess::kBuffer),
+            DataPath::kUserCopy);
+  EXPECT_EQ(DataPathOfDevice(abi::kFNeedGetData | abi::kFUserRecovery,
+                             DataAccess::kBuffer),
+            DataPath::kGetData);
+  EXPECT_EQ(DataPathOfDevice(abi::kFNeedGetData, DataAccess::kNone),
+            DataPath::kCopy);
+}
+
+TEST(DataPathFlags, NamesAndBuffers) {
+  EXPECT_STREQ(DataPathName(DataPath::kUserCopy), "user-copy");
+  EXPECT_STREQ(DataPathName(DataPath::kGetData), "copy/get-data");
+  EXPECT_TRUE(IsDataPathName("user-copy"));
+  EXPECT_TRUE(IsDataPathName("zero-copy/explicit"));
+  EXPECT_FALSE(IsDataPathName("user copy"));
+  EXPECT_TRUE(HasTagBuffers(DataPath::kUserCopy));
+  EXPECT_FALSE(KernelCopies(DataPath::kUserCopy));
+  EXPECT_TRUE(KernelCopies(DataPath::kGetData));
+  EXPECT_FALSE(HasTagBuffers(DataPath::kAutoBufReg));
+}
+
+TEST(DataPathFlags, SpecJsonRecordsTheFieldsAndOldFilesReadWithout) {
+  DeviceSpec s = Spec(true, false);
+  s.file = "/tmp/x";
+  s.shmem_zc = true;
+  s.shmem_file = "/dev/hugepages/f";
+  auto back = SpecFromJson(SpecToJson(s));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(*back, s);
+  s = Spec(false, true);
+  s.file = "/tmp/x";
+  back = SpecFromJson(SpecToJson(s));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(*back, s);
+  // A spec from before these fields: none of them set, none written.
+  s = Spec(false, false);
+  s.file = "/tmp/x";
+  auto j = SpecToJson(s);
+  EXPECT_FALSE(j.contains("user_copy"));
+  EXPECT_FALSE(j.contains("need_get_data"));
+  EXPECT_FALSE(j.contains("shmem_zc"));
+  back = SpecFromJson(j);
+  ASSERT_TRUE(back.ok());
+  EXPECT_FALSE(back->user_copy || back->need_get_data || back->shmem_zc);
+  j["user_copy"] = "yes";
+  EXPECT_FALSE(SpecFromJson(j).ok());
+}
+
+}  // namespace
+}  // namespace ublk
