@@ -64,11 +64,11 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
     if (!(kernel_features & abi::kFShmemZc))
       return Invalid(
           "shared-memory zero copy (--shmem_zc) needs the ublk feature "
-          "UBLK_F_SHMEM_ZC (a Linux release after 7.0), which this kernel "
+          "UBLK_F_SHMEM_ZC (Linux 7.1 or later), which this kernel "
           "lacks");
     return Invalid(
-        "shared-memory zero copy (--shmem_zc, UBLK_F_SHMEM_ZC) is not "
-        "supported by this server yet");
+        "shared-memory zero copy (--shmem_zc, UBLK_F_SHMEM_ZC) is offered by "
+        "this kernel but not implemented by this server yet");
   }
   if (spec.user_copy) {
     if (!(kernel_features & abi::kFUserCopy))

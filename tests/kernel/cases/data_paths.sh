@@ -110,7 +110,8 @@ test_data_paths_user_copy_ext4_on_nvme_and_null_stays_copy_free() {
 	ublk del -n "$id"
 	# null never touches data: with -u it keeps its copy-free mode.
 	id=$(dp_add none USER_COPY -t null -u 1)
-	dp_fio /dev/ublkb"$id" 64k 1 write
+	fio_ok --name=null-uc --filename=/dev/ublkb"$id" --rw=randrw --bs=64k --size=64M \
+		--ioengine=io_uring --direct=1 --iodepth=16
 	ublk del -n "$id"
 }
 
