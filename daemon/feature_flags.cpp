@@ -41,17 +41,17 @@ Result<void> CheckCombination(const DeviceSpec& s) {
     return Invalid("--htlb names the memory for shared-memory zero copy: it "
                    "needs --shmem_zc");
   if (s.user_copy && AsksZeroCopy(s.zero_copy))
-    return Invalid("user copy (-u) and zero copy (-z) exclude each other: the "
+    return Invalid("user copy (--usercopy) and zero copy (-z) exclude each other: the "
                    "kernel takes UBLK_F_USER_COPY or UBLK_F_SUPPORT_ZERO_COPY/"
                    "AUTO_BUF_REG, not both");
   if (s.need_get_data && (s.user_copy || AsksZeroCopy(s.zero_copy) ||
                           s.shmem_zc))
     return Invalid("NEED_GET_DATA (-g) works only in copy mode, not with user "
-                   "copy (-u), zero copy (-z) or --shmem_zc (the kernel drops "
+                   "copy (--usercopy), zero copy (-z) or --shmem_zc (the kernel drops "
                    "UBLK_F_NEED_GET_DATA in copy-free modes)");
   if (s.shmem_zc && (s.user_copy || AsksZeroCopy(s.zero_copy)))
     return Invalid("shared-memory zero copy (--shmem_zc) cannot be combined "
-                   "with user copy (-u) or zero copy (-z)");
+                   "with user copy (--usercopy) or zero copy (-z)");
   return {};
 }
 
@@ -72,7 +72,7 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
   }
   if (spec.user_copy) {
     if (!(kernel_features & abi::kFUserCopy))
-      return Invalid("user copy (-u) needs the ublk feature UBLK_F_USER_COPY "
+      return Invalid("user copy (--usercopy) needs the ublk feature UBLK_F_USER_COPY "
                      "(Linux 6.5 or later), which this kernel lacks");
     FlagChoice c{abi::kFCmdIoctlEncode | abi::kFUserCopy,
                  access == DataAccess::kNone ? DataPath::kNone

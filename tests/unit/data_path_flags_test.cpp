@@ -68,7 +68,7 @@ TEST(DataPathFlags, GetDataIsCopyModeInTwoSteps) {
 TEST(DataPathFlags, CombinationsAreRefusedInOneLine) {
   for (ZeroCopy z : {ZeroCopy::kAuto, ZeroCopy::kExplicit}) {
     ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kBuffer, Spec(true, false, z)),
-                  "user copy (-u) and zero copy (-z) exclude each other");
+                  "user copy (--usercopy) and zero copy (-z) exclude each other");
     ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kBuffer, Spec(false, true, z)),
                   "NEED_GET_DATA (-g) works only in copy mode");
   }

@@ -1,4 +1,4 @@
-# Data paths beyond copy and zero copy: user copy (-u 1: UBLK_F_USER_COPY,
+# Data paths beyond copy and zero copy: user copy (--usercopy: UBLK_F_USER_COPY,
 # Linux 6.5; the server moves request data with reads and writes on
 # /dev/ublkcN), NEED_GET_DATA (-g 1: UBLK_F_NEED_GET_DATA, a WRITE's data is
 # fetched in a second step) and shared-memory zero copy (--shmem_zc:
@@ -20,7 +20,7 @@ dp_add() {
 	out=$(ublk add "$@" --json) || fail "ublk add $* failed"
 	id=$(dp_id "$out")
 	echo "$out" | grep -q "\"data_path\": \"$path\"" || fail "add $* does not report $path: $out"
-	ublk list -n "$id" | grep -q " $path " || fail "list does not show $path: $(ublk list -n "$id")"
+	ublk list -n "$id" | grep -q "data path $path," || fail "list does not show $path: $(ublk list -n "$id")"
 	if [[ $feature != - ]]; then
 		ublk list -n "$id" --json | grep -q "\"$feature\"" ||
 			fail "device $id lacks the flag $feature: $(ublk list -n "$id" --json)"
@@ -93,8 +93,8 @@ test_data_paths_user_copy_loop_and_nvme_fio_verify() {
 	dp_need USER_COPY "UBLK_F_USER_COPY, Linux 6.5"
 	dp_need_nvme 0
 	dp_need_nvme 1
-	dp_verify_mode user-copy USER_COPY -u 1
-	echo "== --usercopy spelling"
+	dp_verify_mode user-copy USER_COPY --usercopy
+	echo "== nvme on 512-byte LBAs"
 	local id
 	id=$(dp_add user-copy USER_COPY -t nvme -f "$(dp_ng 0)" --usercopy)
 	dp_fio /dev/ublkb"$id" 128k 1 write
@@ -105,11 +105,11 @@ test_data_paths_user_copy_ext4_on_nvme_and_null_stays_copy_free() {
 	dp_need USER_COPY "UBLK_F_USER_COPY, Linux 6.5"
 	dp_need_nvme 1
 	local id
-	id=$(dp_add user-copy USER_COPY -t nvme -f "$(dp_ng 1)" -u 1)
+	id=$(dp_add user-copy USER_COPY -t nvme -f "$(dp_ng 1)" --usercopy)
 	dp_ext4 "$id"
 	ublk del -n "$id"
-	# null never touches data: with -u it keeps its copy-free mode.
-	id=$(dp_add none USER_COPY -t null -u 1)
+	# null never touches data: with --usercopy it keeps its copy-free mode.
+	id=$(dp_add none USER_COPY -t null --usercopy)
 	fio_ok --name=null-uc --filename=/dev/ublkb"$id" --rw=randrw --bs=64k --size=64M \
 		--ioengine=io_uring --direct=1 --iodepth=16
 	ublk del -n "$id"
@@ -141,7 +141,7 @@ test_data_paths_minus_zero_means_the_default() {
 	local id
 	truncate -s 64M /tmp/dp.img
 	id=$(add_dev -t loop -f /tmp/dp.img -u 0 -g 0 --zero-copy=off)
-	ublk list -n "$id" | grep -q " copy " || fail "-u 0 -g 0 is not plain copy: $(ublk list -n "$id")"
+	ublk list -n "$id" | grep -q "data path copy," || fail "-u 0 -g 0 is not plain copy: $(ublk list -n "$id")"
 	ublk list -n "$id" --json | grep -qE '"(USER_COPY|NEED_GET_DATA)"' &&
 		fail "-u 0 -g 0 asked for a flag: $(ublk list -n "$id" --json)"
 	ublk del -n "$id"
@@ -150,17 +150,17 @@ test_data_paths_minus_zero_means_the_default() {
 
 test_data_paths_bad_combinations_are_refused_in_one_line() {
 	truncate -s 64M /tmp/dp.img
-	expect_error 'user copy \(-u\) and zero copy \(-z\) exclude each other' \
-		ublk add -t loop -f /tmp/dp.img -u 1 -z
-	expect_error 'user copy \(-u\) and zero copy \(-z\) exclude each other' \
-		ublk add -t loop -f /tmp/dp.img -u 1 --zero-copy=explicit
+	expect_error 'user copy \(--usercopy\) and zero copy \(-z\) exclude each other' \
+		ublk add -t loop -f /tmp/dp.img --usercopy -z
+	expect_error 'user copy \(--usercopy\) and zero copy \(-z\) exclude each other' \
+		ublk add -t loop -f /tmp/dp.img --usercopy --zero-copy=explicit
 	expect_error 'NEED_GET_DATA \(-g\) works only in copy mode' \
-		ublk add -t loop -f /tmp/dp.img -g 1 -u 1
+		ublk add -t loop -f /tmp/dp.img -g 1 --usercopy
 	expect_error 'NEED_GET_DATA \(-g\) works only in copy mode' \
 		ublk add -t loop -f /tmp/dp.img -g 1 -z
 	expect_error 'NEED_GET_DATA \(-g\) works only in copy mode' \
 		ublk add -t null -g 1 --shmem_zc
-	expect_error '--htlb .*needs --shmem_zc' \
+	expect_error '^ublk: --htlb: only with --shmem_zc$' \
 		ublk add -t loop -f /tmp/dp.img --htlb /dev/hugepages/x
 	if dp_has SHMEM_ZC; then
 		expect_error 'UBLK_F_SHMEM_ZC' ublk add -t loop -f /tmp/dp.img --shmem_zc
@@ -169,7 +169,7 @@ test_data_paths_bad_combinations_are_refused_in_one_line() {
 	fi
 	if ! dp_has USER_COPY; then
 		expect_error 'needs the ublk feature UBLK_F_USER_COPY \(Linux 6.5' \
-			ublk add -t loop -f /tmp/dp.img -u 1
+			ublk add -t loop -f /tmp/dp.img --usercopy
 	fi
 	rm -f /tmp/dp.img
 	no_servers || fail "a server was started: $(pgrep -a ublk-server)"
@@ -181,13 +181,14 @@ test_data_paths_recovery_keeps_user_copy_and_get_data() {
 	dp_need NEED_GET_DATA "UBLK_F_NEED_GET_DATA, Linux 6.0"
 	local id mode path feature
 	truncate -s 256M /tmp/dp.img
-	for mode in u g; do
+	for mode in --usercopy '-g 1'; do
 		path=user-copy feature=USER_COPY
-		[[ $mode == u ]] || path=copy/get-data feature=NEED_GET_DATA
-		echo "== -$mode 1"
-		id=$(dp_add "$path" "$feature" -t loop -f /tmp/dp.img -r -"$mode" 1)
+		[[ $mode == --usercopy ]] || path=copy/get-data feature=NEED_GET_DATA
+		echo "== $mode"
+		# shellcheck disable=SC2086 # the mode's words
+		id=$(dp_add "$path" "$feature" -t loop -f /tmp/dp.img -r $mode)
 		rec_fio_rounds /dev/ublkb"$id" "$id" 2
-		ublk list -n "$id" | grep -q " $path " || fail "recovered device lost $path: $(ublk list -n "$id")"
+		ublk list -n "$id" | grep -q "data path $path," || fail "recovered device lost $path: $(ublk list -n "$id")"
 		dp_fio /dev/ublkb"$id" 64k 1
 		timeout 60 ublk del -n "$id" || fail "del of the recovered device hangs"
 	done
