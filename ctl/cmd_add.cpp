@@ -59,12 +59,13 @@ int RunAdd(const AddCommand& add) {
     return Fail("-f " + spec.file + ": the path is not valid UTF-8 (not supported)");
   auto control = ControlDevice::Open();
   if (!control) return Fail(control.error().message());
+  // The kernel grants at most one queue per possible CPU and would clamp a
+  // larger -q itself; the reference server takes that. Say so, then do it.
   if (int cpus = PossibleCpus(); spec.queues > cpus) {
-    if (!spec.clamp_queues)
-      return Fail("-q " + std::to_string(spec.queues) +
-                  ": this kernel allows at most " + std::to_string(cpus) +
-                  " queue(s) (one per possible CPU; --clamp-queues takes "
-                  "that many)");
+    std::fprintf(stderr,
+                 "ublk: -q %u: this kernel allows at most %d queue(s) (one "
+                 "per possible CPU); using %d\n",
+                 spec.queues, cpus, cpus);
     spec.queues = static_cast<uint16_t>(cpus);
   }
   if (spec.id && DeviceExists(*spec.id)) {

@@ -18,8 +18,10 @@ struct CommonOption {
 constexpr CommonOption kCommonOptions[] = {
     {"", R"(  -t, --type TYPE       backend (required), one of the types below
   -n, --number ID       device id (default: the kernel picks the lowest free)
-  -q, --queues N        hardware queues, one server thread each (default 1,
-                        at most one per CPU)
+  -q, --queues N        hardware queues, one server thread each (default 1;
+                        at most one per possible CPU: more is taken as that
+                        many, with a note, as the kernel and the reference
+                        server do)
   -d, --depth N         requests in flight per queue, 1-4096 (default 128)
 )"},
     {"size", R"(      --size SIZE       device size; bytes or K/M/G/T (binary) suffix
@@ -62,8 +64,9 @@ constexpr CommonOption kCommonOptions[] = {
                         -e 1 is refused); 0 asks for nothing
 )"},
     {"zero-copy", R"(  -z, --zero-copy[=auto|explicit|off]
-                        how request data reaches the backend (the types
-                        that touch data; refused by null, which never does):
+                        how request data reaches the backend (null, which
+                        copies nothing either way, takes it as the reference
+                        server's null does; its data path stays none):
                           auto (a bare -z): zero copy by automatic buffer
                             registration (ublk feature AUTO_BUF_REG, Linux
                             6.16+): the request's own pages go to the backend
@@ -90,10 +93,6 @@ constexpr CommonOption kCommonOptions[] = {
       --max_io_buf_bytes N
                         the largest request in bytes, a multiple of 4096 up
                         to 32M (default 512K; a backend may lower it)
-      --clamp-queues    take fewer queues when the kernel grants fewer than
-                        -q asks (it grants at most one per CPU), as the
-                        reference server does; without it add fails saying
-                        how many the kernel allows
   -u, --uring_comp 0|1  accepted for the reference server's scripts: every
                         kernel this server runs on completes in the issuing
                         task (URING_CMD_COMP_IN_TASK) either way
@@ -215,7 +214,7 @@ options:
     if (only == nullptr || &t == only) out += TypeSection(t);
   out += "\ntesting (for test suites; each changes only what it says):\n";
   out += kTestingOptions;
-  if (only == nullptr || TargetTakes(*only, "zero-copy"))
+  if (only == nullptr || only->data_access != DataAccess::kNone)
     out += kForceAutoFallback;
   out += "\nexamples:\n";
   for (std::string_view e : kExamples)

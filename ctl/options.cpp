@@ -160,7 +160,6 @@ const std::vector<OptionDef>& AddOptionDefs() {
         {'h', "help", kNoValue},
         {'r', "recovery", kOptionalBit},
         {0, "recovery-mode", kValue},
-        {0, "clamp-queues", kNoValue},
         {0, "max_io_buf_bytes", kValue},
         {0, "usercopy", kNoValue},
         {0, "shmem_zc", kNoValue},
@@ -341,8 +340,6 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
         return Invalid(o.spelled + " " + o.value +
                        ": must be a multiple of 4096");
       cmd.spec.max_io_bytes = static_cast<uint32_t>(*v);
-    } else if (name == "clamp-queues") {
-      cmd.spec.clamp_queues = true;
     } else if (name == "stall-before-start" || name == "stall-before-stop") {
       auto v = ParseNumber(o, 0, kMaxStallSeconds);
       if (!v) return v.error();

@@ -94,6 +94,13 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
                                ZeroCopy zero_copy) {
   FlagChoice c{abi::kFCmdIoctlEncode, DataPath::kCopy};
   if (access == DataAccess::kNone) {
+    // Nothing to copy: -z asks for what user-copy mode already gives, but
+    // is refused, as for every target, where the kernel has no zero copy.
+    if (AsksZeroCopy(zero_copy) && !(kernel_features & abi::kFAutoBufReg))
+      return Invalid(
+          "zero copy (-z) needs the ublk feature AUTO_BUF_REG (automatic "
+          "buffer registration, Linux 6.16 or later), which this kernel "
+          "lacks");
     if (kernel_features & abi::kFUserCopy) {
       c.flags |= abi::kFUserCopy;
       c.data_path = DataPath::kNone;

@@ -205,16 +205,10 @@ Result<void> Server::AddDevice() {
   if ((info.flags & must_have) != must_have)
     return Invalid("the kernel did not grant " +
                    FeatureNames(must_have & ~info.flags).front());
-  if (info.nr_hw_queues != spec_.queues) {
-    if (!spec_.clamp_queues || info.nr_hw_queues > spec_.queues)
-      return Invalid("the kernel allows only " +
-                     std::to_string(info.nr_hw_queues) + " queues, not " +
-                     std::to_string(spec_.queues) +
-                     " (--clamp-queues takes what it allows)");
-    log::Info("dev {}: {} queues, the most the kernel allows", info.dev_id,
-              info.nr_hw_queues);
-    spec_.queues = info.nr_hw_queues;
-  }
+  if (info.nr_hw_queues != spec_.queues)
+    return Invalid("the kernel allows only " +
+                   std::to_string(info.nr_hw_queues) + " queues, not " +
+                   std::to_string(spec_.queues));
   return control_->SetParams(
       info.dev_id, BuildParams(geometry, info.max_io_buf_bytes,
                                IsZeroCopy(data_path_)));

@@ -150,7 +150,6 @@ json SpecToJson(const DeviceSpec& s) {
     j["options"][name] = OptionToJson(value);
   if (s.id) j["id"] = *s.id;
   if (s.size) j["size"] = *s.size;
-  if (s.clamp_queues) j["clamp_queues"] = true;
   if (s.testing != TestingOptions{}) j["testing"] = TestingToJson(s.testing);
   // Only when asked for, so a spec without them reads as before.
   if (s.user_copy) j["user_copy"] = true;
@@ -194,7 +193,6 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
     return Invalid(
         "field \"max_io_bytes\" must be a multiple of 4096 from 4096");
   UBLK_RETURN_IF_ERROR(GetBool(j, "read_only", &s.read_only));
-  UBLK_RETURN_IF_ERROR(GetBool(j, "clamp_queues", &s.clamp_queues));
   auto options = OptionsFromJson(*type, j);
   if (!options) return options.error();
   s.options = std::move(*options);
@@ -218,7 +216,7 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   s.recovery = *recovery;
   // Before targets declared their options, a spec said "off" or "auto" for
   // null too, which ignored it.
-  if (!j.contains("options") && !TargetTakes(*type, "zero-copy"))
+  if (!j.contains("options") && type->data_access == DataAccess::kNone)
     s.zero_copy = ZeroCopy::kBest;
   // Files written before these existed describe devices without them.
   UBLK_RETURN_IF_ERROR(GetBool(j, "user_copy", &s.user_copy));

@@ -64,7 +64,10 @@ bool TargetTakes(const TargetType& type, std::string_view long_name) {
   if (long_name == "file") return type.file != FileUse::kNone;
   if (long_name == "size") return type.takes_size;
   if (long_name == "read-only") return type.takes_read_only;
-  if (long_name == "zero-copy") return type.data_access != DataAccess::kNone;
+  // Every type: null, which copies nothing anyway, takes -z as the
+  // reference server's null does (ChooseFlags still refuses it where the
+  // kernel has no zero copy).
+  if (long_name == "zero-copy") return true;
   return FindOptionDef(type.options, long_name) != nullptr;
 }
 
@@ -133,6 +136,8 @@ Result<void> CheckSpecOptions(const TargetType& type, const DeviceSpec& spec) {
       t.stall_before_stop_s > kMaxStallSeconds)
     return Invalid("--stall-before-start/--stall-before-stop: at most " +
                    std::to_string(kMaxStallSeconds) + " seconds");
+  if (t.force_auto_fallback && type.data_access == DataAccess::kNone)
+    return NotAnOption("--force-auto-fallback", type);
   if (t.force_auto_fallback && spec.zero_copy != ZeroCopy::kAuto)
     return Invalid(
         "--force-auto-fallback needs --zero-copy=auto (it forces automatic "

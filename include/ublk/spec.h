@@ -64,10 +64,6 @@ struct DeviceSpec {
   std::string type;            // registry name: "null", ...
   std::optional<uint32_t> id;  // unset: the kernel picks
   uint16_t queues = kDefaultQueues;
-  // --clamp-queues: take the queues the kernel grants (at most one per CPU)
-  // when it grants fewer than asked, as the reference server does; without
-  // it, add fails.
-  bool clamp_queues = false;
   uint16_t depth = kDefaultDepth;
   std::string name;                 // free-form label for the operator
   std::optional<uint64_t> size;     // bytes; unset: the target's default

@@ -148,8 +148,6 @@ TEST(Options, EveryOptionATargetDoesNotTakeIsRefusedNamingIt) {
       {{"--logical-block-size", "512"},
        "--logical-block-size: not an option of the null target"},
       {{"--buffered"}, "--buffered: not an option of the null target"},
-      {{"-z"}, "-z: not an option of the null target"},
-      {{"--zero-copy=off"}, "--zero-copy: not an option of the null target"},
   };
   for (const Case& c : null_cases) {
     std::vector<std::string> args = {"add", "-t", "null"};
@@ -302,9 +300,9 @@ TEST(Options, AddHelpListsEachTargetsOwnOptionsFromItsTable) {
   const std::string null = HelpText("add", "null");
   EXPECT_EQ(null.find("-f, --file"), std::string::npos);
   EXPECT_EQ(null.find("      --read-only"), std::string::npos);
-  EXPECT_EQ(null.find("-z, --zero-copy"), std::string::npos);
+  EXPECT_NE(null.find("-z, --zero-copy"), std::string::npos);
   EXPECT_EQ(null.find("--force-auto-fallback"), std::string::npos);
-  EXPECT_NE(null.find("refuses -f, --read-only, -z"), std::string::npos);
+  EXPECT_NE(null.find("refuses -f, --read-only"), std::string::npos);
 
   const std::string loop = HelpText("add", "loop");
   EXPECT_NE(loop.find("      --offset SIZE     where the device starts"),

@@ -160,8 +160,17 @@ TEST(FeatureFlags, ZeroCopyOnAnOldKernelIsRefusedNamingFeatureAndVersion) {
   EXPECT_EQ(m.find('\n'), std::string::npos);
 }
 
-TEST(FeatureFlags, ZeroCopyMeansNothingToADatalessTarget) {
-  auto c = ChooseFlags(kKernel612, DataAccess::kNone, ZeroCopy::kAuto);
+TEST(FeatureFlags, ZeroCopyOnADatalessTargetStaysCopyFreeOrIsRefused) {
+  // Where the kernel has zero copy, null's -z keeps its copy-free mode;
+  // where it has none, -z is refused for null as for every target.
+  auto c = ChooseFlags(kKernel612 | abi::kFAutoBufReg, DataAccess::kNone,
+                       ZeroCopy::kAuto);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->data_path, DataPath::kNone);
+  c = ChooseFlags(kKernel612, DataAccess::kNone, ZeroCopy::kAuto);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("AUTO_BUF_REG"), std::string::npos);
+  c = ChooseFlags(kKernel612, DataAccess::kNone, ZeroCopy::kBest);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->data_path, DataPath::kNone);
 }

@@ -91,12 +91,10 @@ TEST(ReferenceOptions, LoopOffsetCountsSectorsWhenBareAndBuffered_ioIsBuffered) 
             "--buffered_io: not an option of the null target");
 }
 
-TEST(ReferenceOptions, MaxIoBufBytesAndClampQueues) {
-  auto s = SpecOf({"add", "-t", "null", "--max_io_buf_bytes", "65536",
-                   "--clamp-queues"});
+TEST(ReferenceOptions, MaxIoBufBytes) {
+  auto s = SpecOf({"add", "-t", "null", "--max_io_buf_bytes", "65536"});
   ASSERT_TRUE(s.ok()) << s.error().message();
   EXPECT_EQ(s->max_io_bytes, 65536u);
-  EXPECT_TRUE(s->clamp_queues);
   EXPECT_EQ(ErrorOf({"add", "-t", "null", "--max_io_buf_bytes", "5000"}),
             "--max_io_buf_bytes 5000: must be a multiple of 4096");
 }

@@ -18,10 +18,6 @@ test_bad_add_options_are_refused_before_touching_the_kernel() {
 	nothing_created
 }
 
-test_more_queues_than_the_kernel_allows_is_refused() {
-	expect_error "-q 64: this kernel allows at most [0-9]+ queue" ublk add -t null -q 64
-	nothing_created
-}
 
 test_id_in_use_is_refused_and_the_first_device_survives() {
 	add_dev -t null -n 2 >/dev/null
