@@ -34,13 +34,15 @@
 #
 # Verdicts, the same for every server (run_test.sh itself reports nothing but
 # "timedout", and the tests' exit statuses are lost in it):
-#   FAIL  "timedout", or a line of the test's output saying a step failed (failed,
-#         isn't, incorrect, error, unexpectedly, did not, wedged, rejected, not in
-#         IO_FLUSHER, can't, no free ublk, BUG:/WARNING: splats), or a perf line whose
-#         iops is empty (fio had no device to run on)
+#   FAIL  a line of the test's output with the suite's own words for a failed step
+#         (failed, isn't, incorrect, unexpectedly, did not, wedged, timedout, not in
+#         IO_FLUSHER, no free ublk, can't create, should have been, I/O error while/
+#         after, command not found, kernel splats; generic/007's "failed to recover
+#         device!" only where no "forgiving expected recovery failure" follows), or a
+#         perf line whose iops is empty (fio had no device to run on)
 #   SKIP  the test said it skipped ("SKIP: ..." or "..., skipping") and nothing failed
 #   PASS  otherwise
-# Each FAIL is followed by the test's output, indented.
+# Each FAIL is followed by the test's output, indented; --log keeps every test's.
 # Exit status: 0 when every test passed or skipped, 1 otherwise (124: guest timeout).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
