@@ -106,15 +106,16 @@ fi
 tests=()
 for grp in generic null loop; do
 	[[ -d $suite/$grp ]] || continue
-	while IFS= read -r name; do
-		t=$grp/$name
+	for f in "$suite/$grp"/[0-9]*; do
+		[[ -f $f && $f != *~ ]] || continue
+		t=$grp/${f##*/}
 		if [[ ${#patterns[@]} -gt 0 ]]; then
 			m=0
 			for p in "${patterns[@]}"; do [[ $t =~ ^($p)$ ]] && m=1; done
 			[[ $m == 1 ]] || continue
 		fi
 		tests+=("$t")
-	done < <(ls "$suite/$grp" | grep '^[0-9]' | grep -v '~$')
+	done
 done
 [[ ${#tests[@]} -gt 0 ]] || die "no test matches ${patterns[*]}"
 
