@@ -63,6 +63,7 @@ sz_serve_and_check() {
 	ublk del -n "$id"
 	wait_until 10 eval '(($(sz_exits "$id") >= 1))' ||
 		fail "no queue of device $id served a request from shared memory: $(grep "dev $id queue" /tmp/ublk-tests-syslog | tail -n 4)"
+	grep "dev $id queue [0-9]*: exit" /tmp/ublk-tests-syslog | tail -n 1 | sed 's/.*: dev/dev/'
 }
 
 test_shmem_zc_loop_serves_fio_from_the_shared_memory() {
