@@ -86,10 +86,11 @@ constexpr CommonOption kCommonOptions[] = {
   -g, --need_get_data 0|1
                         1: a write reaches the server without its data and
                         the server fetches it (NEED_GET_DATA); copy path only
-      --shmem_zc [--htlb PATH]
+      --shmem_zc --htlb PATH
                         serve requests whose pages lie in memory shared with
-                        the application (SHMEM_ZC) without a copy; --htlb
-                        names the hugetlbfs file both map
+                        the application (SHMEM_ZC, Linux 7.1) without a copy;
+                        --htlb names the hugetlbfs (or tmpfs) file both map,
+                        at most 1G; other requests are copied as usual
       --max_io_buf_bytes N
                         the largest request in bytes, a multiple of 4096 up
                         to 32M (default 512K; a backend may lower it)

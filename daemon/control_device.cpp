@@ -159,6 +159,20 @@ Result<void> ControlDevice::DelDev(uint32_t dev_id) {
   return {};
 }
 
+Result<uint16_t> ControlDevice::RegBuf(uint32_t dev_id, void* addr,
+                                      uint64_t len) {
+  abi::ShmemBufReg reg{};
+  reg.addr = reinterpret_cast<uintptr_t>(addr);
+  reg.len = len;
+  auto r = Send(MakeRegBuf(dev_id, &reg),
+                "REG_BUF of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  if (*r > 0xFFFF)
+    return Invalid("REG_BUF of device " + std::to_string(dev_id) +
+                   ": index " + std::to_string(*r) + " out of range");
+  return static_cast<uint16_t>(*r);
+}
+
 Result<std::vector<int>> ControlDevice::GetQueueAffinity(uint32_t dev_id,
                                                          uint16_t queue) {
   uint64_t mask[64] = {};  // 4096 CPUs

@@ -47,6 +47,9 @@ class ControlDevice {
   // Uses DEL_DEV_ASYNC when the kernel has it (does not wait for openers of
   // /dev/ublkbN to close), else DEL_DEV.
   Result<void> DelDev(uint32_t dev_id);
+  // SHMEM_ZC: pins [addr, addr + len) of this process for the device;
+  // returns the kernel's index for the buffer.
+  Result<uint16_t> RegBuf(uint32_t dev_id, void* addr, uint64_t len);
   // CPUs the kernel maps to this queue (indices).
   Result<std::vector<int>> GetQueueAffinity(uint32_t dev_id, uint16_t queue);
 

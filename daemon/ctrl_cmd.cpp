@@ -83,6 +83,10 @@ CtrlRequest MakeGetDevInfo2(uint32_t dev_id, DevInfo2Buffer* buf) {
   return r;
 }
 
+CtrlRequest MakeRegBuf(uint32_t dev_id, abi::ShmemBufReg* reg) {
+  return Make(abi::kCmdRegBuf, dev_id, reg, sizeof(*reg));
+}
+
 CtrlRequest MakeGetQueueAffinity(uint32_t dev_id, uint16_t queue, void* mask,
                                  uint16_t mask_bytes) {
   CtrlRequest r = Make(abi::kCmdGetQueueAffinity, dev_id, mask, mask_bytes);

@@ -40,6 +40,8 @@ struct DevInfo2Buffer {
 };
 size_t DevInfo2Offset(uint32_t dev_id);
 CtrlRequest MakeGetDevInfo2(uint32_t dev_id, DevInfo2Buffer* buf);
+// reg is sent as is; the answer (cqe->res) is the buffer's index.
+CtrlRequest MakeRegBuf(uint32_t dev_id, abi::ShmemBufReg* reg);
 // mask receives a CPU bitmap of mask_bytes (a multiple of 8).
 CtrlRequest MakeGetQueueAffinity(uint32_t dev_id, uint16_t queue,
                                  void* mask, uint16_t mask_bytes);

@@ -52,6 +52,10 @@ Result<void> CheckCombination(const DeviceSpec& s) {
   if (s.shmem_zc && (s.user_copy || AsksZeroCopy(s.zero_copy)))
     return Invalid("shared-memory zero copy (--shmem_zc) cannot be combined "
                    "with user copy (--usercopy) or zero copy (-z)");
+  if (s.shmem_zc && s.recovery != Recovery::kOff)
+    return Invalid("shared-memory zero copy (--shmem_zc) cannot be combined "
+                   "with recovery (-r): a new server would not hold the "
+                   "registered memory");
   return {};
 }
 
@@ -66,9 +70,15 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
           "shared-memory zero copy (--shmem_zc) needs the ublk feature "
           "UBLK_F_SHMEM_ZC (Linux 7.1 or later), which this kernel "
           "lacks");
-    return Invalid(
-        "shared-memory zero copy (--shmem_zc, UBLK_F_SHMEM_ZC) is offered by "
-        "this kernel but not implemented by this server yet");
+    // The memory comes from --htlb; the reference server also takes memfds
+    // over a socket, which this one does not.
+    if (spec.shmem_file.empty())
+      return Invalid(
+          "shared-memory zero copy (--shmem_zc) needs --htlb PATH: the file "
+          "(hugetlbfs or tmpfs) the application maps for its I/O buffers");
+    // Copy mode underneath: a request whose pages are not in the shared
+    // memory is copied through the per-tag buffer as usual.
+    return FlagChoice{abi::kFCmdIoctlEncode | abi::kFShmemZc, DataPath::kCopy};
   }
   if (spec.user_copy) {
     if (!(kernel_features & abi::kFUserCopy))

@@ -53,10 +53,10 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
     log::Info(
         "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "
         "hand, {} tags aborted, {} errors, {} rejected descriptors, {} "
-        "failed copies",
+        "failed copies, {} from shared memory",
         config_.dev_id, config_.id, requests_served_, wakeups_,
         registered_by_hand_, ledger_.aborted(), ledger_.unexpected(),
-        rejected_, copy_failures_);
+        rejected_, copy_failures_, shmem_served_);
   }
   // Release the ring (cancelling anything still parked) before telling the
   // main thread we are gone.
@@ -142,6 +142,10 @@ Result<void> Queue::Setup() {
         iov[t] = {static_cast<char*>(buffers_.data()) +
                       size_t{t} * config_.max_io_bytes,
                   config_.max_io_bytes};
+      // The shared memory after them, so a request served from it is
+      // fixed-buffer I/O like any other.
+      if (config_.shmem != nullptr)
+        iov.push_back({config_.shmem->base(), config_.shmem->size()});
       ret = io_uring_register_buffers(r, iov.data(), iov.size());
       if (ret < 0) return SysError(-ret, "registering per-tag buffers");
     }
@@ -171,13 +175,7 @@ Result<void> Queue::Setup() {
   chains_.assign(config_.depth, TagChain{});
   for (uint16_t t = 0; t < config_.depth; ++t) {
     requests_[t].tag = t;
-    requests_[t].buf_index = t;
-    // Zero copy leaves it 0: the address field is then an offset into the
-    // request's own pages.
-    if (buffers_.valid())
-      requests_[t].buf_addr = reinterpret_cast<uintptr_t>(
-          static_cast<char*>(buffers_.data()) +
-          size_t{t} * config_.max_io_bytes);
+    UseTagBuffer(t);
   }
   if (!ArmStopEvent()) return Invalid("no SQE for the stop event");
   for (uint16_t t = 0; t < config_.depth; ++t)
@@ -347,6 +345,11 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
     return;
   }
   const bool has_data = OpHasData(req.op);
+  if (has_data && (req.op_flags & abi::kIoFShmemZc) && !UseShmem(tag, *desc)) {
+    ++rejected_;
+    Finish(tag, -EIO);
+    return;
+  }
   // By hand: every request with data in explicit mode, and in auto mode
   // one whose automatic registration failed (NEED_REG_BUF).
   chains_[tag].by_hand =
@@ -359,6 +362,31 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
   IoStatus st = target_queue_->Queue(*context_, req);
   EndTargetCall();
   if (!st.pending()) Finish(tag, st.result());
+}
+
+bool Queue::UseShmem(uint16_t tag, const abi::IoDesc& desc) noexcept {
+  // The kernel found the request's pages in the shared memory: the data is
+  // already there (a WRITE's) or goes straight there (a READ's), and the
+  // kernel copies nothing. Never trust the index and offset with memory.
+  if (config_.shmem == nullptr) return false;
+  const uint64_t addr = desc.addr;
+  char* p = config_.shmem->Resolve(abi::ShmemZcIndex(addr),
+                                   abi::ShmemZcOffset(addr),
+                                   requests_[tag].length);
+  if (p == nullptr) return false;
+  requests_[tag].buf_addr = reinterpret_cast<uintptr_t>(p);
+  requests_[tag].buf_index = config_.depth;
+  ++shmem_served_;
+  return true;
+}
+
+void Queue::UseTagBuffer(uint16_t tag) noexcept {
+  requests_[tag].buf_index = tag;
+  // Zero copy leaves it 0: the address field is then an offset into the
+  // request's own pages.
+  if (buffers_.valid())
+    requests_[tag].buf_addr = reinterpret_cast<uintptr_t>(
+        static_cast<char*>(buffers_.data()) + size_t{tag} * config_.max_io_bytes);
 }
 
 void Queue::BeginTargetCall(uint16_t tag, bool first) noexcept {
@@ -437,7 +465,9 @@ void Queue::Finish(uint16_t tag, int result) noexcept {
   if (c.copy_failed) result = -EIO;
   if (!ledger_.Park(tag)) return;
   c.by_hand = false;
-  requests_[tag].buf_index = tag;
+  // The commit hands the kernel the per-tag buffer for the next request,
+  // whatever this one used.
+  UseTagBuffer(tag);
   const bool copy_out = config_.data_path == DataPath::kUserCopy &&
                         requests_[tag].op == abi::kOpRead && result > 0;
   if (copy_out ? !QueueCopyOutAndCommit(tag, result)

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "data_path.h"
+#include "shmem_region.h"
 #include "tag_ledger.h"
 #include "ublk/abi.h"
 #include "ublk/fd.h"
@@ -52,6 +53,9 @@ struct QueueConfig {
   bool register_buffers = false;  // copy mode: the target reads/writes the
                                   // per-tag buffers itself
   bool occupy_auto_slots = false;  // --force-auto-fallback (testing)
+  // --shmem_zc: the shared memory, borrowed (outlives the queue). With
+  // register_buffers it is also fixed buffer `depth` of the ring.
+  const ShmemRegion* shmem = nullptr;
   std::vector<int> cpus;          // affinity; empty: leave as is
 };
 
@@ -97,6 +101,8 @@ class Queue {
   void EndTargetCall() noexcept;
   Result<void> OccupyAutoSlots();
   io_uring_sqe* NextSqe() noexcept;
+  bool UseShmem(uint16_t tag, const abi::IoDesc& desc) noexcept;
+  void UseTagBuffer(uint16_t tag) noexcept;
 
   QueueConfig config_;
   Target& target_;
@@ -120,6 +126,7 @@ class Queue {
   uint64_t registered_by_hand_ = 0;
   uint64_t rejected_ = 0;  // descriptors that failed CheckIoDesc
   uint64_t copy_failures_ = 0;  // user copy: short or failed transfers
+  uint64_t shmem_served_ = 0;   // SHMEM_ZC: served from the shared memory
   bool stop_requested_ = false;
 };
 

@@ -21,6 +21,7 @@
 #include "queue.h"
 #include "recovery.h"
 #include "registry.h"
+#include "shmem_region.h"
 #include "state_file.h"
 #include "ublk/log.h"
 #include "wait.h"
@@ -81,6 +82,7 @@ class Server {
   uint64_t size_bytes_ = 0;
   std::optional<BackingIdentity> backing_;
   std::vector<std::string> notes_;  // the target's, for the report
+  std::unique_ptr<ShmemRegion> shmem_;  // --htlb; outlives the queues
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::jthread> threads_;
   bool started_ = false;  // START_DEV (or END_USER_RECOVERY) succeeded
@@ -122,6 +124,11 @@ Result<void> Server::Start() {
   }
   // Refuse an unsafe state directory before anything exists in the kernel.
   UBLK_RETURN_IF_ERROR(PrepareStateDir(StateDir()));
+  if (spec_.shmem_zc && !spec_.shmem_file.empty() && !options_.recover) {
+    auto shmem = ShmemRegion::Open(spec_.shmem_file);
+    if (!shmem) return shmem.error();
+    shmem_ = std::move(*shmem);
+  }
 
   auto control = ControlDevice::Open();
   if (!control) return control.error();
@@ -134,6 +141,16 @@ Result<void> Server::Start() {
   const abi::DevInfo& info = device_->info();
   UBLK_RETURN_IF_ERROR(device_->OpenCharDev(Millis(10000)));
   UBLK_RETURN_IF_ERROR(StartQueues());
+  if (shmem_) {
+    // Before START_DEV, so the index is known before any request arrives.
+    auto index = control_->RegBuf(info.dev_id, shmem_->base(), shmem_->size());
+    if (!index)
+      return index.error().Wrap("registering the shared memory (--htlb " +
+                                shmem_->path() + ")");
+    shmem_->set_index(*index);
+    log::Info("dev {}: shared memory {} ({} bytes) registered as buffer {}",
+              info.dev_id, shmem_->path(), shmem_->size(), *index);
+  }
 
   if (options_.recover) {
     UBLK_RETURN_IF_ERROR(control_->EndUserRecovery(info.dev_id, getpid()));
@@ -200,7 +217,8 @@ Result<void> Server::AddDevice() {
   SendDevId(info.dev_id);
   const uint64_t must_have =
       (choice->flags & (abi::kFSupportZeroCopy | abi::kFAutoBufReg |
-                        abi::kFUserCopy | abi::kFNeedGetData)) |
+                        abi::kFUserCopy | abi::kFNeedGetData |
+                        abi::kFShmemZc)) |
       *recovery;
   if ((info.flags & must_have) != must_have)
     return Invalid("the kernel did not grant " +
@@ -267,6 +285,7 @@ Result<void> Server::StartQueues() {
     qc.ring_needs = target_->ring_needs();
     qc.register_buffers = target_->data_access() == DataAccess::kBuffer;
     qc.occupy_auto_slots = spec_.testing.force_auto_fallback;
+    qc.shmem = shmem_.get();
     auto cpus = control_->GetQueueAffinity(info.dev_id, q);
     if (cpus) qc.cpus = std::move(*cpus);
     queues_.push_back(std::make_unique<Queue>(std::move(qc), *target_));

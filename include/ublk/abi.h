@@ -63,9 +63,28 @@ inline constexpr uint32_t kCmdEndUserRecovery = CtrlReadWrite(0x11);
 inline constexpr uint32_t kCmdGetDevInfo2 = CtrlRead(0x12);
 inline constexpr uint32_t kCmdGetFeatures = CtrlRead(0x13);
 inline constexpr uint32_t kCmdDelDevAsync = CtrlRead(0x14);
+// SHMEM_ZC (7.1): REG_BUF pins a range of the server's memory for the
+// device and answers its index (>= 0); addr/len point at a ShmemBufReg.
+// UNREG_BUF takes the index in data[0]; the kernel drops what is left at
+// device deletion.
+inline constexpr uint32_t kCmdRegBuf = CtrlReadWrite(0x18);
+inline constexpr uint32_t kCmdUnregBuf = CtrlReadWrite(0x19);
 static_assert(kCmdGetDevInfo == 0x80207502);
 static_assert(kCmdAddDev == 0xC0207504);
 static_assert(kCmdDelDevAsync == 0x80207514);
+static_assert(kCmdRegBuf == 0xC0207518);
+
+// REG_BUF's payload. The first 7.1 drafts had a 32-bit len followed by the
+// flags; the released layout widened len to 64 bits and added a reserved
+// word. For a buffer under 4 GiB the first 16 bytes read the same either way.
+struct ShmemBufReg {
+  uint64_t addr;   // page-aligned start in the server's address space
+  uint64_t len;    // bytes, page-aligned
+  uint32_t flags;  // kShmemBufReadOnly
+  uint32_t reserved;
+};
+static_assert(sizeof(ShmemBufReg) == 24);
+inline constexpr uint32_t kShmemBufReadOnly = 1u << 0;
 
 // Device information exchanged by ADD_DEV and GET_DEV_INFO (64 bytes).
 struct DevInfo {
@@ -243,6 +262,12 @@ inline constexpr uint32_t kIoFNeedRegBuf = 1u << 17;
 // IoDesc::addr then holds that buffer's index (bits 32-47) and the byte
 // offset into it (bits 0-31).
 inline constexpr uint32_t kIoFShmemZc = 1u << 19;
+constexpr uint16_t ShmemZcIndex(uint64_t addr) {
+  return static_cast<uint16_t>(addr >> 32);
+}
+constexpr uint32_t ShmemZcOffset(uint64_t addr) {
+  return static_cast<uint32_t>(addr);
+}
 
 constexpr uint8_t DescOp(const IoDesc& d) { return d.op_flags & 0xff; }
 

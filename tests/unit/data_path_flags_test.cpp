@@ -104,6 +104,37 @@ TEST(DataPathFlags, AKernelWithoutTheFeatureIsNamedWithItsVersion) {
                 "UBLK_F_SHMEM_ZC");
 }
 
+TEST(DataPathFlags, SharedMemoryZeroCopyIsCopyModeWithShmemZc) {
+  DeviceSpec s = Spec(false, false);
+  s.shmem_zc = true;
+  s.shmem_file = "/dev/hugepages/f";
+  for (DataAccess a : {DataAccess::kBuffer, DataAccess::kNone}) {
+    auto c = ChooseFlags(kKernel72 | abi::kFShmemZc, a, s);
+    ASSERT_TRUE(c.ok()) << c.error().message();
+    EXPECT_EQ(c->data_path, DataPath::kCopy);
+    EXPECT_EQ(c->flags, abi::kFCmdIoctlEncode | abi::kFShmemZc);
+  }
+  // Without --htlb: the memory has no other source here.
+  s.shmem_file.clear();
+  ExpectOneLine(ChooseFlags(kKernel72 | abi::kFShmemZc, DataAccess::kBuffer, s),
+                "--shmem_zc) needs --htlb PATH");
+  // Nor with recovery.
+  s.shmem_file = "/dev/hugepages/f";
+  s.recovery = Recovery::kFailInflight;
+  ExpectOneLine(ChooseFlags(kKernel72 | abi::kFShmemZc, DataAccess::kBuffer, s),
+                "recovery (-r)");
+}
+
+TEST(DataPathFlags, ShmemZcAddressSplitsIntoIndexAndOffset) {
+  static_assert(abi::kCmdRegBuf == 0xC0207518);
+  static_assert(abi::kCmdUnregBuf == 0xC0207519);
+  const uint64_t addr = (uint64_t{3} << 32) | 0x12345000u;
+  EXPECT_EQ(abi::ShmemZcIndex(addr), 3);
+  EXPECT_EQ(abi::ShmemZcOffset(addr), 0x12345000u);
+  EXPECT_EQ(offsetof(abi::ShmemBufReg, len), 8u);
+  EXPECT_EQ(offsetof(abi::ShmemBufReg, flags), 16u);
+}
+
 TEST(DataPathFlags, NothingAskedIsTheZeroCopyChoiceAsBefore) {
   auto c = ChooseFlags(kKernel72, DataAccess::kBuffer, Spec(false, false));
   ASSERT_TRUE(c.ok());
