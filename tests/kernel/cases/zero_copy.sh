@@ -200,7 +200,7 @@ zc_ext4_round_trip() {
 	umount /mnt/zc
 	ublk del -n "$id"
 	id=$(add_dev "$@" --zero-copy=off)
-	ublk list -n "$id" | grep -q ' copy ' || fail "re-add is not in copy mode"
+	ublk list -n "$id" | grep -q 'data path copy,' || fail "re-add is not in copy mode"
 	e2fsck -fn /dev/ublkb"$id" || fail "e2fsck after re-add in copy mode"
 	mount /dev/ublkb"$id" /mnt/zc || fail "mount after re-add"
 	(cd /mnt/zc && md5sum -c /tmp/zc-sums >/dev/null) || fail "checksums differ after re-add"
