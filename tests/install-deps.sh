@@ -20,7 +20,7 @@ packages=(
 	# fetched by tests/vm/fetch-kernel.sh when none is given.
 	qemu-system-x86 busybox-static cpio xz-utils kmod ca-certificates
 	# Kernel tier: the tools the tests run (tests/vm/lib.sh VM_HOST_TOOLS).
-	fio e2fsprogs xfsprogs util-linux procps strace
+	fio e2fsprogs xfsprogs util-linux procps strace nvme-cli btrfs-progs
 )
 case ${1:-} in
 '') ;;

@@ -9,8 +9,12 @@
 #   TESTDIR at /opt/tests, and emulated NVMe drives (sparse images): 1 GiB
 #   /dev/disk/by-id/nvme-ublktest0 with 512-byte and nvme-ublktest1 with 4096-byte
 #   logical blocks, and a 64 MiB nvme-ublktest2 formatted with 8 bytes of metadata
-#   per 512-byte block (for refusal tests); their char devices are
-#   /dev/disk/by-id/ng-ublktest0, ng-ublktest1, ng-ublktest2.
+#   per 512-byte block (no protection information); 1 GiB zoned (ZNS) namespaces
+#   nvme-ublktest3 with 64 MiB zones (at most 4 open, 6 active) and nvme-ublktest4 with
+#   96 MiB zones (not a power of two: the kernel leaves its block device at size 0);
+#   a 256 MiB nvme-ublktest5 with 8 bytes of metadata holding T10 PI type 1. Their
+#   char devices are /dev/disk/by-id/ng-ublktest0 ... ng-ublktest5. The guest boots
+#   with nvme.poll_queues=1, so the controllers have a polled queue.
 # KDIR defaults as in run.sh. The timeout for the guest is $UBLK_VM_TIMEOUT (default
 # 2700 s: a 2-core host shared with other VMs runs the tier 3x slower).
 #
@@ -73,4 +77,9 @@ fi
 [[ -f $kdir/vmlinuz ]] || skip "no test kernel at $kdir (no vmlinuz)"
 
 exec "$vm_dir/run.sh" --kernel "$kdir" --prefix "$stage" --tests "$tests" --vcpus "$vcpus" \
-	--nvme 1024 --nvme 1024:4096 --nvme 64:512:8 --timeout "${UBLK_VM_TIMEOUT:-2700}" -- /opt/tests/run.sh
+	--nvme 1024 --nvme 1024:4096 --nvme 64:512:8 \
+	--nvme 1024,zoned=true,zoned.zone_size=64M,zoned.max_open=4,zoned.max_active=6 \
+	--nvme 1024,zoned=true,zoned.zone_size=96M \
+	--nvme 256:512:8,pi=1 \
+	--append nvme.poll_queues=1 \
+	--timeout "${UBLK_VM_TIMEOUT:-2700}" -- /opt/tests/run.sh

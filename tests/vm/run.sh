@@ -1,6 +1,6 @@
 #!/bin/bash
 # Usage: run.sh --prefix STAGE [--kernel KDIR] [--tests TESTDIR] [--vcpus N] [--mem MiB]
-#               [--nvme SIZE_MiB[:LBA_SIZE]]... [--append 'KERNEL ARGS']
+#               [--nvme SIZE_MiB[:LBA_SIZE[:MS]][,PROP=VALUE...]]... [--append 'KERNEL ARGS']
 #               [--timeout SECONDS] -- COMMAND...
 #
 # Boots a test kernel in QEMU with the install tree STAGE at /opt/ublk and TESTDIR at
@@ -14,9 +14,12 @@
 #                    checkout, else Debian's cloud kernel fetched by fetch-kernel.sh
 #   --tests TESTDIR  default: tests/kernel of this checkout
 #   --vcpus N        default 2;  --mem MiB  default 2048
-#   --nvme SIZE[:LBA]  adds an emulated NVMe controller with one namespace on a fresh
+#   --nvme SIZE[:LBA[:MS]][,PROP=VALUE...]
+#                    adds an emulated NVMe controller with one namespace on a fresh
 #                    sparse image of SIZE MiB (deleted afterwards), LBA size 512 by
-#                    default. The Nth --nvme (from 0) has serial ublktestN and is
+#                    default, MS bytes of metadata per block (default 0); each
+#                    PROP=VALUE is a property of QEMU's nvme-ns (zoned=true,
+#                    zoned.zone_size=64M, pi=1, ...). The Nth --nvme (from 0) has serial ublktestN and is
 #                    /dev/disk/by-id/nvme-ublktestN (block) and ng-ublktestN (char).
 #                    The kernel probes controllers in parallel, so with several drives
 #                    /dev/nvme0n1 (/dev/ng0n1) is not necessarily the first one.
@@ -168,14 +171,17 @@ kvm) accel_args=(-accel kvm -cpu "${UBLK_VM_CPU:-host}") ;;
 esac
 
 for i in "${!nvmes[@]}"; do
-	IFS=: read -r size lba ms <<<"${nvmes[i]}"
+	geometry=${nvmes[i]%%,*} props=''
+	[[ ${nvmes[i]} != *,* ]] || props=,${nvmes[i]#*,}
+	IFS=: read -r size lba ms <<<"$geometry"
 	lba=${lba:-512} ms=${ms:-0}
-	[[ $size =~ ^[0-9]+$ && $lba =~ ^[0-9]+$ && $ms =~ ^[0-9]+$ ]] ||
-		die "bad --nvme ${nvmes[i]} (want SIZE_MiB[:LBA_SIZE[:METADATA_BYTES]])"
+	[[ $size =~ ^[0-9]+$ && $lba =~ ^[0-9]+$ && $ms =~ ^[0-9]+$ &&
+		$props =~ ^(,[a-z_.]+=[A-Za-z0-9_.]+)*$ ]] ||
+		die "bad --nvme ${nvmes[i]} (want SIZE_MiB[:LBA_SIZE[:METADATA_BYTES]][,PROP=VALUE...])"
 	truncate -s "${size}M" "$tmp/nvme$i.img"
 	drives+=(-drive "file=$tmp/nvme$i.img,if=none,id=nv$i,format=raw,discard=unmap"
 		-device "nvme,id=nvme$i,serial=ublktest$i"
-		-device "nvme-ns,drive=nv$i,bus=nvme$i,nsid=1,logical_block_size=$lba,physical_block_size=$lba,ms=$ms")
+		-device "nvme-ns,drive=nv$i,bus=nvme$i,nsid=1,logical_block_size=$lba,physical_block_size=$lba,ms=$ms$props")
 done
 
 cmd=''
