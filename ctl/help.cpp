@@ -38,6 +38,12 @@ constexpr CommonOption kCommonOptions[] = {
                         backing store cannot be opened for writing)
 )"},
     {"", R"(      --name NAME       a label shown by 'ublk list'
+      --config FILE     read the device from a TOML file whose keys are these
+                        long options, strings quoted, numbers and booleans
+                        bare (type = "loop", file = "/var/lib/d.img",
+                        queues = 2, recovery = true); options on the command
+                        line override it; the device is named after the file
+                        (/etc/ublk/data.toml: data) unless it has a name key
       --foreground      keep the server in the foreground, logging to stderr
                         (for systemd); stops on SIGTERM or Ctrl-C
       --json            print the result as JSON

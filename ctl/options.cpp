@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "config_file.h"
 #include "option_table.h"
 #include "registry.h"
 #include "spec_json.h"
@@ -157,6 +158,7 @@ const std::vector<OptionDef>& AddOptionDefs() {
         {'z', "zero-copy", kOptionalValue, true},
         {0, "foreground", kNoValue},
         {0, "json", kNoValue},
+        {0, "config", kValue},
         {'h', "help", kNoValue},
         {'r', "recovery", kOptionalBit},
         {0, "recovery-mode", kValue},
@@ -232,9 +234,124 @@ Error UnknownType(const std::string& name) {
                  ")");
 }
 
+// What a configuration key's value must be, from its option's kind.
+enum class KeyType { kString, kInteger, kSize, kBoolean, kBit, kZeroCopy };
+
+KeyType ConfigKeyType(const OptionDef& def) {
+  const std::string_view name = def.long_name;
+  if (def.value == kNoValue || def.value == kOptionalBit)
+    return KeyType::kBoolean;
+  if (def.value == kOptionalValue) return KeyType::kZeroCopy;
+  if (name == "number" || name == "queues" || name == "depth" ||
+      name == "max_io_buf_bytes")
+    return KeyType::kInteger;
+  if (name == "size") return KeyType::kSize;
+  if (name == "uring_comp" || name == "need_get_data" ||
+      name == "user_recovery_reissue" || name == "user_recovery_fail_io")
+    return KeyType::kBit;
+  for (const TargetType& t : TargetTypes())
+    if (const TargetOptionDef* o = FindOptionDef(t.options, name)) {
+      if (o->kind == OptionKind::kSize) return KeyType::kSize;
+      if (o->kind == OptionKind::kNumber) return KeyType::kInteger;
+    }
+  return KeyType::kString;
+}
+
+// Keys a configuration file may not hold: how the command runs rather
+// than what the device is, the testing knobs, and second spellings.
+bool ConfigKeyAllowed(const OptionDef& def) {
+  static constexpr std::string_view kNot[] = {
+      "help", "json", "config", "foreground", "stall-before-start",
+      "stall-before-stop", "force-auto-fallback"};
+  for (std::string_view n : kNot)
+    if (def.long_name == n) return false;
+  return def.same_as.empty();
+}
+
+// The options a configuration file (`add --config FILE`) gives, as if they
+// stood on the command line before the others (so those override them).
+// Messages name the file, the line and the key.
+Result<std::vector<ParsedOption>> ConfigOptions(const std::string& path) {
+  auto entries = ReadConfigFile(path);
+  if (!entries) return entries.error();
+  std::vector<ParsedOption> out;
+  for (const ConfigEntry& e : *entries) {
+    const std::string where = path + ":" + std::to_string(e.line) + ": ";
+    const OptionDef* def = nullptr;
+    for (const OptionDef& d : AddOptionDefs())
+      if (d.long_name == e.key) def = &d;
+    if (def == nullptr || !ConfigKeyAllowed(*def))
+      return Invalid(where + "unknown key '" + e.key +
+                     "' (the keys are the long options of 'ublk add'; see "
+                     "'ublk help add')");
+    auto wrong = [&](const char* want) {
+      return Invalid(where + "key '" + e.key + "' must be " + want +
+                     ", not " +
+                     (e.type == ConfigEntry::Type::kString ? "a string"
+                      : e.type == ConfigEntry::Type::kInteger ? "a number"
+                                                              : "a boolean"));
+    };
+    using T = ConfigEntry::Type;
+    ParsedOption o{def, e.text, where + e.key};
+    switch (ConfigKeyType(*def)) {
+      case KeyType::kString:
+        if (e.type != T::kString) return wrong("a quoted string");
+        break;
+      case KeyType::kInteger:
+        if (e.type != T::kInteger) return wrong("a whole number");
+        break;
+      case KeyType::kSize:
+        if (e.type == T::kBoolean)
+          return wrong("a size (a number of bytes, or a string like \"10G\")");
+        break;
+      case KeyType::kBoolean:
+        if (e.type != T::kBoolean) return wrong("true or false");
+        if (!e.boolean) continue;  // the option left out
+        o.value.clear();           // a bare -r: reissue
+        break;
+      case KeyType::kBit:
+        if (e.type != T::kBoolean) return wrong("true or false");
+        o.value = e.boolean ? "1" : "0";
+        break;
+      case KeyType::kZeroCopy:
+        if (e.type == T::kInteger) return wrong("true, false or a mode");
+        if (e.type == T::kBoolean) o.value = e.boolean ? "auto" : "off";
+        break;
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// The file name without folder and ".toml": /etc/ublk/data.toml -> data.
+std::string ConfigStem(const std::string& path) {
+  std::string base = path.substr(path.rfind('/') + 1);
+  if (base.size() > 5 && base.compare(base.size() - 5, 5, ".toml") == 0)
+    base.resize(base.size() - 5);
+  return base;
+}
+
 Result<Command> ParseAdd(const std::vector<std::string>& args) {
   auto opts = Tokenize("add", args, AddOptionDefs());
   if (!opts) return opts.error();
+  // A configuration file's options come first, so that the command line's
+  // override them.
+  std::string config;
+  bool named = false;
+  for (const auto& o : *opts) {
+    if (o.def->long_name == "config") {
+      if (!config.empty()) return Invalid("add: give --config once");
+      if (o.value.empty()) return Invalid("--config: needs a file");
+      config = o.value;
+    }
+    named = named || o.def->long_name == "name";
+  }
+  if (!config.empty()) {
+    auto from_file = ConfigOptions(config);
+    if (!from_file) return from_file.error();
+    for (const auto& o : *from_file) named = named || o.def->long_name == "name";
+    opts->insert(opts->begin(), from_file->begin(), from_file->end());
+  }
   // The type first: what else is allowed depends on it, wherever it stands.
   std::string type_name;
   bool help = false;
@@ -245,10 +362,16 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
   const TargetType* type = FindTargetType(type_name);
   if (!type_name.empty() && type == nullptr) return UnknownType(type_name);
   if (help) return Command(HelpCommand{"add", type_name});
+  if (type == nullptr && !config.empty())
+    return Invalid(config + ": missing required key 'type' (for example "
+                   "type = \"loop\")");
   if (type == nullptr)
     return Invalid("add: -t TYPE is required (see 'ublk help add')");
   AddCommand cmd;
   cmd.spec.type = type_name;
+  // A device described by /etc/ublk/NAME.toml is called NAME unless it
+  // says otherwise (the name ublk@NAME.service and the udev links use).
+  if (!config.empty() && !named) cmd.spec.name = ConfigStem(config);
   // Recovery as asked by -r, -r 0|1, -i 0|1, -e 0|1 and --recovery-mode;
   // settled once every option is read.
   RecoveryWords recovery;
@@ -354,6 +477,11 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       cmd.json = true;
     }
   }
+  if (!config.empty() && type->file == FileUse::kRequired &&
+      cmd.spec.file.empty())
+    return Invalid(config + ": missing required key 'file' (the " +
+                   std::string(type->name) + " target needs " +
+                   std::string(type->file_needed) + ")");
   auto mode = recovery.Settle();
   if (!mode) return mode.error();
   cmd.spec.recovery = *mode;

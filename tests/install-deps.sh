@@ -15,7 +15,7 @@ usage() { sed -n '2,/^set -/s/^# \{0,1\}//p' "$0"; }
 packages=(
 	# Build.
 	g++ cmake make pkg-config
-	liburing-dev libnvme-dev libjson-c-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
+	liburing-dev libnvme-dev libjson-c-dev libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev libgtest-dev
 	# Kernel tier: the QEMU guest (tests/vm), its initramfs and the kernel
 	# fetched by tests/vm/fetch-kernel.sh when none is given.
 	qemu-system-x86 busybox-static cpio xz-utils kmod ca-certificates
