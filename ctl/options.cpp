@@ -491,10 +491,36 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
   return Command(std::move(cmd));
 }
 
-Result<Command> ParseDel(const std::vector<std::string>& args) {
+const std::vector<OptionDef>& DelOptionDefs() {
   static const std::vector<OptionDef> defs = {
       {'n', "number", kValue}, {'a', "all", kNoValue}, {'h', "help", kNoValue}};
-  auto opts = Tokenize("del", args, defs);
+  return defs;
+}
+
+const std::vector<OptionDef>& RecoverOptionDefs() {
+  static const std::vector<OptionDef> defs = {
+      {'n', "number", kValue}, {0, "json", kNoValue}, {'h', "help", kNoValue}};
+  return defs;
+}
+
+const std::vector<OptionDef>& ListOptionDefs() {
+  // -v: the reference server's verbose list, which dumps its JSON.
+  static const std::vector<OptionDef> defs = {
+      {'n', "number", kValue},
+      {0, "json", kNoValue},
+      {'v', "verbose", kNoValue, false, "json"},
+      {'h', "help", kNoValue}};
+  return defs;
+}
+
+const std::vector<OptionDef>& FeaturesOptionDefs() {
+  static const std::vector<OptionDef> defs = {{0, "json", kNoValue},
+                                              {'h', "help", kNoValue}};
+  return defs;
+}
+
+Result<Command> ParseDel(const std::vector<std::string>& args) {
+  auto opts = Tokenize("del", args, DelOptionDefs());
   if (!opts) return opts.error();
   DelCommand cmd;
   for (const auto& o : *opts) {
@@ -513,9 +539,7 @@ Result<Command> ParseDel(const std::vector<std::string>& args) {
 }
 
 Result<Command> ParseRecover(const std::vector<std::string>& args) {
-  static const std::vector<OptionDef> defs = {
-      {'n', "number", kValue}, {0, "json", kNoValue}, {'h', "help", kNoValue}};
-  auto opts = Tokenize("recover", args, defs);
+  auto opts = Tokenize("recover", args, RecoverOptionDefs());
   if (!opts) return opts.error();
   RecoverCommand cmd;
   bool have_id = false;
@@ -535,13 +559,7 @@ Result<Command> ParseRecover(const std::vector<std::string>& args) {
 }
 
 Result<Command> ParseList(const std::vector<std::string>& args) {
-  // -v: the reference server's verbose list, which dumps its JSON.
-  static const std::vector<OptionDef> defs = {
-      {'n', "number", kValue},
-      {0, "json", kNoValue},
-      {'v', "verbose", kNoValue, false, "json"},
-      {'h', "help", kNoValue}};
-  auto opts = Tokenize("list", args, defs);
+  auto opts = Tokenize("list", args, ListOptionDefs());
   if (!opts) return opts.error();
   ListCommand cmd;
   for (const auto& o : *opts) {
@@ -558,9 +576,7 @@ Result<Command> ParseList(const std::vector<std::string>& args) {
 }
 
 Result<Command> ParseFeatures(const std::vector<std::string>& args) {
-  static const std::vector<OptionDef> defs = {{0, "json", kNoValue},
-                                              {'h', "help", kNoValue}};
-  auto opts = Tokenize("features", args, defs);
+  auto opts = Tokenize("features", args, FeaturesOptionDefs());
   if (!opts) return opts.error();
   FeaturesCommand cmd;
   for (const auto& o : *opts) {
@@ -619,6 +635,30 @@ Result<Command> ParseWords(const std::vector<std::string>& args) {
 }
 
 }  // namespace
+
+std::vector<std::string> CommandNames() {
+  return {"add", "del", "list", "recover", "features", "help"};
+}
+
+std::vector<OptionSpelling> CommandOptions(const std::string& command) {
+  const std::vector<OptionDef>* defs = nullptr;
+  if (command == "add") defs = &AddOptionDefs();
+  if (command == "del") defs = &DelOptionDefs();
+  if (command == "list") defs = &ListOptionDefs();
+  if (command == "recover") defs = &RecoverOptionDefs();
+  if (command == "features") defs = &FeaturesOptionDefs();
+  std::vector<OptionSpelling> out;
+  if (defs == nullptr) return out;
+  for (const OptionDef& d : *defs) {
+    // The testing knobs stay out of what the documentation offers.
+    if (d.long_name.rfind("stall-", 0) == 0 ||
+        d.long_name == "force-auto-fallback")
+      continue;
+    out.push_back({d.short_name == 0 ? "" : std::string("-") + d.short_name,
+                   "--" + std::string(d.long_name), d.value == kValue});
+  }
+  return out;
+}
 
 Result<Command> ParseCommandLine(const std::vector<std::string>& args) {
   auto parsed = ParseWords(args);

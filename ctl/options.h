@@ -52,6 +52,16 @@ using Command = std::variant<AddCommand, DelCommand, ListCommand,
 // args excludes the program name.
 Result<Command> ParseCommandLine(const std::vector<std::string>& args);
 
+// The commands, and each one's options as spelled on the command line
+// (testing knobs left out): what the man page and shell completion offer.
+struct OptionSpelling {
+  std::string short_form;  // "-n", or "" for none
+  std::string long_form;   // "--number"
+  bool takes_value = false;
+};
+std::vector<std::string> CommandNames();
+std::vector<OptionSpelling> CommandOptions(const std::string& command);
+
 // The text for `ublk help [topic]`; empty when there is no such topic.
 // With `target` (`ublk help add -t TYPE`), add's text shows only what that
 // target type takes; empty when there is no such type.
