@@ -12,6 +12,7 @@
 #include "recovery.h"
 #include "registry.h"
 #include "size.h"
+#include "state_file.h"
 
 namespace ublk {
 namespace {
@@ -43,6 +44,15 @@ int PossibleCpus() {
   return count > 0 ? count : 1;
 }
 
+// The device whose state file gives it NAME, if one exists.
+std::optional<uint32_t> DeviceNamed(const std::string& name) {
+  for (uint32_t id : ListDeviceIds()) {
+    auto state = ReadState(StateDir(), id);
+    if (state && state->spec.name == name) return id;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int Fail(const std::string& message) {
@@ -68,6 +78,14 @@ int RunAdd(const AddCommand& add) {
                  spec.queues, cpus, cpus);
     spec.queues = static_cast<uint16_t>(cpus);
   }
+  // A foreground server (ublk@NAME.service) that its supervisor restarts
+  // finds its device by name, when the kernel chose the id.
+  if (cmd.foreground && !spec.id && !spec.name.empty())
+    spec.id = DeviceNamed(spec.name);
+  if (!cmd.foreground && !spec.name.empty())
+    if (auto other = DeviceNamed(spec.name))
+      return Fail("--name " + spec.name + ": device " +
+                  std::to_string(*other) + " has that name already");
   if (spec.id && DeviceExists(*spec.id)) {
     // A foreground server restarted by its supervisor finds its device
     // waiting for it and takes it over (user recovery).

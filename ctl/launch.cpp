@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "json_fields.h"
+#include "service_ready.h"
 #include "spec_json.h"
 #include "ublk/fd.h"
 
@@ -149,6 +150,11 @@ Error ExecForeground(const std::string& server, const DeviceSpec& spec,
       // A foreground server logs its notes to this same stderr itself.
       report->notes.clear();
       print(*report, json);
+      std::fflush(stdout);
+      // Ready for systemd once the udev names are there too.
+      const bool linked = WaitForNameLink(spec.name, report->block, 30000);
+      NotifyServiceManager("READY=1\nSTATUS=" + report->block + " live" +
+                           (linked ? "" : " (no /dev/ublk/by-name link)"));
       ::_exit(0);
     }
     std::fprintf(stderr, "ublk: %s\n", report.error().message().c_str());
