@@ -44,15 +44,6 @@ int PossibleCpus() {
   return count > 0 ? count : 1;
 }
 
-// The device whose state file gives it NAME, if one exists.
-std::optional<uint32_t> DeviceNamed(const std::string& name) {
-  for (uint32_t id : ListDeviceIds()) {
-    auto state = ReadState(StateDir(), id);
-    if (state && state->spec.name == name) return id;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 int Fail(const std::string& message) {

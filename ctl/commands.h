@@ -10,6 +10,8 @@ namespace ublk {
 int RunAdd(const AddCommand& cmd);
 int RunDel(const DelCommand& cmd);
 int RunRecover(const RecoverCommand& cmd);
+int RunRestart(const RestartCommand& cmd);
+int RunResize(const ResizeCommand& cmd);
 int RunList(const ListCommand& cmd);
 int RunFeatures(const FeaturesCommand& cmd);
 
@@ -19,6 +21,13 @@ class ControlDevice;
 // device); returns the spec to start the new server with. Waits a little
 // for a device whose server just died to leave LIVE.
 Result<DeviceSpec> CheckRecover(ControlDevice& control, uint32_t id);
+
+// The device named by -n ID or --name NAME: its id, or an error naming it
+// when there is no such device.
+Result<uint32_t> ResolveDevice(const std::optional<uint32_t>& id,
+                               const std::string& name);
+// The device whose state file gives it NAME, if one exists.
+std::optional<uint32_t> DeviceNamed(const std::string& name);
 
 // Prints "ublk: <message>" to stderr and returns 1.
 int Fail(const std::string& message);

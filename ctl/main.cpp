@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
           return ublk::RunDel(cmd);
         } else if constexpr (std::is_same_v<T, ublk::RecoverCommand>) {
           return ublk::RunRecover(cmd);
+        } else if constexpr (std::is_same_v<T, ublk::RestartCommand>) {
+          return ublk::RunRestart(cmd);
+        } else if constexpr (std::is_same_v<T, ublk::ResizeCommand>) {
+          return ublk::RunResize(cmd);
         } else if constexpr (std::is_same_v<T, ublk::ListCommand>) {
           return ublk::RunList(cmd);
         } else if constexpr (std::is_same_v<T, ublk::FeaturesCommand>) {

@@ -503,6 +503,20 @@ const std::vector<OptionDef>& RecoverOptionDefs() {
   return defs;
 }
 
+const std::vector<OptionDef>& RestartOptionDefs() {
+  static const std::vector<OptionDef> defs = {
+      {'n', "number", kValue}, {0, "name", kValue}, {'h', "help", kNoValue}};
+  return defs;
+}
+
+const std::vector<OptionDef>& ResizeOptionDefs() {
+  static const std::vector<OptionDef> defs = {{'n', "number", kValue},
+                                              {0, "name", kValue},
+                                              {0, "size", kValue},
+                                              {'h', "help", kNoValue}};
+  return defs;
+}
+
 const std::vector<OptionDef>& ListOptionDefs() {
   // -v: the reference server's verbose list, which dumps its JSON.
   static const std::vector<OptionDef> defs = {
@@ -555,6 +569,57 @@ Result<Command> ParseRecover(const std::vector<std::string>& args) {
     }
   }
   if (!have_id) return Invalid("recover: -n ID is required");
+  return Command(cmd);
+}
+
+// -n ID or --name NAME, exactly one, into *id / *name.
+Result<void> TakeDeviceRef(const std::string& command,
+                           const std::vector<ParsedOption>& opts,
+                           std::optional<uint32_t>* id, std::string* name) {
+  for (const auto& o : opts) {
+    if (o.def->long_name == "number") {
+      auto v = ParseNumber(o, 0, kMaxDevId);
+      if (!v) return v.error();
+      *id = static_cast<uint32_t>(*v);
+    } else if (o.def->long_name == "name") {
+      if (o.value.empty()) return Invalid(o.spelled + ": needs a name");
+      *name = o.value;
+    }
+  }
+  if (id->has_value() == !name->empty())
+    return Invalid(command + ": give exactly one of -n ID or --name NAME");
+  return {};
+}
+
+Result<Command> ParseRestart(const std::vector<std::string>& args) {
+  auto opts = Tokenize("restart", args, RestartOptionDefs());
+  if (!opts) return opts.error();
+  for (const auto& o : *opts)
+    if (o.def->long_name == "help") return Command(HelpCommand{"restart"});
+  RestartCommand cmd;
+  UBLK_RETURN_IF_ERROR(TakeDeviceRef("restart", *opts, &cmd.id, &cmd.name));
+  return Command(cmd);
+}
+
+Result<Command> ParseResize(const std::vector<std::string>& args) {
+  auto opts = Tokenize("resize", args, ResizeOptionDefs());
+  if (!opts) return opts.error();
+  ResizeCommand cmd;
+  bool sized = false;
+  for (const auto& o : *opts) {
+    if (o.def->long_name == "help") return Command(HelpCommand{"resize"});
+    if (o.def->long_name == "size") {
+      auto v = ParseSize(o.value);
+      if (!v) return v.error().Wrap("--size");
+      if (*v == 0 || *v % 512 != 0)
+        return Invalid("--size " + o.value +
+                       ": must be a positive multiple of 512 bytes");
+      cmd.size = *v;
+      sized = true;
+    }
+  }
+  UBLK_RETURN_IF_ERROR(TakeDeviceRef("resize", *opts, &cmd.id, &cmd.name));
+  if (!sized) return Invalid("resize: --size SIZE is required");
   return Command(cmd);
 }
 
@@ -630,6 +695,8 @@ Result<Command> ParseWords(const std::vector<std::string>& args) {
   if (first == "del") return ParseDel(rest);
   if (first == "list") return ParseList(rest);
   if (first == "recover") return ParseRecover(rest);
+  if (first == "restart") return ParseRestart(rest);
+  if (first == "resize") return ParseResize(rest);
   if (first == "features") return ParseFeatures(rest);
   return Invalid("unknown command '" + first + "' (try 'ublk --help')");
 }
@@ -637,7 +704,8 @@ Result<Command> ParseWords(const std::vector<std::string>& args) {
 }  // namespace
 
 std::vector<std::string> CommandNames() {
-  return {"add", "del", "list", "recover", "features", "help"};
+  return {"add",     "del",    "list",     "recover",
+          "restart", "resize", "features", "help"};
 }
 
 std::vector<OptionSpelling> CommandOptions(const std::string& command) {
@@ -646,6 +714,8 @@ std::vector<OptionSpelling> CommandOptions(const std::string& command) {
   if (command == "del") defs = &DelOptionDefs();
   if (command == "list") defs = &ListOptionDefs();
   if (command == "recover") defs = &RecoverOptionDefs();
+  if (command == "restart") defs = &RestartOptionDefs();
+  if (command == "resize") defs = &ResizeOptionDefs();
   if (command == "features") defs = &FeaturesOptionDefs();
   std::vector<OptionSpelling> out;
   if (defs == nullptr) return out;

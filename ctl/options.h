@@ -32,6 +32,16 @@ struct RecoverCommand {
   uint32_t id = 0;
   bool json = false;
 };
+// restart and resize name a device by id or by name.
+struct RestartCommand {
+  std::optional<uint32_t> id;
+  std::string name;  // when no id
+};
+struct ResizeCommand {
+  std::optional<uint32_t> id;
+  std::string name;  // when no id
+  uint64_t size = 0;  // bytes
+};
 struct ListCommand {
   std::optional<uint32_t> id;
   bool json = false;
@@ -47,7 +57,7 @@ struct VersionCommand {};
 
 using Command = std::variant<AddCommand, DelCommand, ListCommand,
                              FeaturesCommand, HelpCommand, VersionCommand,
-                             RecoverCommand>;
+                             RecoverCommand, RestartCommand, ResizeCommand>;
 
 // args excludes the program name.
 Result<Command> ParseCommandLine(const std::vector<std::string>& args);

@@ -145,6 +145,20 @@ Result<void> ControlDevice::EndUserRecovery(uint32_t dev_id, pid_t server_pid) {
   return {};
 }
 
+Result<void> ControlDevice::UpdateSize(uint32_t dev_id, uint64_t sectors) {
+  auto r = Send(MakeUpdateSize(dev_id, sectors),
+                "UPDATE_SIZE of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  return {};
+}
+
+Result<void> ControlDevice::QuiesceDev(uint32_t dev_id, uint32_t timeout_ms) {
+  auto r = Send(MakeQuiesceDev(dev_id, timeout_ms),
+                "QUIESCE_DEV of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  return {};
+}
+
 Result<void> ControlDevice::DelDev(uint32_t dev_id) {
   // DEL_DEV_ASYNC (6.9) has no feature bit: try it, and fall back to the
   // waiting DEL_DEV when the kernel does not know the opcode.

@@ -44,6 +44,11 @@ class ControlDevice {
   // tag's FETCH, then the device is LIVE).
   Result<void> StartUserRecovery(uint32_t dev_id);
   Result<void> EndUserRecovery(uint32_t dev_id, pid_t server_pid);
+  // The device's capacity, while it runs (UBLK_F_UPDATE_SIZE).
+  Result<void> UpdateSize(uint32_t dev_id, uint64_t sectors);
+  // Waits up to timeout_ms for in-flight I/O, then parks the device
+  // QUIESCED for a new server (UBLK_F_QUIESCE); -EBUSY on timeout.
+  Result<void> QuiesceDev(uint32_t dev_id, uint32_t timeout_ms);
   // Uses DEL_DEV_ASYNC when the kernel has it (does not wait for openers of
   // /dev/ublkbN to close), else DEL_DEV.
   Result<void> DelDev(uint32_t dev_id);

@@ -53,6 +53,18 @@ CtrlRequest MakeEndUserRecovery(uint32_t dev_id, pid_t server_pid) {
   return r;
 }
 
+CtrlRequest MakeUpdateSize(uint32_t dev_id, uint64_t sectors) {
+  CtrlRequest r = Make(abi::kCmdUpdateSize, dev_id, nullptr, 0);
+  r.cmd.data[0] = sectors;
+  return r;
+}
+
+CtrlRequest MakeQuiesceDev(uint32_t dev_id, uint32_t timeout_ms) {
+  CtrlRequest r = Make(abi::kCmdQuiesceDev, dev_id, nullptr, 0);
+  r.cmd.data[0] = timeout_ms;
+  return r;
+}
+
 CtrlRequest MakeSetParams(uint32_t dev_id, abi::Params* params) {
   params->len = sizeof(*params);
   return Make(abi::kCmdSetParams, dev_id, params, sizeof(*params));

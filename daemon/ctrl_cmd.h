@@ -28,6 +28,8 @@ CtrlRequest MakeStopDev(uint32_t dev_id);
 CtrlRequest MakeStartUserRecovery(uint32_t dev_id);
 // Like START_DEV, the pid must be the process that opened /dev/ublkcN.
 CtrlRequest MakeEndUserRecovery(uint32_t dev_id, pid_t server_pid);
+CtrlRequest MakeUpdateSize(uint32_t dev_id, uint64_t sectors);
+CtrlRequest MakeQuiesceDev(uint32_t dev_id, uint32_t timeout_ms);
 CtrlRequest MakeSetParams(uint32_t dev_id, abi::Params* params);
 CtrlRequest MakeGetParams(uint32_t dev_id, abi::Params* params);
 CtrlRequest MakeGetDevInfo(uint32_t dev_id, abi::DevInfo* info);

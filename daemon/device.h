@@ -42,6 +42,9 @@ class Device {
 
   // Deletes the kernel device when this object goes away (after recovery).
   void Own() { owned_ = true; }
+  // Leaves the device to the next server (a handover): closing /dev/ublkcN
+  // only, no DEL_DEV.
+  void Release() { owned_ = false; }
 
  private:
   Device(ControlDevice& control, const abi::DevInfo& info)

@@ -9,6 +9,7 @@
 
 #include "control_device.h"
 #include "recovery.h"
+#include "server.h"
 #include "state_file.h"
 #include "ublk/fd.h"
 #include "ublk/log.h"
@@ -75,7 +76,8 @@ void KeepOrCleanUp(uint32_t dev_id, pid_t dead_server) {
 }  // namespace
 
 int RunGuarded(const std::function<int(int)>& serve, int close_in_parent,
-               bool keep_recoverable) {
+               bool keep_recoverable,
+               const std::function<void(uint32_t)>& hand_over) {
   auto pipe = Fd::Pipe();
   if (!pipe) {
     log::Error("guardian: {}", pipe.error().message());
@@ -97,7 +99,8 @@ int RunGuarded(const std::function<int(int)>& serve, int close_in_parent,
   struct sigaction sa {};
   sa.sa_handler = Forward;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &sa, nullptr);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR2})
+    sigaction(sig, &sa, nullptr);
 
   // Blocks until the server sends its id, or dies before ADD_DEV succeeded.
   uint32_t dev_id = 0;
@@ -111,6 +114,15 @@ int RunGuarded(const std::function<int(int)>& serve, int close_in_parent,
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitHandedOver &&
+      have_id) {
+    g_child = 0;
+    hand_over(dev_id);  // returns only when the new server cannot start
+    log::Error("dev {}: no new server could be started; it waits for "
+               "`ublk recover -n {}`",
+               dev_id, dev_id);
+    return 1;
+  }
   if (WIFEXITED(status)) return WEXITSTATUS(status);  // it cleaned up itself
   // Killed: its device is dead but still holds the id, so deleting it by id
   // cannot hit another device.

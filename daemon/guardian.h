@@ -13,6 +13,7 @@
 // START_DEV, or during STOP_DEV) is DEAD and is deleted as usual.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 namespace ublk {
@@ -21,7 +22,11 @@ namespace ublk {
 // is a descriptor (e.g. the ready pipe) only the child keeps, or -1.
 // `keep_recoverable`: the device was made with user recovery.
 // Returns the child's exit code (128 + signal when it was killed).
+// When the server hands its device over (exit kExitHandedOver, see
+// server.h), `hand_over(dev_id)` is called to start the next one; it
+// replaces this process (exec) and returns only on failure.
 int RunGuarded(const std::function<int(int devid_fd)>& serve,
-               int close_in_parent, bool keep_recoverable);
+               int close_in_parent, bool keep_recoverable,
+               const std::function<void(uint32_t dev_id)>& hand_over);
 
 }  // namespace ublk

@@ -330,7 +330,7 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
   // Never trust the descriptor with memory: a request that does not fit the
   // buffer or the device fails instead of reaching the target.
   const int bad = CheckIoDesc(
-      *desc, {.dev_bytes = config_.dev_bytes, .max_io_bytes = config_.max_io_bytes},
+      *desc, {.dev_bytes = config_.dev_bytes->load(std::memory_order_relaxed), .max_io_bytes = config_.max_io_bytes},
       &io);
   req.op = io.op;
   req.op_flags = io.op_flags;

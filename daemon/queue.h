@@ -45,7 +45,9 @@ struct QueueConfig {
   uint16_t id = 0;
   uint16_t depth = 0;
   uint32_t max_io_bytes = 0;
-  uint64_t dev_bytes = 0;
+  // The device's size, which `ublk resize` changes while the queue runs:
+  // owned by the server, written by its main thread, read here (relaxed).
+  const std::atomic<uint64_t>* dev_bytes = nullptr;
   int char_fd = -1;         // /dev/ublkcN, borrowed; outlives the queue
   int exit_notify_fd = -1;  // eventfd bumped when the thread exits
   DataPath data_path = DataPath::kCopy;

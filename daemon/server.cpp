@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -60,8 +61,15 @@ class Server {
   }
 
   Result<void> Start();
-  void WaitForStop();
+  // What ended the wait: a stop, or a request to hand the device over.
+  enum class Wake { kStop, kHandOver, kResize };
+  Wake WaitForStop();
   void Stop();
+  // Parks the device for the next server; on failure keeps serving.
+  Result<void> HandOver();
+  Result<void> Resize(uint64_t bytes);
+  // Resize(resize_to_), answered in the answer file.
+  void AnswerResize();
   nlohmann::json Report() const;
 
  private:
@@ -80,6 +88,9 @@ class Server {
   std::optional<Device> device_;
   DataPath data_path_ = DataPath::kCopy;
   uint64_t size_bytes_ = 0;
+  std::atomic<uint64_t> dev_bytes_{0};  // size_bytes_, as the queues see it
+  uint64_t resize_to_ = 0;              // what the last SIGUSR1 asked for
+  DeviceState state_;                   // as written to the state file
   std::optional<BackingIdentity> backing_;
   std::vector<std::string> notes_;  // the target's, for the report
   std::unique_ptr<ShmemRegion> shmem_;  // --htlb; outlives the queues
@@ -95,6 +106,8 @@ Result<void> Server::Start() {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGUSR2);
+  sigaddset(&mask, SIGUSR1);
   // Blocked before any thread starts, so only the signalfd sees them.
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   signal_fd_ = Fd(signalfd(-1, &mask, SFD_CLOEXEC));
@@ -114,6 +127,7 @@ Result<void> Server::Start() {
   notes_ = target_->notes();
   for (const std::string& note : notes_) log::Warn("{}", note);
   size_bytes_ = target_->Geometry().size_bytes;
+  dev_bytes_.store(size_bytes_, std::memory_order_relaxed);
 
   // Identify the backing store now, while the target holds it open, so the
   // state file can later prove that its path still names this file.
@@ -164,7 +178,7 @@ Result<void> Server::Start() {
   }
   started_ = true;
 
-  DeviceState state;
+  DeviceState& state = state_;
   state.spec = spec_;
   state.spec.id = info.dev_id;
   state.dev_id = info.dev_id;
@@ -210,6 +224,12 @@ Result<void> Server::AddDevice() {
     wanted.max_io_buf_bytes = geometry.max_io_bytes;
   wanted.dev_id = spec_.id.value_or(abi::kNewDevId);
   wanted.flags = choice->flags | *recovery;
+  // Where the kernel has them: resizing online (`ublk resize`), and, for a
+  // device that a new server can take over, handing it over without
+  // failing what is in flight (`ublk restart`).
+  const uint64_t kernel = control_->features();
+  wanted.flags |= kernel & abi::kFUpdateSize;
+  if (*recovery != 0) wanted.flags |= kernel & abi::kFQuiesce;
   auto device = Device::Add(*control_, wanted);
   if (!device) return device.error();
   device_.emplace(std::move(*device));
@@ -278,7 +298,7 @@ Result<void> Server::StartQueues() {
     qc.id = q;
     qc.depth = info.queue_depth;
     qc.max_io_bytes = info.max_io_buf_bytes;
-    qc.dev_bytes = size_bytes_;
+    qc.dev_bytes = &dev_bytes_;
     qc.char_fd = device_->char_fd();
     qc.exit_notify_fd = queue_exit_fd_.get();
     qc.data_path = data_path_;
@@ -319,7 +339,7 @@ nlohmann::json Server::Report() const {
           {"pid", getpid()}};
 }
 
-void Server::WaitForStop() {
+Server::Wake Server::WaitForStop() {
   pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0},
                    {queue_exit_fd_.get(), POLLIN, 0}};
   while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
@@ -327,10 +347,86 @@ void Server::WaitForStop() {
   if (fds[0].revents & POLLIN) {
     signalfd_siginfo si{};
     (void)!::read(signal_fd_.get(), &si, sizeof(si));
+    if (si.ssi_signo == SIGUSR2) {
+      log::Info("dev {}: handing over to a new server", device_->id());
+      return Wake::kHandOver;
+    }
+    if (si.ssi_signo == SIGUSR1) {
+      resize_to_ = si.ssi_ptr;
+      return Wake::kResize;
+    }
     log::Info("dev {}: signal {}, stopping", device_->id(), si.ssi_signo);
   } else {
     log::Warn("dev {}: a queue ended on its own, stopping", device_->id());
   }
+  return Wake::kStop;
+}
+
+Result<void> Server::HandOver() {
+  const abi::DevInfo& info = device_->info();
+  if (!(info.flags & abi::kFUserRecovery))
+    return Invalid("device " + std::to_string(info.dev_id) +
+                   " was made without recovery: no server can take it over");
+  if (info.flags & abi::kFQuiesce) {
+    // Blocks until what is in flight completes (the queues keep serving),
+    // then the kernel aborts the fetches and the queues end.
+    UBLK_RETURN_IF_ERROR(control_->QuiesceDev(info.dev_id, 30000));
+  } else if (!(info.flags & abi::kFUserRecoveryReissue)) {
+    return Invalid(
+        "handing over without QUIESCE_DEV (Linux 6.16) would fail the I/O in "
+        "flight: only a device in recovery mode reissue can");
+  }
+  stopped_ = true;  // no STOP_DEV on the way out
+  StopQueues();
+  device_->Release();
+  device_.reset();  // closes /dev/ublkcN; the device waits, QUIESCED
+  log::Info("handed over");
+  return {};
+}
+
+Result<void> Server::Resize(uint64_t bytes) {
+  const abi::DevInfo& info = device_->info();
+  if (!(info.flags & abi::kFUpdateSize))
+    return Invalid("device " + std::to_string(info.dev_id) +
+                   " was made without UPDATE_SIZE (its kernel had no Linux "
+                   "6.16 ublk)");
+  if (bytes == 0 || bytes % 512 != 0)
+    return Invalid("the size must be a positive multiple of 512 bytes");
+  UBLK_RETURN_IF_ERROR(target_->CheckResize(bytes));
+  // The queues accept I/O up to the larger of the two sizes while the
+  // kernel changes over; never past what the backend holds.
+  const bool grow = bytes > size_bytes_;
+  if (grow) dev_bytes_.store(bytes, std::memory_order_relaxed);
+  auto updated = control_->UpdateSize(info.dev_id, bytes >> 9);
+  if (!updated) {
+    dev_bytes_.store(size_bytes_, std::memory_order_relaxed);
+    return updated.error();
+  }
+  if (!grow) dev_bytes_.store(bytes, std::memory_order_relaxed);
+  log::Info("dev {}: resized from {} to {} bytes", info.dev_id, size_bytes_,
+            bytes);
+  size_bytes_ = bytes;
+  // A new server (recover, restart) opens the target at this size.
+  spec_.size = bytes;
+  state_.spec.size = bytes;
+  state_.size_bytes = bytes;
+  auto written = WriteState(StateDir(), state_);
+  if (!written) log::Warn("dev {}: {}", info.dev_id, written.error().message());
+  return {};
+}
+
+void Server::AnswerResize() {
+  auto r = Resize(resize_to_);
+  if (!r) log::Warn("dev {}: resize: {}", device_->id(), r.error().message());
+  const std::string path = ResizeAnswerPath(StateDir(), device_->id());
+  const std::string tmp = path + ".tmp";
+  const std::string line = (r ? std::string("ok") : r.error().message()) + "\n";
+  Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!f.valid() ||
+      ::write(f.get(), line.data(), line.size()) !=
+          static_cast<ssize_t>(line.size()) ||
+      ::rename(tmp.c_str(), path.c_str()) != 0)
+    log::Warn("dev {}: cannot answer resize in {}", device_->id(), path);
 }
 
 void Server::Stop() {
@@ -369,7 +465,15 @@ int RunServer(const DeviceSpec& spec, const ServerOptions& options) {
     } else {
       WriteLine(options.ready_fd, server.Report());
       reported = true;
-      server.WaitForStop();
+      for (Server::Wake w; (w = server.WaitForStop()) != Server::Wake::kStop;) {
+        if (w == Server::Wake::kResize) {
+          server.AnswerResize();
+          continue;
+        }
+        auto handed = server.HandOver();
+        if (handed) return kExitHandedOver;
+        log::Error("cannot hand over: {}", handed.error().message());
+      }
       server.Stop();
       return 0;
     }

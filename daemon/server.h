@@ -25,7 +25,21 @@ struct ServerOptions {
   bool recover = false;
 };
 
-// Returns the process exit code: 0 after a clean stop, 1 on failure.
+// SIGUSR2 asks the server to hand its device over to a new server (`ublk
+// restart`): with UBLK_F_QUIESCE, QUIESCE_DEV lets in-flight I/O complete
+// and parks the device; otherwise (reissue mode) the server just lets go
+// and the kernel requeues what was in flight, as after a crash. Either way
+// the device stays, QUIESCED, with its state file, for the next server.
+inline constexpr int kExitHandedOver = 75;
+//
+// SIGUSR1 (sigqueue, the new size in bytes as its value) resizes the device
+// online (`ublk resize`, UBLK_F_UPDATE_SIZE): the target checks that its
+// backend holds the size, the queues accept the new bounds, UPDATE_SIZE
+// tells the kernel, the state file records it, and the answer goes to
+// ResizeAnswerPath.
+
+// Returns the process exit code: 0 after a clean stop, kExitHandedOver
+// after a handover, 1 on failure.
 int RunServer(const DeviceSpec& spec, const ServerOptions& options);
 
 }  // namespace ublk

@@ -7,14 +7,21 @@
 #include <spdlog/sinks/syslog_sink.h>
 #include <syslog.h>
 
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "guardian.h"
 #include "server.h"
+#include "json_fields.h"
 #include "spec_json.h"
+#include "state_file.h"
 
 namespace {
 
@@ -69,11 +76,33 @@ int main(int argc, char** argv) {
     spdlog::error("--spec: {}", spec.error().message());
     return 2;
   }
+  // This program's path now: after a package upgrade it names the new
+  // program, which a handover starts.
+  char self[PATH_MAX];
+  ssize_t len = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  std::string program = len > 0 ? std::string(self, static_cast<size_t>(len))
+                                : std::string(argv[0]);
+  auto hand_over = [&](uint32_t dev_id) {
+    // The state file has the spec as it is now (resized, say).
+    auto state = ublk::ReadState(ublk::StateDir(), dev_id);
+    ublk::DeviceSpec next = state ? state->spec : *spec;
+    next.id = dev_id;
+    const std::string text = ublk::DumpJson(ublk::SpecToJson(next));
+    std::vector<const char*> args = {program.c_str(), "--spec", text.c_str(),
+                                     "--recover"};
+    if (foreground) args.push_back("--foreground");
+    args.push_back(nullptr);
+    spdlog::info("dev {}: starting the new server {}", dev_id, program);
+    spdlog::default_logger()->flush();
+    ::execv(program.c_str(), const_cast<char* const*>(args.data()));
+    spdlog::error("dev {}: exec {}: {}", dev_id, program, std::strerror(errno));
+  };
   return ublk::RunGuarded(
       [&](int devid_fd) {
         return ublk::RunServer(*spec, {.ready_fd = ready_fd,
                                        .devid_fd = devid_fd,
                                        .recover = recover});
       },
-      ready_fd, /*keep_recoverable=*/spec->recovery != ublk::Recovery::kOff);
+      ready_fd, /*keep_recoverable=*/spec->recovery != ublk::Recovery::kOff,
+      hand_over);
 }

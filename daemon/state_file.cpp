@@ -49,6 +49,10 @@ std::string StateDir() {
   return env && *env ? env : kDefaultStateDir;
 }
 
+std::string ResizeAnswerPath(const std::string& dir, uint32_t dev_id) {
+  return dir + "/" + std::to_string(dev_id) + ".resize";
+}
+
 std::string StatePath(const std::string& dir, uint32_t dev_id) {
   return dir + "/" + std::to_string(dev_id) + ".json";
 }

@@ -25,6 +25,9 @@ inline constexpr const char* kDefaultStateDir = "/run/ublk";
 // $UBLK_STATE_DIR when set (tests), else /run/ublk.
 std::string StateDir();
 std::string StatePath(const std::string& dir, uint32_t dev_id);
+// Where a server answers `ublk resize` (SIGUSR1 with the new size): one
+// line, "ok" or the reason it refused, written whole (rename).
+std::string ResizeAnswerPath(const std::string& dir, uint32_t dev_id);
 
 // Creates dir (mode 0755) when missing; refuses, with one line naming dir and
 // the reason, one that is a symlink or not a directory, not owned by the

@@ -1,6 +1,9 @@
 #include "loop.h"
 
 #include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <string>
@@ -158,6 +161,25 @@ class LoopTarget final : public Target {
   DeviceGeometry Geometry() const override { return plan_.geometry; }
   DataAccess data_access() const override { return DataAccess::kBuffer; }
   std::vector<std::string> notes() const override { return notes_; }
+
+  // The backing store as it is now (grown with truncate or lvextend).
+  Result<void> CheckResize(uint64_t bytes) const override {
+    const uint64_t block = 1ull << plan_.geometry.logical_bs_shift;
+    if (bytes % block != 0)
+      return Invalid("the size must be a multiple of the device's " +
+                     std::to_string(block) + "-byte blocks");
+    struct stat st;
+    if (::fstat(fd_.get(), &st) != 0) return SysError(errno, "fstat");
+    uint64_t store = static_cast<uint64_t>(st.st_size);
+    if (S_ISBLK(st.st_mode) && ::ioctl(fd_.get(), BLKGETSIZE64, &store) != 0)
+      return SysError(errno, "BLKGETSIZE64");
+    const uint64_t room = store > plan_.offset ? store - plan_.offset : 0;
+    if (bytes > room)
+      return Invalid("the backing store holds " + std::to_string(room) +
+                     " bytes past its offset; grow it first (truncate -s, "
+                     "lvextend)");
+    return {};
+  }
 
   Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) override {
     auto slot = q.AddFile(fd_.get());

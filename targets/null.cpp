@@ -37,6 +37,7 @@ class NullTarget final : public Target {
     return g;
   }
   DataAccess data_access() const override { return DataAccess::kNone; }
+  Result<void> CheckResize(uint64_t) const override { return {}; }
   Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext&) override {
     return std::unique_ptr<TargetQueue>(new NullQueue());
   }

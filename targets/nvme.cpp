@@ -138,6 +138,16 @@ class NvmeTarget final : public Target {
     return g;
   }
   DataAccess data_access() const override { return DataAccess::kBuffer; }
+  Result<void> CheckResize(uint64_t bytes) const override {
+    const uint64_t capacity = ns_.blocks << ns_.lba_shift;
+    if (bytes % (1u << ns_.lba_shift) != 0)
+      return Invalid("the size must be a multiple of the namespace's " +
+                     std::to_string(1u << ns_.lba_shift) + "-byte blocks");
+    if (bytes > capacity)
+      return Invalid(ns_.char_path + " holds " + std::to_string(capacity) +
+                     " bytes");
+    return {};
+  }
   RingNeeds ring_needs() const override {
     return {.big_sqe = true, .big_cqe = true, .sqes_per_io = 1};
   }

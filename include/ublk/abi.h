@@ -63,6 +63,11 @@ inline constexpr uint32_t kCmdEndUserRecovery = CtrlReadWrite(0x11);
 inline constexpr uint32_t kCmdGetDevInfo2 = CtrlRead(0x12);
 inline constexpr uint32_t kCmdGetFeatures = CtrlRead(0x13);
 inline constexpr uint32_t kCmdDelDevAsync = CtrlRead(0x14);
+// UPDATE_SIZE (6.16, UBLK_F_UPDATE_SIZE): data[0] = new size in sectors.
+inline constexpr uint32_t kCmdUpdateSize = CtrlReadWrite(0x15);
+// QUIESCE_DEV (6.16, UBLK_F_QUIESCE): data[0] = timeout in ms (0: none);
+// completes in-flight I/O, aborts the fetches, leaves the device QUIESCED.
+inline constexpr uint32_t kCmdQuiesceDev = CtrlReadWrite(0x16);
 // SHMEM_ZC (7.1): REG_BUF pins a range of the server's memory for the
 // device and answers its index (>= 0); addr/len point at a ShmemBufReg.
 // UNREG_BUF takes the index in data[0]; the kernel drops what is left at
@@ -72,6 +77,8 @@ inline constexpr uint32_t kCmdUnregBuf = CtrlReadWrite(0x19);
 static_assert(kCmdGetDevInfo == 0x80207502);
 static_assert(kCmdAddDev == 0xC0207504);
 static_assert(kCmdDelDevAsync == 0x80207514);
+static_assert(kCmdUpdateSize == 0xC0207515);
+static_assert(kCmdQuiesceDev == 0xC0207516);
 static_assert(kCmdRegBuf == 0xC0207518);
 
 // REG_BUF's payload. The first 7.1 drafts had a 32-bit len followed by the

@@ -123,6 +123,13 @@ class Target {
   virtual std::vector<std::string> notes() const { return {}; }
   // Called on the queue thread during queue setup (may register files).
   virtual Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) = 0;
+  // Whether the device may become `bytes` long while it runs (`ublk
+  // resize`): the backend holds that much now. Main thread; the queues
+  // keep serving. The default refuses.
+  virtual Result<void> CheckResize(uint64_t bytes) const {
+    (void)bytes;
+    return Invalid("this target's size cannot change");
+  }
 };
 
 }  // namespace ublk
