@@ -245,6 +245,8 @@ commands:
   del       stop and delete devices                   (ublk help del)
   list      show devices, their state and servers     (ublk help list)
   recover   give a device whose server died a new one (ublk help recover)
+  restart   a new server for a running device          (ublk help restart)
+  resize    change a running device's size            (ublk help resize)
   features  show the ublk features of this kernel     (ublk help features)
   help      show help for a command
 
@@ -353,6 +355,45 @@ options:
   -n, --number ID   only this device (an error if it does not exist)
       --json        print JSON (an array of objects); -v, --verbose (the
                     reference spelling) is the same
+)";
+  }
+  if (topic == "restart") {
+    return R"(usage: ublk restart -n ID | --name NAME
+
+Replaces a running device's server with a new one - the program installed
+now, for example after a package upgrade - without an I/O error and without
+unmounting. The server parks the device: with the ublk feature QUIESCE
+(Linux 6.16+) QUIESCE_DEV lets what is in flight complete first; on older
+kernels, in recovery mode reissue, the kernel requeues what was in flight.
+Then the server's guardian starts the new server, which takes the device
+over as 'ublk recover' does. Returns once the device is LIVE again, printing
+the new server's pid. Under systemd: systemctl reload ublk@NAME.
+
+Refused in one line when the device was made without recovery (-r), is not
+LIVE, or (without QUIESCE) is not in recovery mode reissue.
+
+options:
+  -n, --number ID   the device
+      --name NAME   the device of that name (ublk add --name, or the NAME
+                    of /etc/ublk/NAME.toml)
+)";
+  }
+  if (topic == "resize") {
+    return R"(usage: ublk resize -n ID | --name NAME --size SIZE
+
+Changes a running device's capacity (ublk feature UPDATE_SIZE, Linux
+6.16+): the block device's size changes while it is mounted; grow the file
+system after it (resize2fs for ext4, xfs_growfs). For loop, grow the
+backing file first (truncate -s, lvextend): the new size must fit in it.
+null takes any size; nvme up to the namespace's. Shrinking is allowed: the
+server does not know what a file system keeps past the new end, so shrink
+the file system first.
+
+options:
+  -n, --number ID   the device
+      --name NAME   the device of that name
+      --size SIZE   the new size; bytes or K/M/G/T (binary) suffix, a
+                    multiple of the device's logical block size
 )";
   }
   if (topic == "features") {
