@@ -328,6 +328,7 @@ nlohmann::json Server::Report() const {
           {"size", size_bytes_},
           {"max_io_bytes", info.max_io_buf_bytes},
           {"data_path", DataPathName(data_path_)},
+          {"integrity", IntegrityFormatName(target_->Geometry().integrity)},
           {"features", FeatureNames(info.flags)},
           {"recovery", RecoveryName(RecoveryOfDevice(info.flags))},
           {"recovered", options_.recover},
