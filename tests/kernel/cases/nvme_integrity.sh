@@ -94,7 +94,7 @@ test_nvme_integrity_corrupted_pi_fails_the_read_with_eilseq() {
 	[[ $err == *"Invalid or incomplete multibyte or wide character"* ]] ||
 		fail "not the protection error (EILSEQ): $err"
 	# The device keeps serving.
-	dd if=/dev/ublkb"$id" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null || fail "reads after the error"
+	dd if=/dev/ublkb"$id" of=/dev/null bs=1M skip=1 count=4 iflag=direct 2>/dev/null || fail "reads after the error"
 	# Heal the block for later tests: a write through ublk gives it valid PI.
 	dd if=/tmp/blk of=/dev/ublkb"$id" bs=512 seek=$lba count=1 oflag=direct 2>/dev/null || fail "rewrite"
 	dd if=/dev/ublkb"$id" of=/dev/null bs=512 skip=$lba count=1 iflag=direct 2>/dev/null || fail "healed block"
@@ -107,7 +107,7 @@ test_nvme_integrity_other_data_paths_are_refused() {
 	expect_error 'integrity data moves only by user copy .*not zero copy \(-z\)' \
 		ublk add -t nvme -f "$(nvme_ng 5)" -z
 	expect_error 'integrity data moves only by user copy .*not NEED_GET_DATA' \
-		ublk add -t nvme -f "$(nvme_ng 2)" -g
+		ublk add -t nvme -f "$(nvme_ng 2)" -g 1
 	no_servers || fail "a server was started: $(pgrep -a ublk-server)"
 }
 
