@@ -51,6 +51,18 @@ std::string CpuList(const std::vector<int>& cpus) {
 
 }  // namespace
 
+IntegrityProfile IntegrityOf(ControlDevice& control, uint32_t id) {
+  IntegrityProfile ip;
+  auto p = control.GetParams(id);
+  if (!p || !(p->types & abi::kParamTypeIntegrity)) return ip;
+  ip.metadata_size = p->integrity.metadata_size;
+  ip.pi_offset = p->integrity.pi_offset;
+  ip.csum_type = p->integrity.csum_type;
+  ip.tag_size = p->integrity.tag_size;
+  ip.flags = p->integrity.flags;
+  return ip;
+}
+
 nlohmann::json Describe(const Row& row) {
   const abi::DevInfo& info = row.info;
   nlohmann::json j = {{"dev_id", info.dev_id},
@@ -72,6 +84,11 @@ nlohmann::json Describe(const Row& row) {
   } else {
     j["type"] = nullptr;
     j["state_file"] = row.state.error().message();
+  }
+  j["integrity"] = IntegrityFormatName(row.integrity);
+  if (row.integrity.metadata_size != 0) {
+    j["metadata_bytes"] = row.integrity.metadata_size;
+    j["integrity_tag_size"] = row.integrity.tag_size;
   }
   if (!row.backing_error.empty()) j["backing_error"] = row.backing_error;
   return j;
@@ -126,6 +143,10 @@ void PrintDevice(ControlDevice& control, const Row& r) {
               st->data_path.c_str(), RecoveryName(RecoveryOfDevice(info.flags)),
               FormatSize(st->size_bytes).c_str(),
               ("/dev/ublkb" + std::to_string(info.dev_id)).c_str());
+  if (r.integrity.metadata_size != 0)
+    std::printf("\tintegrity %s, metadata %u bytes per block, tag size %u\n",
+                IntegrityFormatName(r.integrity).c_str(),
+                r.integrity.metadata_size, r.integrity.tag_size);
 }
 
 bool PrintDeviceById(uint32_t id) {
@@ -133,7 +154,8 @@ bool PrintDeviceById(uint32_t id) {
   if (!control) return false;
   auto info = control->GetDevInfo(id);
   if (!info) return false;
-  PrintDevice(*control, Row{*info, ReadState(StateDir(), id), ""});
+  PrintDevice(*control, Row{*info, ReadState(StateDir(), id), "",
+                            IntegrityOf(*control, id)});
   std::fflush(stdout);
   return true;
 }

@@ -11,6 +11,7 @@
 #include "control_device.h"
 #include "device_state.h"
 #include "ublk/abi.h"
+#include "ublk/integrity.h"
 #include "ublk/result.h"
 
 namespace ublk {
@@ -20,7 +21,13 @@ struct Row {
   abi::DevInfo info;
   Result<DeviceState> state;
   std::string backing_error;  // the recorded backing file no longer matches
+  // The kernel's INTEGRITY params (IntegrityOf); metadata_size 0: none.
+  IntegrityProfile integrity = {};
 };
+
+// The device's integrity profile from its params (GET_PARAMS); no metadata
+// when it has none or they cannot be read.
+IntegrityProfile IntegrityOf(ControlDevice& control, uint32_t id);
 
 nlohmann::json Describe(const Row& row);
 void PrintDevice(ControlDevice& control, const Row& row);

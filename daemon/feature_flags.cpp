@@ -100,6 +100,29 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
   return ChooseFlags(kernel_features, access, spec.zero_copy);
 }
 
+Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
+                                        const DeviceSpec& spec,
+                                        const std::string& what) {
+  UBLK_RETURN_IF_ERROR(CheckCombination(spec));
+  if (!(kernel_features & abi::kFIntegrity))
+    return Invalid(what + ": serving it needs the ublk feature "
+                          "UBLK_F_INTEGRITY (Linux 7.0 or later), which this "
+                          "kernel lacks");
+  if (!(kernel_features & abi::kFUserCopy))
+    return Invalid(what + ": UBLK_F_INTEGRITY needs UBLK_F_USER_COPY, which "
+                          "this kernel lacks");
+  const char* other = AsksZeroCopy(spec.zero_copy) ? "zero copy (-z)"
+                      : spec.need_get_data         ? "NEED_GET_DATA (-g)"
+                      : spec.shmem_zc ? "shared-memory zero copy (--shmem_zc)"
+                                      : nullptr;
+  if (other != nullptr)
+    return Invalid(what + ": integrity data moves only by user copy "
+                          "(UBLK_F_INTEGRITY needs UBLK_F_USER_COPY), not " +
+                   other);
+  return FlagChoice{abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFIntegrity,
+                    DataPath::kUserCopy};
+}
+
 Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
                                ZeroCopy zero_copy) {
   FlagChoice c{abi::kFCmdIoctlEncode, DataPath::kCopy};

@@ -39,6 +39,15 @@ struct FlagChoice {
 // starts anything) both call this.
 Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
                                const DeviceSpec& spec);
+// For a device whose requests carry integrity data (`what` describes it,
+// e.g. "/dev/ng0n1 has 8 bytes of metadata per block (T10-DIF-TYPE1-CRC)"):
+// INTEGRITY with user copy, the only data path the kernel hands integrity
+// buffers to, chosen without being asked. A kernel without INTEGRITY or
+// USER_COPY, or a spec asking for another data path (-z, -g, --shmem_zc),
+// is refused in one line.
+Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
+                                        const DeviceSpec& spec,
+                                        const std::string& what);
 // The same for a spec that asks only for a zero-copy mode.
 Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
                                ZeroCopy zero_copy);

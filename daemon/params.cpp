@@ -56,6 +56,20 @@ abi::Params BuildParams(const DeviceGeometry& g, uint32_t max_io_bytes,
       p.seg.max_segments = g.max_segments;
     }
   }
+  if (g.integrity.metadata_size != 0) {
+    // One protection interval per logical block, as NVMe formats have it.
+    p.types |= abi::kParamTypeIntegrity;
+    auto& i = p.integrity;
+    i.flags = g.integrity.flags;
+    i.interval_exp = g.logical_bs_shift;
+    i.metadata_size = g.integrity.metadata_size;
+    i.pi_offset = g.integrity.pi_offset;
+    i.csum_type = g.integrity.csum_type;
+    i.tag_size = g.integrity.tag_size;
+    // The queue copies the whole buffer with one read or write, whatever
+    // its segments: no limit.
+    i.max_integrity_segments = 0;
+  }
   return p;
 }
 

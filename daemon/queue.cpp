@@ -102,8 +102,10 @@ Result<void> Queue::Setup() {
   const bool zero_copy = IsZeroCopy(config_.data_path);
   // User copy adds the copy in or out.
   const bool user_copy = config_.data_path == DataPath::kUserCopy;
+  const bool integrity = user_copy && config_.metadata_size != 0;
   const unsigned per_tag = 1u + config_.ring_needs.sqes_per_io +
-                           (zero_copy ? 2u : 0u) + (user_copy ? 1u : 0u);
+                           (zero_copy ? 2u : 0u) + (user_copy ? 1u : 0u) +
+                           (integrity ? 1u : 0u);
   unsigned entries = 2;
   while (entries < config_.depth * per_tag + 1) entries <<= 1;
   auto ring = Ring::Create({.entries = entries,
@@ -148,6 +150,14 @@ Result<void> Queue::Setup() {
         iov.push_back({config_.shmem->base(), config_.shmem->size()});
       ret = io_uring_register_buffers(r, iov.data(), iov.size());
       if (ret < 0) return SysError(-ret, "registering per-tag buffers");
+    }
+    if (integrity) {
+      auto meta = Mmap::Map(size_t{config_.depth} * MetaBytes(config_.max_io_bytes),
+                            PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0,
+                            "per-tag metadata buffers");
+      if (!meta) return meta.error();
+      meta_buffers_ = std::move(*meta);
     }
   } else if (zero_copy) {
     // An empty table. Slots [0, depth): automatic registration fills slot
@@ -291,7 +301,7 @@ void Queue::HandleCqe(const io_uring_cqe* cqe) noexcept {
       ledger_.NoteUnexpected();
       return;
     case UserOp::kCopy:
-      OnCopyDone(ud.tag, ud.target_data != 0, cqe->res);
+      OnCopyDone(ud.tag, ud.target_data, cqe->res);
       return;
   }
 }
@@ -356,8 +366,13 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
       has_data && (config_.data_path == DataPath::kExplicitReg ||
                    (req.op_flags & abi::kIoFNeedRegBuf));
   if (chains_[tag].by_hand) ++registered_by_hand_;
-  chains_[tag].copy_in_pending = chains_[tag].copy_failed =
-      chains_[tag].finish_waiting = false;
+  chains_[tag].copies_in_pending = 0;
+  chains_[tag].copy_failed = chains_[tag].finish_waiting = false;
+  // Only a request the block layer gave integrity data has any to move.
+  req.meta_len = meta_buffers_.valid() && has_data &&
+                         (req.op_flags & abi::kIoFIntegrity)
+                     ? MetaBytes(req.length)
+                     : 0;
   BeginTargetCall(tag, /*first=*/true);
   IoStatus st = target_queue_->Queue(*context_, req);
   EndTargetCall();
@@ -387,6 +402,10 @@ void Queue::UseTagBuffer(uint16_t tag) noexcept {
   if (buffers_.valid())
     requests_[tag].buf_addr = reinterpret_cast<uintptr_t>(
         static_cast<char*>(buffers_.data()) + size_t{tag} * config_.max_io_bytes);
+  if (meta_buffers_.valid())
+    requests_[tag].meta_addr = reinterpret_cast<uintptr_t>(
+        static_cast<char*>(meta_buffers_.data()) +
+        size_t{tag} * MetaBytes(config_.max_io_bytes));
 }
 
 void Queue::BeginTargetCall(uint16_t tag, bool first) noexcept {
@@ -397,7 +416,9 @@ void Queue::BeginTargetCall(uint16_t tag, bool first) noexcept {
     // Sent only with the target's first SQE (a target that finishes at
     // once needs no data); later calls find the data in the buffer.
     context_->BeginCopyIn(tag, reinterpret_cast<void*>(req.buf_addr),
-                          req.length, abi::UserCopyOffset(config_.id, tag, 0));
+                          req.length, abi::UserCopyOffset(config_.id, tag, 0),
+                          reinterpret_cast<void*>(req.meta_addr), req.meta_len,
+                          abi::UserCopyIntegrityOffset(config_.id, tag, 0));
     return;
   }
   if (!c.by_hand) {
@@ -412,34 +433,38 @@ void Queue::BeginTargetCall(uint16_t tag, bool first) noexcept {
 }
 
 void Queue::EndTargetCall() noexcept {
-  if (context_->CopyInSent()) chains_[context_->call_tag()].copy_in_pending = true;
+  if (unsigned n = context_->CopiesInSent())
+    chains_[context_->call_tag()].copies_in_pending = static_cast<uint8_t>(n);
   context_->EndIo();
 }
 
-void Queue::OnCopyDone(uint16_t tag, bool copy_out, int res) noexcept {
+void Queue::OnCopyDone(uint16_t tag, uint16_t kind, int res) noexcept {
   if (tag >= chains_.size()) {
     ledger_.NoteUnexpected();
     return;
   }
   TagChain& c = chains_[tag];
-  if (copy_out) {
+  const bool meta = kind == kCopyMetaIn || kind == kCopyMetaOut;
+  const uint32_t want = meta ? requests_[tag].meta_len : requests_[tag].length;
+  const bool failed = res < 0 || static_cast<uint32_t>(res) != want;
+  if (kind == kCopyDataOut || kind == kCopyMetaOut) {
     // The commit linked behind it tells the kernel (see OnFetchDone).
-    if (res < 0 || static_cast<uint32_t>(res) != requests_[tag].length)
-      ++copy_failures_;
+    if (failed) ++copy_failures_;
     return;
   }
-  if (!c.copy_in_pending || ledger_.state(tag) != TagLedger::State::kInTarget) {
+  if (c.copies_in_pending == 0 ||
+      ledger_.state(tag) != TagLedger::State::kInTarget) {
     ledger_.NoteUnexpected();
     return;
   }
-  c.copy_in_pending = false;
+  --c.copies_in_pending;
   // A short read or an error is the request's error; the linked backend
   // write was cancelled with it.
-  if (res < 0 || static_cast<uint32_t>(res) != requests_[tag].length) {
+  if (failed) {
     c.copy_failed = true;
     ++copy_failures_;
   }
-  if (c.finish_waiting) {
+  if (c.copies_in_pending == 0 && c.finish_waiting) {
     c.finish_waiting = false;
     Finish(tag, c.finish_result);
   }
@@ -455,8 +480,8 @@ void Queue::OnTargetDone(uint16_t tag, const Completion& c) noexcept {
 
 void Queue::Finish(uint16_t tag, int result) noexcept {
   TagChain& c = chains_[tag];
-  if (c.copy_in_pending) {
-    // The read from /dev/ublkcN has not come back yet (the linked write
+  if (c.copies_in_pending != 0) {
+    // A read from /dev/ublkcN has not come back yet (the linked write
     // was cancelled and reported first): commit once it has.
     c.finish_waiting = true;
     c.finish_result = result;
@@ -478,23 +503,37 @@ void Queue::Finish(uint16_t tag, int result) noexcept {
 }
 
 bool Queue::QueueCopyOutAndCommit(uint16_t tag, int result) noexcept {
-  // The write and the commit linked behind it go in one submission: a
+  // The writes and the commit linked behind them go in one submission: a
   // link never spans two.
   io_uring* r = ring_->get();
-  if (io_uring_sq_space_left(r) < 2 && io_uring_submit(r) < 0) return false;
-  io_uring_sqe* sqe = io_uring_get_sqe(r);
-  if (sqe == nullptr) return false;
-  std::memset(sqe, 0, config_.ring_needs.big_sqe ? 128 : 64);
-  io_uring_prep_write(sqe, kCharFileSlot,
-                      reinterpret_cast<const void*>(requests_[tag].buf_addr),
-                      static_cast<unsigned>(result),
-                      abi::UserCopyOffset(config_.id, tag, 0));
-  // Not CQE_SKIP_SUCCESS: its failure would then hide the cancelled
-  // commit's completion too.
-  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-  sqe->user_data = EncodeUserData({tag, UserOp::kCopy, 1, config_.id});
-  // The length the copy must reach, for OnCopyDone.
-  requests_[tag].length = static_cast<uint32_t>(result);
+  Request& req = requests_[tag];
+  // The lengths the copies must reach, for OnCopyDone.
+  req.length = static_cast<uint32_t>(result);
+  if (req.meta_len != 0) req.meta_len = MetaBytes(req.length);
+  const unsigned room = req.meta_len != 0 ? 3u : 2u;
+  if (io_uring_sq_space_left(r) < room && io_uring_submit(r) < 0) return false;
+  // Not CQE_SKIP_SUCCESS: a failure would then hide the cancelled commit's
+  // completion too.
+  auto copy_out = [&](const void* buf, uint32_t len, uint64_t off,
+                      uint16_t kind) {
+    io_uring_sqe* sqe = io_uring_get_sqe(r);
+    if (sqe == nullptr) return false;
+    std::memset(sqe, 0, config_.ring_needs.big_sqe ? 128 : 64);
+    io_uring_prep_write(sqe, kCharFileSlot, buf, len, off);
+    sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+    sqe->user_data = EncodeUserData({tag, UserOp::kCopy, kind, config_.id});
+    return true;
+  };
+  if (!copy_out(reinterpret_cast<const void*>(req.buf_addr), req.length,
+                abi::UserCopyOffset(config_.id, tag, 0), kCopyDataOut))
+    return false;
+  // The integrity data the controller returned, for the block layer to
+  // verify when the request completes.
+  if (req.meta_len != 0 &&
+      !copy_out(reinterpret_cast<const void*>(req.meta_addr), req.meta_len,
+                abi::UserCopyIntegrityOffset(config_.id, tag, 0),
+                kCopyMetaOut))
+    return false;
   chains_[tag].copy_out_linked = true;
   if (QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) return true;
   // No SQE for the commit (cannot happen: room was made): the dangling link

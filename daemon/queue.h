@@ -58,6 +58,11 @@ struct QueueConfig {
   // --shmem_zc: the shared memory, borrowed (outlives the queue). With
   // register_buffers it is also fixed buffer `depth` of the ring.
   const ShmemRegion* shmem = nullptr;
+  // INTEGRITY (user copy only): metadata bytes per logical block of
+  // 2^block_shift bytes; each tag then has a metadata buffer that the queue
+  // fills from and returns to the request's integrity buffer.
+  uint8_t metadata_size = 0;
+  uint8_t block_shift = 9;
   std::vector<int> cpus;          // affinity; empty: leave as is
 };
 
@@ -81,7 +86,7 @@ class Queue {
     bool by_hand = false;      // the request is registered around each I/O
     bool second_slot = false;  // which of the tag's two slots the last used
     // User copy, one request at a time:
-    bool copy_in_pending = false;  // a WRITE's read from /dev/ublkcN is out
+    uint8_t copies_in_pending = 0;  // a WRITE's reads from /dev/ublkcN out
     bool copy_failed = false;      // ... and came back short or failed
     bool finish_waiting = false;   // the target finished before it came back
     int finish_result = 0;         // ... with this
@@ -98,7 +103,10 @@ class Queue {
   bool QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept;
   bool ArmStopEvent() noexcept;
   void BeginTargetCall(uint16_t tag, bool first) noexcept;
-  void OnCopyDone(uint16_t tag, bool copy_out, int res) noexcept;
+  void OnCopyDone(uint16_t tag, uint16_t kind, int res) noexcept;
+  uint32_t MetaBytes(uint32_t data_bytes) const noexcept {
+    return (data_bytes >> config_.block_shift) * config_.metadata_size;
+  }
   bool QueueCopyOutAndCommit(uint16_t tag, int result) noexcept;
   void EndTargetCall() noexcept;
   Result<void> OccupyAutoSlots();
@@ -116,6 +124,7 @@ class Queue {
   std::unique_ptr<Ring> ring_;
   Mmap descs_;
   Mmap buffers_;
+  Mmap meta_buffers_;  // INTEGRITY: one per tag, MetaBytes(max_io_bytes)
   Mmap occupier_;
   std::unique_ptr<QueueContext> context_;
   std::unique_ptr<TargetQueue> target_queue_;

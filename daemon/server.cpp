@@ -40,6 +40,13 @@ void StallForTest(const char* option, uint32_t seconds) {
   }
 }
 
+// "/dev/ng0n1 has 8 bytes of metadata per block (T10-DIF-TYPE1-CRC)".
+std::string IntegrityWhat(const std::string& file, const DeviceGeometry& g) {
+  return file + " has " + std::to_string(g.integrity.metadata_size) +
+         " bytes of metadata per block (" + IntegrityFormatName(g.integrity) +
+         ")";
+}
+
 void WriteLine(int fd, const nlohmann::json& j) {
   if (fd < 0) return;
   std::string line = DumpJson(j) + "\n";
@@ -210,7 +217,10 @@ void Server::SendDevId(uint32_t id) const {
 Result<void> Server::AddDevice() {
   const DeviceGeometry geometry = target_->Geometry();
   auto choice =
-      ChooseFlags(control_->features(), target_->data_access(), spec_);
+      geometry.integrity.metadata_size == 0
+          ? ChooseFlags(control_->features(), target_->data_access(), spec_)
+          : ChooseIntegrityFlags(control_->features(), spec_,
+                                 IntegrityWhat(spec_.file, geometry));
   if (!choice) return choice.error();
   auto recovery = RecoveryFlags(control_->features(), spec_.recovery);
   if (!recovery) return recovery.error();
@@ -238,7 +248,7 @@ Result<void> Server::AddDevice() {
   const uint64_t must_have =
       (choice->flags & (abi::kFSupportZeroCopy | abi::kFAutoBufReg |
                         abi::kFUserCopy | abi::kFNeedGetData |
-                        abi::kFShmemZc)) |
+                        abi::kFShmemZc | abi::kFIntegrity)) |
       *recovery;
   if ((info.flags & must_have) != must_have)
     return Invalid("the kernel did not grant " +
@@ -291,6 +301,7 @@ Result<void> Server::TakeOver(DataAccess access) {
 
 Result<void> Server::StartQueues() {
   const abi::DevInfo& info = device_->info();
+  const DeviceGeometry geometry = target_->Geometry();
   std::vector<std::future<Result<void>>> ready;
   for (uint16_t q = 0; q < info.nr_hw_queues; ++q) {
     QueueConfig qc;
@@ -306,6 +317,11 @@ Result<void> Server::StartQueues() {
     qc.register_buffers = target_->data_access() == DataAccess::kBuffer;
     qc.occupy_auto_slots = spec_.testing.force_auto_fallback;
     qc.shmem = shmem_.get();
+    if (data_path_ == DataPath::kUserCopy &&
+        (info.flags & abi::kFIntegrity)) {
+      qc.metadata_size = geometry.integrity.metadata_size;
+      qc.block_shift = geometry.logical_bs_shift;
+    }
     auto cpus = control_->GetQueueAffinity(info.dev_id, q);
     if (cpus) qc.cpus = std::move(*cpus);
     queues_.push_back(std::make_unique<Queue>(std::move(qc), *target_));
@@ -332,6 +348,7 @@ nlohmann::json Server::Report() const {
           {"size", size_bytes_},
           {"max_io_bytes", info.max_io_buf_bytes},
           {"data_path", DataPathName(data_path_)},
+          {"integrity", IntegrityFormatName(target_->Geometry().integrity)},
           {"features", FeatureNames(info.flags)},
           {"recovery", RecoveryName(RecoveryOfDevice(info.flags))},
           {"recovered", options_.recover},

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "nvme_cmd.h"
+#include "nvme_pi.h"
 #include "nvme_probe.h"
 #include "ublk/abi.h"
 #include "ublk/log.h"
@@ -36,6 +37,7 @@ class NvmeQueue final : public TargetQueue {
             req.op == abi::kOpWrite, ns_.nsid, slba, blocks,
             req.buf_addr, req.length,
             ns_.volatile_cache && (req.op_flags & abi::kIoFFua));
+        if (ns_.pi.ms != 0) AddMetadata(req, slba, blocks, &cmd);
         fixed = true;
         break;
       case abi::kOpFlush:
@@ -45,6 +47,13 @@ class NvmeQueue final : public TargetQueue {
       case abi::kOpWriteZeroes:
         cmd = nvme::BuildWriteZeroes(ns_.nsid, slba, blocks,
                                      !(req.op_flags & abi::kIoFNoUnmap));
+        if (ns_.pi.pi_type != 0) {
+          // The controller writes valid PI for the zeroes, as the kernel
+          // driver has it do (PRACT); no metadata moves.
+          nvme::Protection p = nvme::ProtectionFor(ns_.pi, false);
+          p.metadata = false;
+          nvme::ApplyProtection(&cmd, ns_.pi, p, slba, 0, 0);
+        }
         break;
       case abi::kOpDiscard:
         cmd = nvme::BuildDeallocate(ns_.nsid, slba, blocks, &ranges_[req.tag]);
@@ -72,6 +81,20 @@ class NvmeQueue final : public TargetQueue {
     // SQE); liburing declares it as a zero-length array.
     std::memcpy(reinterpret_cast<unsigned char*>(sqe) + 48, &cmd, sizeof(cmd));
     return IoStatus::Pending();
+  }
+
+  // The request's metadata goes with the command, checked by the
+  // controller as the kernel driver would have it checked; without an
+  // integrity payload, what ProtectionFor says instead.
+  void AddMetadata(const Request& req, uint64_t slba, uint32_t blocks,
+                   nvme::UringCmd* cmd) noexcept {
+    const bool payload = req.meta_len != 0;
+    const nvme::Protection p = nvme::ProtectionFor(ns_.pi, payload);
+    const uint32_t meta_len = blocks * ns_.pi.ms;
+    // Scratch metadata for a WRITE without payload: zeroes, never stale.
+    if (p.metadata && !payload && req.op == abi::kOpWrite)
+      std::memset(reinterpret_cast<void*>(req.meta_addr), 0, meta_len);
+    nvme::ApplyProtection(cmd, ns_.pi, p, slba, req.meta_addr, meta_len);
   }
 
   IoStatus Complete(QueueContext&, const Request& req,
@@ -135,6 +158,7 @@ class NvmeTarget final : public Target {
     g.max_segments = static_cast<uint16_t>(
         std::min<uint32_t>(ns_.max_segments, UINT16_MAX));
     g.max_segment_size = ns_.max_segment_size;
+    g.integrity = nvme::ProfileFor(ns_.pi);
     return g;
   }
   DataAccess data_access() const override { return DataAccess::kBuffer; }
@@ -180,9 +204,11 @@ Result<std::unique_ptr<Target>> CreateNvmeTarget(const DeviceSpec& spec) {
     return Invalid("--size must be a multiple of the namespace's " +
                    std::to_string(1u << ns->lba_shift) + "-byte blocks");
   log::Info(
-      "nvme: {} nsid {} lba {} blocks {} max io {} vwc {} wz {} dsm {}{}",
+      "nvme: {} nsid {} lba {} blocks {} max io {} vwc {} wz {} dsm {} "
+      "integrity {}{}",
       ns->char_path, ns->nsid, 1u << ns->lba_shift, ns->blocks,
       ns->max_io_bytes, ns->volatile_cache, ns->write_zeroes, ns->deallocate,
+      IntegrityFormatName(nvme::ProfileFor(ns->pi)),
       ns->read_only ? " read-only" : "");
   return std::unique_ptr<Target>(new NvmeTarget(std::move(*ns), std::move(fd), size));
 }

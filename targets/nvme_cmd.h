@@ -53,6 +53,13 @@ inline constexpr uint32_t kCdw12Fua = 1u << 30;
 inline constexpr uint32_t kCdw12Deallocate = 1u << 25;  // Write Zeroes DEAC
 inline constexpr uint32_t kDsmDeallocate = 1u << 2;     // DSM CDW11 AD
 inline constexpr uint32_t kMaxBlocksPerCmd = 1u << 16;  // NLB is 16 bits
+// Read/Write CDW12 PRINFO [29:26]: check the reference tag, the
+// application tag, the guard; PRACT: the controller inserts (write) or
+// strips (read) the PI itself.
+inline constexpr uint32_t kCdw12PrchkRef = 1u << 26;
+inline constexpr uint32_t kCdw12PrchkApp = 1u << 27;
+inline constexpr uint32_t kCdw12PrchkGuard = 1u << 28;
+inline constexpr uint32_t kCdw12Pract = 1u << 29;
 
 // One Dataset Management range (16 bytes, little endian on x86).
 struct DsmRange {

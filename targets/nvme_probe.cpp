@@ -1,5 +1,7 @@
 #include "nvme_probe.h"
 
+#include "nvme_pi.h"
+
 #include <libnvme.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -86,12 +88,8 @@ Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
   if (ret > 0)
     return Invalid("Identify Namespace on " + ns.char_path +
                    " failed with NVMe status " + std::to_string(ret));
-  const nvme_lbaf& lbaf = id.lbaf[LbaFormatIndex(id.flbas)];
-  if (lbaf.ms != 0)
-    return Invalid(ns.char_path + " is formatted with " +
-                   std::to_string(lbaf.ms) +
-                   " bytes of metadata per block; metadata/PI formats are not "
-                   "supported yet");
+  const unsigned format = LbaFormatIndex(id.flbas);
+  const nvme_lbaf& lbaf = id.lbaf[format];
   if (lbaf.ds < 9 || lbaf.ds > 12)
     return Invalid(ns.char_path + ": logical block size 2^" +
                    std::to_string(lbaf.ds) + " is not supported (512-4096)");
@@ -103,6 +101,26 @@ Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
   ret = nvme_identify_ctrl(opened->get(), &ctrl);
   if (ret != 0)
     return Invalid("Identify Controller for " + ns.char_path + " failed");
+  nvme::FormatFacts facts;
+  facts.ms = lbaf.ms;
+  facts.extended = id.flbas & NVME_NS_FLBAS_META_EXT;
+  facts.dps = id.dps;
+  if (facts.ms != 0 && (facts.dps & NVME_NS_DPS_PI_MASK) &&
+      (ctrl.ctratt & NVME_CTRL_CTRATT_ELBAS)) {
+    // Extended LBA formats: the guard size and storage tag of the format
+    // are in the NVM command set's Identify Namespace.
+    nvme_nvm_id_ns nvm{};
+    if (nvme_identify_ns_csi(opened->get(), ns.nsid, 0, NVME_CSI_NVM, &nvm) != 0)
+      return Invalid("Identify Namespace (NVM command set) on " +
+                     ns.char_path + " failed");
+    const uint32_t elbaf = nvm.elbaf[format];
+    facts.sts = elbaf & NVME_NVM_ELBAF_STS_MASK;
+    facts.pif = (elbaf & NVME_NVM_ELBAF_PIF_MASK) >> 7;
+  }
+  auto pi = nvme::DescribePi(facts, ns.char_path);
+  if (!pi) return pi.error();
+  ns.pi = *pi;
+
   // MDTS is a power of two in units of the minimum memory page size, which
   // is 4 KiB on every controller we can reach through a 4 KiB-page host.
   uint64_t mdts_bytes = ctrl.mdts ? (4096ULL << ctrl.mdts) : (1ULL << 31);

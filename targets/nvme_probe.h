@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "nvme_pi.h"
 #include "ublk/fd.h"
 #include "ublk/result.h"
 
@@ -20,6 +21,7 @@ struct NvmeNamespace {
   uint32_t nsid = 0;
   uint8_t lba_shift = 9;
   uint64_t blocks = 0;             // namespace size in logical blocks
+  nvme::PiFormat pi;                       // metadata and protection information
   uint32_t max_io_bytes = 0;       // from MDTS and the kernel's queue limit
   uint32_t physical_block = 0;     // bytes, from sysfs when known
   bool volatile_cache = false;     // VWC: FLUSH (and FUA) mean something
@@ -45,8 +47,8 @@ unsigned LbaFormatIndex(uint8_t flbas);
 // Opens the namespace into *fd (O_RDWR, or O_RDONLY when read_only: the
 // kernel then lets only a CAP_SYS_ADMIN opener send writes, and the target
 // sends none) and describes it. Errors are one line naming PATH: not found,
-// not NVMe, a controller node, no permission, a metadata/PI format (not
-// supported yet).
+// not NVMe, a controller node, no permission, a metadata format that is not
+// served (nvme::DescribePi).
 Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
                                         bool read_only, Fd* fd);
 

@@ -158,6 +158,7 @@ inline constexpr uint32_t kParamTypeDevt = 1u << 2;
 inline constexpr uint32_t kParamTypeZoned = 1u << 3;
 inline constexpr uint32_t kParamTypeDmaAlign = 1u << 4;
 inline constexpr uint32_t kParamTypeSegment = 1u << 5;
+inline constexpr uint32_t kParamTypeIntegrity = 1u << 6;  // 7.0, INTEGRITY
 
 inline constexpr uint32_t kAttrReadOnly = 1u << 0;
 inline constexpr uint32_t kAttrRotational = 1u << 1;
@@ -219,8 +220,35 @@ struct ParamSegment {
 };
 static_assert(sizeof(ParamSegment) == 16);
 
-// The layout up to SEGMENT (6.15). The kernel copies min(len, its own size),
-// so older kernels read the prefix they know and ignore the rest.
+// INTEGRITY (7.0): the device's metadata per protection interval, as the
+// block layer's integrity profile. The flags and checksum values are those
+// of the block metadata ioctl (LBMD_PI_* in linux/fs.h).
+struct ParamIntegrity {
+  uint32_t flags;                   // kPiCap*
+  uint16_t max_integrity_segments;  // 0: no limit
+  uint8_t interval_exp;             // log2 of the interval (9..logical)
+  uint8_t metadata_size;            // bytes per interval, non-zero
+  uint8_t pi_offset;                // of the PI tuple inside the metadata
+  uint8_t csum_type;                // kPiCsum*
+  uint8_t tag_size;                 // application-owned tag bytes
+  uint8_t pad[5];
+};
+static_assert(sizeof(ParamIntegrity) == 16);
+static_assert(offsetof(ParamIntegrity, interval_exp) == 6);
+static_assert(offsetof(ParamIntegrity, tag_size) == 10);
+
+// ParamIntegrity::flags: the device checks the PI itself (block layer
+// DEVICE_CAPABLE) / the PI carries a reference tag (type 1 and 2).
+inline constexpr uint32_t kPiCapIntegrity = 1u << 0;
+inline constexpr uint32_t kPiCapRefTag = 1u << 1;
+// ParamIntegrity::csum_type: the guard's checksum.
+inline constexpr uint8_t kPiCsumNone = 0;
+inline constexpr uint8_t kPiCsumIp = 1;
+inline constexpr uint8_t kPiCsumCrc16T10Dif = 2;
+inline constexpr uint8_t kPiCsumCrc64Nvme = 4;
+
+// The layout up to INTEGRITY (7.0). The kernel copies min(len, its own
+// size), so older kernels read the prefix they know and ignore the rest.
 struct Params {
   uint32_t len;
   uint32_t types;
@@ -230,6 +258,7 @@ struct Params {
   ParamZoned zoned;
   ParamDmaAlign dma;
   ParamSegment seg;
+  ParamIntegrity integrity;
 };
 static_assert(offsetof(Params, basic) == 8);
 static_assert(offsetof(Params, discard) == 40);
@@ -237,7 +266,8 @@ static_assert(offsetof(Params, devt) == 60);
 static_assert(offsetof(Params, zoned) == 76);
 static_assert(offsetof(Params, dma) == 108);
 static_assert(offsetof(Params, seg) == 120);
-static_assert(sizeof(Params) == 136);
+static_assert(offsetof(Params, integrity) == 136);
+static_assert(sizeof(Params) == 152);
 
 // --- I/O path (/dev/ublkcN) -------------------------------------------------
 
@@ -265,6 +295,9 @@ inline constexpr uint32_t kIoFNoUnmap = 1u << 15;
 // Automatic buffer registration failed for this request (only with
 // kAutoBufRegFallback): the server must register the buffer itself.
 inline constexpr uint32_t kIoFNeedRegBuf = 1u << 17;
+// INTEGRITY: the request carries an integrity buffer (user copy at
+// UserCopyIntegrityOffset).
+inline constexpr uint32_t kIoFIntegrity = 1u << 18;
 // SHMEM_ZC: the request's pages lie in a buffer registered with REG_BUF;
 // IoDesc::addr then holds that buffer's index (bits 32-47) and the byte
 // offset into it (bits 0-31).
@@ -296,6 +329,13 @@ constexpr uint64_t UserCopyOffset(uint16_t q_id, uint16_t tag,
 }
 static_assert(UserCopyOffset(1, 2, 3) == 0x80000000ULL + (1ULL << 41) +
                                              (2ULL << 25) + 3);
+// INTEGRITY (7.0): bit 62 of the offset selects the request's integrity
+// buffer instead of its data; `byte` counts within that buffer.
+inline constexpr uint64_t kUserCopyIntegrity = 1ULL << 62;
+constexpr uint64_t UserCopyIntegrityOffset(uint16_t q_id, uint16_t tag,
+                                           uint32_t byte) {
+  return UserCopyOffset(q_id, tag, byte) | kUserCopyIntegrity;
+}
 
 // The 16-byte payload of an I/O command, carried in sqe->cmd.
 struct IoCmd {

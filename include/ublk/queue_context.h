@@ -24,7 +24,9 @@
 // /dev/ublkcN, linked (IOSQE_IO_LINK, not a hard link: a failed or short
 // copy cancels the backend write, never lets it write stale data). The
 // target's further SQEs of the call join the link. The copy's completion
-// comes back as UserOp::kCopy.
+// comes back as UserOp::kCopy. A request with integrity data has a second
+// read, of its integrity buffer, linked between the data's and the
+// target's SQEs (CopyKind tells the completions apart).
 #pragma once
 
 #include <liburing.h>
@@ -42,6 +44,14 @@ namespace ublk {
 // queue starts: slot kCharFileSlot is /dev/ublkcN, the others go to the
 // target through QueueContext::AddFile.
 inline constexpr unsigned kFileSlots = 16;
+
+// UserOp::kCopy's target_data: which transfer through /dev/ublkcN it was.
+enum CopyKind : uint16_t {
+  kCopyDataIn = 0,   // a WRITE's data into the per-tag buffer
+  kCopyDataOut = 1,  // a READ's data back to the request
+  kCopyMetaIn = 2,   // a WRITE's integrity data into the metadata buffer
+  kCopyMetaOut = 3,  // a READ's integrity data back to the request
+};
 
 class QueueContext {
  public:
@@ -70,8 +80,9 @@ class QueueContext {
     const bool in_call = call_.open && tag == call_.tag;
     const bool chained = in_call && call_.chained;
     if (in_call && call_.sqes == 0) {
-      const unsigned room =
-          sqes_per_io_ + (chained ? 2u : 0u) + (call_.copy_in ? 1u : 0u);
+      const unsigned room = sqes_per_io_ + (chained ? 2u : 0u) +
+                            (call_.copy_in ? 1u : 0u) +
+                            (call_.meta_len != 0 ? 1u : 0u);
       if (io_uring_sq_space_left(ring_) < room &&
           (!Flush() || io_uring_sq_space_left(ring_) < room))
         return nullptr;
@@ -81,8 +92,19 @@ class QueueContext {
         io_uring_prep_read(copy, kCharFileSlot, call_.copy_buf,
                            call_.copy_len, call_.copy_off);
         copy->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-        copy->user_data = EncodeUserData({tag, UserOp::kCopy, 0, id_});
-        call_.copy_sent = true;
+        copy->user_data =
+            EncodeUserData({tag, UserOp::kCopy, kCopyDataIn, id_});
+        call_.copies_sent = 1;
+        if (call_.meta_len != 0) {
+          io_uring_sqe* meta = ZeroedSqe();
+          if (meta == nullptr) return nullptr;
+          io_uring_prep_read(meta, kCharFileSlot, call_.meta_buf,
+                             call_.meta_len, call_.meta_off);
+          meta->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+          meta->user_data =
+              EncodeUserData({tag, UserOp::kCopy, kCopyMetaIn, id_});
+          call_.copies_sent = 2;
+        }
       }
       if (chained) {
         io_uring_sqe* reg = ZeroedSqe();
@@ -96,7 +118,7 @@ class QueueContext {
       // this SQE and the unregister must still fit.
       if (io_uring_sq_space_left(ring_) < 2) return nullptr;
       call_.last->flags |= IOSQE_IO_HARDLINK;
-    } else if (in_call && call_.copy_sent) {
+    } else if (in_call && call_.copies_sent != 0) {
       // Still behind the copy: no flush may split the link.
       if (io_uring_sq_space_left(ring_) < 1) return nullptr;
       call_.last->flags |= IOSQE_IO_LINK;
@@ -121,17 +143,23 @@ class QueueContext {
   }
   // Queue only, before calling the target for a user-copy WRITE: the
   // target's first SQE is preceded by a linked read of `len` bytes at
-  // `off` of /dev/ublkcN into `buf`.
-  void BeginCopyIn(uint16_t tag, void* buf, uint32_t len,
-                   uint64_t off) noexcept {
+  // `off` of /dev/ublkcN into `buf`, and, when meta_len is not 0, one of
+  // meta_len bytes at meta_off into meta_buf.
+  void BeginCopyIn(uint16_t tag, void* buf, uint32_t len, uint64_t off,
+                   void* meta_buf = nullptr, uint32_t meta_len = 0,
+                   uint64_t meta_off = 0) noexcept {
     BeginIo(tag);
     call_.copy_in = true;
     call_.copy_buf = buf;
     call_.copy_len = len;
     call_.copy_off = off;
+    call_.meta_buf = meta_buf;
+    call_.meta_len = meta_len;
+    call_.meta_off = meta_off;
   }
-  // Queue only, before EndIo: whether the call sent BeginCopyIn's read.
-  bool CopyInSent() const noexcept { return call_.copy_sent; }
+  // Queue only, before EndIo: how many of BeginCopyIn's reads the call
+  // sent (0, 1, or 2 with integrity data).
+  unsigned CopiesInSent() const noexcept { return call_.copies_sent; }
   // The tag of the open call.
   uint16_t call_tag() const noexcept { return call_.tag; }
   // Queue only, before calling the target for `tag` whose pages are
@@ -177,10 +205,13 @@ class QueueContext {
     unsigned sqes = 0;             // the target's SQEs so far
     io_uring_sqe* last = nullptr;  // the latest of them
     bool copy_in = false;    // user copy: read the data in first
-    bool copy_sent = false;  // ... and that read is queued
+    unsigned copies_sent = 0;  // ... and those reads are queued
     void* copy_buf = nullptr;
     uint32_t copy_len = 0;
     uint64_t copy_off = 0;
+    void* meta_buf = nullptr;  // integrity data, when meta_len != 0
+    uint32_t meta_len = 0;
+    uint64_t meta_off = 0;
   };
 
   bool Flush() noexcept { return io_uring_submit(ring_) >= 0; }

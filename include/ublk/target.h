@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "ublk/integrity.h"
 #include "ublk/queue_context.h"
 #include "ublk/result.h"
 
@@ -48,6 +49,9 @@ struct DeviceGeometry {
   uint32_t dma_alignment = 0;       // mask for segment offsets and lengths
   uint16_t max_segments = 0;
   uint32_t max_segment_size = 0;    // bytes
+  // With metadata the device needs UBLK_F_INTEGRITY and user copy; each
+  // request then carries its integrity buffer (Request::meta_*).
+  IntegrityProfile integrity;
 };
 
 // Whether the target reads or writes request data at all.
@@ -80,6 +84,13 @@ struct Request {
   // DataAccess::kNone.
   uint64_t buf_addr;
   uint16_t buf_index;
+  // With IntegrityProfile::metadata_size: the tag's metadata buffer (user
+  // address, room for the largest request) and how many of its bytes are
+  // the request's integrity data (READ/WRITE with abi::kIoFIntegrity: the
+  // queue fills it before a WRITE's first SQE and copies it out after a
+  // READ); 0 when the request has none, the buffer is then scratch.
+  uint64_t meta_addr = 0;
+  uint32_t meta_len = 0;
 };
 
 struct Completion {

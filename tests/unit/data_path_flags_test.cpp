@@ -195,5 +195,45 @@ TEST(DataPathFlags, SpecJsonRecordsTheFieldsAndOldFilesReadWithout) {
   EXPECT_FALSE(SpecFromJson(j).ok());
 }
 
+// A namespace with metadata: INTEGRITY and user copy without being asked;
+// every other data path, and a kernel before 7.0, refused in one line.
+TEST(DataPathFlags, IntegrityChoosesUserCopyByItself) {
+  const std::string what = "/dev/ng0n1 has 8 bytes of metadata per block";
+  for (ZeroCopy z : {ZeroCopy::kBest, ZeroCopy::kOff}) {
+    for (bool user_copy : {false, true}) {
+      auto c = ChooseIntegrityFlags(kKernel72 | abi::kFIntegrity,
+                                    Spec(user_copy, false, z), what);
+      ASSERT_TRUE(c.ok()) << c.error().message();
+      EXPECT_EQ(c->data_path, DataPath::kUserCopy);
+      EXPECT_EQ(c->flags, abi::kFCmdIoctlEncode | abi::kFUserCopy |
+                              abi::kFIntegrity);
+    }
+  }
+}
+
+TEST(DataPathFlags, IntegrityRefusesOtherDataPathsAndOldKernels) {
+  const std::string what = "/dev/ng0n1 has 8 bytes of metadata per block";
+  const uint64_t k70 = kKernel72 | abi::kFIntegrity | abi::kFShmemZc;
+  ExpectOneLine(ChooseIntegrityFlags(kKernel72, Spec(false, false), what),
+                "UBLK_F_INTEGRITY (Linux 7.0 or later)");
+  ExpectOneLine(ChooseIntegrityFlags(kKernel72, Spec(false, false), what),
+                what);
+  ExpectOneLine(ChooseIntegrityFlags(k70 & ~abi::kFUserCopy,
+                                     Spec(false, false), what),
+                "UBLK_F_USER_COPY");
+  ExpectOneLine(ChooseIntegrityFlags(k70, Spec(false, false, ZeroCopy::kAuto),
+                                     what),
+                "not zero copy (-z)");
+  ExpectOneLine(ChooseIntegrityFlags(
+                    k70, Spec(false, false, ZeroCopy::kExplicit), what),
+                "not zero copy (-z)");
+  ExpectOneLine(ChooseIntegrityFlags(k70, Spec(false, true), what),
+                "not NEED_GET_DATA (-g)");
+  DeviceSpec s = Spec(false, false);
+  s.shmem_zc = true;
+  s.shmem_file = "/dev/hugepages/x";
+  ExpectOneLine(ChooseIntegrityFlags(k70, s, what), "--shmem_zc");
+}
+
 }  // namespace
 }  // namespace ublk

@@ -87,6 +87,39 @@ TEST(Params, ZeroCopyWithoutBackendLimitsAddsNoParamTypes) {
   EXPECT_EQ(p.basic.virt_boundary_mask, 0u);
 }
 
+// The profile of a PI type 1 namespace becomes the INTEGRITY params the
+// kernel turns into the block layer's T10-DIF-TYPE1-CRC profile.
+TEST(Params, IntegrityProfileBecomesIntegrityParams) {
+  DeviceGeometry g;
+  g.logical_bs_shift = 9;
+  EXPECT_EQ(BuildParams(g, 4096, false).types & abi::kParamTypeIntegrity, 0u);
+  g.integrity.metadata_size = 8;
+  g.integrity.pi_offset = 0;
+  g.integrity.csum_type = abi::kPiCsumCrc16T10Dif;
+  g.integrity.tag_size = 2;
+  g.integrity.flags = abi::kPiCapIntegrity | abi::kPiCapRefTag;
+  abi::Params p = BuildParams(g, 4096, false);
+  EXPECT_EQ(p.len, 152u);
+  EXPECT_TRUE(p.types & abi::kParamTypeIntegrity);
+  EXPECT_EQ(p.integrity.flags, abi::kPiCapIntegrity | abi::kPiCapRefTag);
+  EXPECT_EQ(p.integrity.interval_exp, 9);
+  EXPECT_EQ(p.integrity.metadata_size, 8);
+  EXPECT_EQ(p.integrity.pi_offset, 0);
+  EXPECT_EQ(p.integrity.csum_type, 2);
+  EXPECT_EQ(p.integrity.tag_size, 2);
+  EXPECT_EQ(p.integrity.max_integrity_segments, 0);
+  // The interval is the logical block, as in NVMe formats.
+  g.logical_bs_shift = 12;
+  EXPECT_EQ(BuildParams(g, 4096, false).integrity.interval_exp, 12);
+  // Opaque metadata ("nop"): a size, nothing else.
+  g.integrity = {};
+  g.integrity.metadata_size = 8;
+  p = BuildParams(g, 4096, false);
+  EXPECT_TRUE(p.types & abi::kParamTypeIntegrity);
+  EXPECT_EQ(p.integrity.csum_type, abi::kPiCsumNone);
+  EXPECT_EQ(p.integrity.flags, 0u);
+}
+
 TEST(FeatureFlags, NamesBitsInOrderAndUnknownOnesByNumber) {
   auto names = FeatureNames(abi::kFUserCopy | abi::kFCmdIoctlEncode | (1ULL << 40));
   ASSERT_EQ(names.size(), 3u);

@@ -322,7 +322,7 @@ TEST(QueueContext, CopyInPrecedesTheTargetSqesLinkedAtEveryFillLevel) {
       q.BeginCopyIn(1, buf, sizeof(buf), off);
       for (unsigned i = 0; i < per_io; ++i)
         ASSERT_NE(TargetNop(q, 1, static_cast<uint16_t>(i)), nullptr);
-      EXPECT_TRUE(q.CopyInSent());
+      EXPECT_EQ(q.CopiesInSent(), 1u);
       EXPECT_FALSE(q.EndIo());
       auto pending = ring.Pending();
       const bool fits = fill + per_io + 1 <= ring.entries();
@@ -345,19 +345,56 @@ TEST(QueueContext, CopyInPrecedesTheTargetSqesLinkedAtEveryFillLevel) {
   }
 }
 
+// INTEGRITY: the request's integrity buffer (offset bit 62) is read into the
+// metadata buffer right after its data, in the same link, at any fill level.
+TEST(QueueContext, IntegrityCopyInFollowsTheDataCopyInTheSameLink) {
+  for (unsigned fill = 0; fill <= 8; ++fill) {
+    SCOPED_TRACE(std::to_string(fill) + " entries queued");
+    TestRing ring(8);
+    ASSERT_TRUE(ring.ok());
+    QueueContext q(ring.get(), kQueue, kDepth, 64, 1);
+    ring.Fill(fill);
+    char buf[64];
+    char meta[8];
+    const uint64_t off = abi::UserCopyOffset(kQueue, 1, 0);
+    const uint64_t meta_off = abi::UserCopyIntegrityOffset(kQueue, 1, 0);
+    q.BeginCopyIn(1, buf, sizeof(buf), off, meta, sizeof(meta), meta_off);
+    ASSERT_NE(TargetNop(q, 1, 0), nullptr);
+    EXPECT_EQ(q.CopiesInSent(), 2u);
+    q.EndIo();
+    auto pending = ring.Pending();
+    ASSERT_GE(pending.size(), 3u);
+    const io_uring_sqe* data = pending[pending.size() - 3];
+    const io_uring_sqe* integrity = pending[pending.size() - 2];
+    EXPECT_EQ(data->off, off);
+    EXPECT_EQ(data->flags, IOSQE_FIXED_FILE | IOSQE_IO_LINK);
+    EXPECT_EQ(integrity->opcode, IORING_OP_READ);
+    EXPECT_EQ(integrity->fd, kCharFileSlot);
+    EXPECT_EQ(integrity->off, meta_off);
+    EXPECT_EQ(integrity->off & (1ULL << 62), 1ULL << 62);
+    EXPECT_EQ(integrity->len, sizeof(meta));
+    EXPECT_EQ(integrity->addr, reinterpret_cast<uintptr_t>(meta));
+    EXPECT_EQ(integrity->flags, IOSQE_FIXED_FILE | IOSQE_IO_LINK);
+    EXPECT_EQ(DecodeUserData(integrity->user_data),
+              (UserData{1, UserOp::kCopy, kCopyMetaIn, kQueue}));
+    EXPECT_EQ(pending.back()->opcode, IORING_OP_NOP);
+    EXPECT_EQ(pending.back()->flags, 0);
+  }
+}
+
 TEST(QueueContext, CopyInIsNotSentWhenTheTargetFinishesAtOnce) {
   TestRing ring(8);
   ASSERT_TRUE(ring.ok());
   QueueContext q(ring.get(), kQueue, kDepth, 64, 1);
   char buf[8];
   q.BeginCopyIn(0, buf, sizeof(buf), abi::UserCopyOffset(kQueue, 0, 0));
-  EXPECT_FALSE(q.CopyInSent());
+  EXPECT_EQ(q.CopiesInSent(), 0u);
   EXPECT_FALSE(q.EndIo());
   EXPECT_TRUE(ring.Pending().empty());
   // The next call is a plain one again.
   q.BeginIo(0);
   ASSERT_NE(TargetNop(q, 0, 0), nullptr);
-  EXPECT_FALSE(q.CopyInSent());
+  EXPECT_EQ(q.CopiesInSent(), 0u);
   q.EndIo();
   ASSERT_EQ(ring.Pending().size(), 1u);
   EXPECT_EQ(ring.Pending()[0]->opcode, IORING_OP_NOP);

@@ -1,0 +1,125 @@
+# The nvme target on namespaces with metadata (UBLK_F_INTEGRITY, Linux 7.0):
+# ublktest5 (256 MiB, 8 bytes of metadata holding T10 PI type 1) and
+# ublktest2 (64 MiB, 8 bytes of metadata without PI). Helpers from nvme.sh.
+
+need_integrity() {
+	ublk features | grep -qx INTEGRITY ||
+		skip "kernel $(uname -r) has no UBLK_F_INTEGRITY (Linux 7.0): test_nvme_integrity_refused_where_the_kernel_lacks_it covers it"
+}
+
+# same_integrity ID N: the ublk device's integrity profile is the namespace's.
+same_integrity() {
+	local ublk=/sys/block/ublkb$1/integrity nvme f
+	nvme=/sys/block/$(basename "$(nvme_blk "$2")")/integrity
+	for f in format tag_size; do
+		echo "$f: ublkb$1 $(cat $ublk/$f), nvme $(cat $nvme/$f)"
+		[[ $(cat $ublk/$f) == "$(cat $nvme/$f)" ]] || fail "integrity/$f differs from the namespace's"
+	done
+}
+
+test_nvme_integrity_pi_type1_has_the_namespaces_profile_and_passes_fio_verify() {
+	need_nvme 5
+	need_integrity
+	local id out
+	out=$(ublk add -t nvme -f "$(nvme_ng 5)") || fail "ublk add"
+	echo "$out"
+	echo "$out" | grep -q "integrity T10-DIF-TYPE1-CRC" || fail "add does not report the integrity format"
+	id=$(echo "$out" | sed -n 's/^dev \([0-9]*\).*/\1/p;s/^id \([0-9]*\).*/\1/p' | head -n1)
+	[[ -n $id ]] || id=$(ls /sys/class/ublk-char | sed 's/ublkc//' | head -n1)
+	same_integrity "$id" 5
+	[[ $(cat /sys/block/ublkb"$id"/integrity/format) == T10-DIF-TYPE1-CRC ]] || fail "not T10-DIF-TYPE1-CRC"
+	ublk list -n "$id" | grep -q "integrity T10-DIF-TYPE1-CRC" || fail "list does not report the integrity format"
+	ublk list -n "$id" --json | grep -q '"integrity": "T10-DIF-TYPE1-CRC"' || fail "list --json lacks integrity"
+	ublk list -n "$id" --json | grep -q '"data_path": "user-copy"' || fail "not user copy"
+	fio_verify /dev/ublkb"$id" 4k 1
+	fio_verify /dev/ublkb"$id" 128k 2
+	ublk del -n "$id"
+}
+
+test_nvme_integrity_metadata_without_pi_is_nop_and_passes_fio_verify() {
+	need_nvme 2
+	need_integrity
+	local id
+	id=$(add_dev -t nvme -f "$(nvme_ng 2)")
+	same_integrity "$id" 2
+	[[ $(cat /sys/block/ublkb"$id"/integrity/format) == nop ]] || fail "not nop"
+	fio_ok --name=verify --filename=/dev/ublkb"$id" --rw=randwrite --bs=16k --iodepth=16 \
+		--ioengine=io_uring --direct=1 --size=64M --verify=crc32c --do_verify=1 --verify_fatal=1
+	ublk del -n "$id"
+}
+
+# What went through the ublk device is on the namespace with valid PI: the
+# kernel's own driver (which has the controller check guard and reference
+# tag) reads it back without error.
+test_nvme_integrity_data_and_pi_read_back_through_the_kernel_driver() {
+	need_nvme 5
+	need_integrity
+	local id n
+	for n in 5 2; do
+		dd if=/dev/urandom of=/tmp/pattern bs=1M count=8 2>/dev/null
+		id=$(add_dev -t nvme -f "$(nvme_ng $n)")
+		dd if=/tmp/pattern of=/dev/ublkb"$id" bs=64k seek=48 oflag=direct 2>/dev/null || fail "write through ublk"
+		ublk del -n "$id"
+		dd if="$(nvme_blk $n)" of=/tmp/back bs=64k skip=48 count=128 iflag=direct 2>/tmp/dd_err ||
+			fail "reading ublktest$n back through the kernel driver: $(cat /tmp/dd_err)"
+		cmp /tmp/pattern /tmp/back || fail "ublktest$n does not hold what was written through /dev/ublkb$id"
+		echo "ublktest$n: 8 MiB read back through $(nvme_blk $n), same bytes"
+	done
+}
+
+# A block whose stored guard is wrong (written through the char device with
+# no checking) fails to read through the ublk device with the protection
+# error, never silently; its neighbours read fine.
+test_nvme_integrity_corrupted_pi_fails_the_read_with_eilseq() {
+	need_nvme 5
+	need_integrity
+	need_tools nvme
+	local id lba=1000 err
+	dd if=/dev/urandom of=/tmp/blk bs=512 count=1 2>/dev/null
+	# Guard 0xdead (wrong), application tag 0, reference tag = the LBA.
+	printf '\xde\xad\x00\x00\x00\x00\x03\xe8' >/tmp/badpi
+	nvme write "$(nvme_ng 5)" --start-block=$lba --block-count=0 --data-size=512 \
+		--data=/tmp/blk --metadata-size=8 --metadata=/tmp/badpi --prinfo=0 ||
+		fail "nvme write with a bad guard"
+	id=$(add_dev -t nvme -f "$(nvme_ng 5)")
+	for n in $((lba - 1)) $((lba + 1)); do
+		dd if=/dev/ublkb"$id" of=/dev/null bs=512 skip=$n count=1 iflag=direct 2>/dev/null ||
+			fail "neighbour block $n does not read"
+	done
+	if dd if=/dev/ublkb"$id" of=/dev/null bs=512 skip=$lba count=1 iflag=direct 2>/tmp/dd_err; then
+		fail "the block with the bad guard read without error"
+	fi
+	err=$(cat /tmp/dd_err)
+	echo "dd: $err"
+	[[ $err == *"Invalid or incomplete multibyte or wide character"* ]] ||
+		fail "not the protection error (EILSEQ): $err"
+	# The device keeps serving.
+	dd if=/dev/ublkb"$id" of=/dev/null bs=1M skip=1 count=4 iflag=direct 2>/dev/null || fail "reads after the error"
+	# Heal the block for later tests: a write through ublk gives it valid PI.
+	dd if=/tmp/blk of=/dev/ublkb"$id" bs=512 seek=$lba count=1 oflag=direct 2>/dev/null || fail "rewrite"
+	dd if=/dev/ublkb"$id" of=/dev/null bs=512 skip=$lba count=1 iflag=direct 2>/dev/null || fail "healed block"
+	ublk del -n "$id"
+}
+
+test_nvme_integrity_other_data_paths_are_refused() {
+	need_nvme 5
+	need_integrity
+	expect_error 'integrity data moves only by user copy .*not zero copy \(-z\)' \
+		ublk add -t nvme -f "$(nvme_ng 5)" -z
+	expect_error 'integrity data moves only by user copy .*not NEED_GET_DATA' \
+		ublk add -t nvme -f "$(nvme_ng 2)" -g 1
+	no_servers || fail "a server was started: $(pgrep -a ublk-server)"
+}
+
+test_nvme_integrity_refused_where_the_kernel_lacks_it() {
+	need_nvme 5
+	if ublk features | grep -qx INTEGRITY; then
+		skip "kernel $(uname -r) has INTEGRITY: the other nvme_integrity tests cover it"
+	fi
+	local n
+	for n in 5 2; do
+		expect_error "has 8 bytes of metadata per block.*needs the ublk feature UBLK_F_INTEGRITY \(Linux 7.0 or later\)" \
+			ublk add -t nvme -f "$(nvme_ng $n)"
+	done
+	no_servers || fail "a server was started: $(pgrep -a ublk-server)"
+}
