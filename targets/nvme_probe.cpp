@@ -54,6 +54,18 @@ std::string GenericNameForBlock(const std::string& name) {
   return "ng" + m[1].str();
 }
 
+int CommandSetOf(const uint8_t* list, size_t len) {
+  constexpr uint8_t kTypeCsi = 4;
+  size_t at = 0;
+  while (at + 4 <= len && list[at] != 0) {
+    const uint8_t type = list[at], length = list[at + 1];
+    if (at + 4 + length > len) break;
+    if (type == kTypeCsi && length >= 1) return list[at + 4];
+    at += 4 + length;
+  }
+  return -1;
+}
+
 unsigned LbaFormatIndex(uint8_t flbas) {
   return (flbas & 0x0f) | ((flbas & 0x60) >> 1);
 }
@@ -81,6 +93,23 @@ Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
   if (nvme_get_nsid(opened->get(), &ns.nsid) != 0)
     return Invalid(path + " is not an NVMe namespace (" +
                    std::string(std::strerror(errno)) + ")");
+
+  // The ublk device would be a conventional disk: only the NVM command set
+  // fits it. A zoned namespace served as one would fail every write that is
+  // not at a zone's write pointer.
+  alignas(8) uint8_t descs[NVME_IDENTIFY_DATA_SIZE] = {};
+  if (nvme_identify_ns_descs(opened->get(), ns.nsid,
+                             reinterpret_cast<nvme_ns_id_desc*>(descs)) == 0) {
+    const int csi = CommandSetOf(descs, sizeof(descs));
+    if (csi == NVME_CSI_ZNS)
+      return Invalid(ns.char_path +
+                     " is a zoned namespace (ZNS), which the nvme target "
+                     "does not serve yet");
+    if (csi > 0)
+      return Invalid(ns.char_path + " uses NVMe command set " +
+                     std::to_string(csi) +
+                     ", not the NVM command set the nvme target serves");
+  }
 
   nvme_id_ns id{};
   int ret = nvme_identify_ns(opened->get(), ns.nsid, &id);

@@ -6,6 +6,7 @@
 // ublk device must mirror. Main thread only; blocks on admin commands.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -40,6 +41,10 @@ struct NvmeNamespace {
 
 // "nvme0n1" -> "ng0n1"; "" when name is not a namespace block device.
 std::string GenericNameForBlock(const std::string& name);
+// The command set identifier (CSI) in an Identify Namespace Identification
+// Descriptor list of LEN bytes; -1 when the list names none (a controller
+// older than NVMe 1.4 lists no CSI: its namespaces are NVM).
+int CommandSetOf(const uint8_t* list, size_t len);
 // Logical block size shift from Identify Namespace's FLBAS byte and the
 // LBA format entry it selects (the index spans bits 0-3 and 5-6).
 unsigned LbaFormatIndex(uint8_t flbas);
@@ -47,8 +52,9 @@ unsigned LbaFormatIndex(uint8_t flbas);
 // Opens the namespace into *fd (O_RDWR, or O_RDONLY when read_only: the
 // kernel then lets only a CAP_SYS_ADMIN opener send writes, and the target
 // sends none) and describes it. Errors are one line naming PATH: not found,
-// not NVMe, a controller node, no permission, a metadata format that is not
-// served (nvme::DescribePi).
+// not NVMe, a controller node, no permission, a command set other than NVM
+// (a zoned namespace), a metadata format that is not served
+// (nvme::DescribePi).
 Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
                                         bool read_only, Fd* fd);
 

@@ -102,5 +102,25 @@ TEST(NvmeProbe, LbaFormatIndexSpansLowAndHighBits) {
   EXPECT_EQ(LbaFormatIndex(0x6f), 63u);
 }
 
+TEST(NvmeProbe, CommandSetComesFromTheCsiDescriptor) {
+  // EUI-64 (type 1, 8 bytes), NGUID (type 2, 16 bytes), then CSI (type 4).
+  uint8_t list[64] = {};
+  list[0] = 1, list[1] = 8;
+  list[12] = 2, list[13] = 16;
+  list[32] = 4, list[33] = 1, list[36] = 2;
+  EXPECT_EQ(CommandSetOf(list, sizeof(list)), 2);
+  list[36] = 0;
+  EXPECT_EQ(CommandSetOf(list, sizeof(list)), 0);
+}
+
+TEST(NvmeProbe, ListsWithoutCsiOrCutShortNameNoCommandSet) {
+  uint8_t list[16] = {};
+  EXPECT_EQ(CommandSetOf(list, sizeof(list)), -1);  // empty list
+  list[0] = 1, list[1] = 8;
+  EXPECT_EQ(CommandSetOf(list, sizeof(list)), -1);  // EUI-64 only
+  list[0] = 4, list[1] = 200;                       // longer than the list
+  EXPECT_EQ(CommandSetOf(list, sizeof(list)), -1);
+}
+
 }  // namespace
 }  // namespace ublk::nvme

@@ -155,16 +155,18 @@ test_loop_reads_past_a_shrunken_backing_file_fail_and_the_rest_still_works() {
 	rm -f /tmp/backing.img
 }
 
-# loop_make_tree DIR: a few directories of files of assorted sizes.
+# loop_make_tree DIR: a few directories of files of assorted sizes, about 30 MiB
+# whatever the build (a sanitized install is too big to copy here).
 loop_make_tree() {
 	local d=$1 i
-	mkdir -p "$d/a/b/c" "$d/bin"
-	cp -a /opt/ublk/. "$d/bin/"
+	mkdir -p "$d/a/b/c" "$d/bin" "$d/tests"
+	cp -a /opt/tests/. "$d/tests/"
+	cp "$(command -v fio)" "$(command -v mkfs.ext4)" "$d/bin/"
 	for i in 1 2 3 4 5 6; do
-		dd if=/dev/urandom of="$d/a/f$i" bs=$((i * 13))k count=$i 2>/dev/null
-		dd if=/dev/urandom of="$d/a/b/c/g$i" bs=1k count=$((i * 100)) 2>/dev/null
+		dd if=/dev/urandom of="$d/a/f$i" bs=$((i * 13))k count=$i status=none
+		dd if=/dev/urandom of="$d/a/b/c/g$i" bs=1k count=$((i * 100)) status=none
 	done
-	dd if=/dev/urandom of="$d/big" bs=1M count=24 2>/dev/null
+	dd if=/dev/urandom of="$d/big" bs=1M count=24 status=none
 }
 loop_tree_sums() { (cd "$1" && find . -type f | sort | xargs md5sum); }
 
