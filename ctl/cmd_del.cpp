@@ -52,11 +52,27 @@ Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
   return {};
 }
 
+// del --safe: the kernel removes the disk only while nobody has it open (a
+// mount, a process, a holder such as device-mapper); then the server stops
+// as for a plain del.
+Result<void> TryStop(ControlDevice& control, uint32_t id) {
+  auto r = control.TryStopDev(id);
+  if (r) return {};
+  if (r.error().code().value() == EBUSY)
+    return Invalid("device " + std::to_string(id) +
+                   " is open (mounted, or in use by a process or another "
+                   "device); not deleted");
+  return r.error();
+}
+
 }  // namespace
 
 int RunDel(const DelCommand& cmd) {
   auto control = ControlDevice::Open();
   if (!control) return Fail(control.error().message());
+  if (cmd.safe && !(control->features() & abi::kFSafeStopDev))
+    return Fail("del --safe needs TRY_STOP_DEV (UBLK_F_SAFE_STOP_DEV, Linux "
+                "7.0 or later), which this kernel's ublk_drv lacks");
   std::vector<uint32_t> ids = cmd.all ? ListDeviceIds()
                                       : std::vector<uint32_t>{*cmd.id};
   int rc = 0;
@@ -69,6 +85,12 @@ int RunDel(const DelCommand& cmd) {
         std::fprintf(stderr, "ublk: device %u does not exist; nothing to "
                      "delete\n", id);
       continue;
+    }
+    if (cmd.safe) {
+      if (auto stopped = TryStop(*control, id); !stopped) {
+        rc = Fail(stopped.error().message());
+        continue;
+      }
     }
     auto r = DeleteOne(*control, id);
     if (!r) rc = Fail(r.error().message());

@@ -97,6 +97,10 @@ constexpr CommonOption kCommonOptions[] = {
                         the application (SHMEM_ZC, Linux 7.1) without a copy;
                         --htlb names the hugetlbfs (or tmpfs) file both map,
                         at most 1G; other requests are copied as usual
+      --no-partition-scan
+                        the kernel does not scan the new disk for partitions
+                        (NO_AUTO_PART_SCAN, Linux 7.0+), for a disk that
+                        holds a guest's own partition table
       --max_io_buf_bytes N
                         the largest request in bytes, a multiple of 4096 up
                         to 32M (default 512K; a backend may lower it)
@@ -274,7 +278,7 @@ environment:
   }
   if (topic == "add") return AddHelp(target);
   if (topic == "del") {
-    return R"(usage: ublk del -n ID | -a
+    return R"(usage: ublk del -n ID | -a [--safe]
 
 Stops the device's server (SIGTERM), which removes the disk, completes or
 fails what is in flight, and deletes the device. Returns within seconds even
@@ -284,7 +288,12 @@ A mounted file system is not an obstacle: before the disk goes away the
 kernel writes the file system's dirty data and metadata out through the
 still-running server (a loop device's backing store then holds everything
 written before del), and shuts the file system down. The mount stays,
-failing every access, until you unmount it. Unmount first to avoid that.
+failing every access, until you unmount it. Unmount first to avoid that,
+or use --safe.
+
+With --safe (TRY_STOP_DEV, Linux 7.0+) a device that is open - mounted, in
+use by a process, or held by another block device - is refused in one line
+and left as it was; one nobody uses is deleted as above.
 
 Deleting a device that does not exist says so in one line and succeeds
 (exit 0), as the reference server's del does.
@@ -297,6 +306,7 @@ script's 'ublk del -n ID' afterwards succeeds as above.
 options:
   -n, --number ID   the device to delete
   -a, --all         delete every ublk device
+      --safe        only if nobody has the device open (Linux 7.0+)
 )";
   }
   if (topic == "recover") {

@@ -166,6 +166,7 @@ const std::vector<OptionDef>& AddOptionDefs() {
         {0, "usercopy", kNoValue},
         {0, "shmem_zc", kNoValue},
         {0, "htlb", kValue},
+        {0, "no-partition-scan", kNoValue},
         // The reference server's spellings.
         {'u', "uring_comp", kValue},
         {'g', "need_get_data", kValue},
@@ -453,6 +454,8 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
                      "implemented by this server yet; leave it out");
     } else if (name == "shmem_zc") {
       cmd.spec.shmem_zc = true;
+    } else if (name == "no-partition-scan") {
+      cmd.spec.no_partition_scan = true;
     } else if (name == "htlb") {
       if (o.value.empty()) return Invalid(o.spelled + ": needs a path");
       cmd.spec.shmem_file = o.value;
@@ -493,7 +496,8 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
 
 const std::vector<OptionDef>& DelOptionDefs() {
   static const std::vector<OptionDef> defs = {
-      {'n', "number", kValue}, {'a', "all", kNoValue}, {'h', "help", kNoValue}};
+      {'n', "number", kValue}, {'a', "all", kNoValue}, {0, "safe", kNoValue},
+      {'h', "help", kNoValue}};
   return defs;
 }
 
@@ -541,6 +545,7 @@ Result<Command> ParseDel(const std::vector<std::string>& args) {
     std::string name(o.def->long_name);
     if (name == "help") return Command(HelpCommand{"del"});
     if (name == "all") cmd.all = true;
+    if (name == "safe") cmd.safe = true;
     if (name == "number") {
       auto v = ParseNumber(o, 0, kMaxDevId);
       if (!v) return v.error();

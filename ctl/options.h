@@ -27,6 +27,7 @@ struct AddCommand {
 struct DelCommand {
   std::optional<uint32_t> id;  // unset with --all
   bool all = false;
+  bool safe = false;  // --safe: only devices nobody has open (TRY_STOP_DEV)
 };
 struct RecoverCommand {
   uint32_t id = 0;

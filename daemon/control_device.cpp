@@ -131,6 +131,13 @@ Result<void> ControlDevice::StopDev(uint32_t dev_id) {
   return {};
 }
 
+Result<void> ControlDevice::TryStopDev(uint32_t dev_id) {
+  auto r = Send(MakeTryStopDev(dev_id),
+                "TRY_STOP_DEV of device " + std::to_string(dev_id));
+  if (!r) return r.error();
+  return {};
+}
+
 Result<void> ControlDevice::StartUserRecovery(uint32_t dev_id) {
   auto r = Send(MakeStartUserRecovery(dev_id),
                 "START_USER_RECOVERY of device " + std::to_string(dev_id));

@@ -39,6 +39,8 @@ class ControlDevice {
   Result<void> SetParams(uint32_t dev_id, abi::Params params);
   Result<void> StartDev(uint32_t dev_id, pid_t server_pid);
   Result<void> StopDev(uint32_t dev_id);
+  // STOP_DEV unless the block device is open (EBUSY, nothing changed).
+  Result<void> TryStopDev(uint32_t dev_id);
   // Recovery: START_USER_RECOVERY (EBUSY while the dead server's
   // /dev/ublkcN is not yet released) and END_USER_RECOVERY (waits for every
   // tag's FETCH, then the device is LIVE).

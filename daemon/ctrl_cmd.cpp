@@ -43,6 +43,10 @@ CtrlRequest MakeStopDev(uint32_t dev_id) {
   return Make(abi::kCmdStopDev, dev_id, nullptr, 0);
 }
 
+CtrlRequest MakeTryStopDev(uint32_t dev_id) {
+  return Make(abi::kCmdTryStopDev, dev_id, nullptr, 0);
+}
+
 CtrlRequest MakeStartUserRecovery(uint32_t dev_id) {
   return Make(abi::kCmdStartUserRecovery, dev_id, nullptr, 0);
 }

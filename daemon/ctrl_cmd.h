@@ -25,6 +25,7 @@ CtrlRequest MakeAddDev(abi::DevInfo* info);
 CtrlRequest MakeDelDev(uint32_t dev_id, bool async);
 CtrlRequest MakeStartDev(uint32_t dev_id, pid_t server_pid);
 CtrlRequest MakeStopDev(uint32_t dev_id);
+CtrlRequest MakeTryStopDev(uint32_t dev_id);
 CtrlRequest MakeStartUserRecovery(uint32_t dev_id);
 // Like START_DEV, the pid must be the process that opened /dev/ublkcN.
 CtrlRequest MakeEndUserRecovery(uint32_t dev_id, pid_t server_pid);

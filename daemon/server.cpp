@@ -240,6 +240,12 @@ Result<void> Server::AddDevice() {
   const uint64_t kernel = control_->features();
   wanted.flags |= kernel & abi::kFUpdateSize;
   if (*recovery != 0) wanted.flags |= kernel & abi::kFQuiesce;
+  if (spec_.no_partition_scan) {
+    if (!(kernel & abi::kFNoAutoPartScan))
+      return Invalid("--no-partition-scan needs NO_AUTO_PART_SCAN (Linux 7.0 "
+                     "or later), which this kernel's ublk_drv lacks");
+    wanted.flags |= abi::kFNoAutoPartScan;
+  }
   auto device = Device::Add(*control_, wanted);
   if (!device) return device.error();
   device_.emplace(std::move(*device));

@@ -68,6 +68,9 @@ inline constexpr uint32_t kCmdUpdateSize = CtrlReadWrite(0x15);
 // QUIESCE_DEV (6.16, UBLK_F_QUIESCE): data[0] = timeout in ms (0: none);
 // completes in-flight I/O, aborts the fetches, leaves the device QUIESCED.
 inline constexpr uint32_t kCmdQuiesceDev = CtrlReadWrite(0x16);
+// TRY_STOP_DEV (7.0, UBLK_F_SAFE_STOP_DEV): STOP_DEV only while nobody has
+// /dev/ublkbN open; -EBUSY otherwise, and nothing changes.
+inline constexpr uint32_t kCmdTryStopDev = CtrlReadWrite(0x17);
 // SHMEM_ZC (7.1): REG_BUF pins a range of the server's memory for the
 // device and answers its index (>= 0); addr/len point at a ShmemBufReg.
 // UNREG_BUF takes the index in data[0]; the kernel drops what is left at
@@ -79,6 +82,7 @@ static_assert(kCmdAddDev == 0xC0207504);
 static_assert(kCmdDelDevAsync == 0x80207514);
 static_assert(kCmdUpdateSize == 0xC0207515);
 static_assert(kCmdQuiesceDev == 0xC0207516);
+static_assert(kCmdTryStopDev == 0xC0207517);
 static_assert(kCmdRegBuf == 0xC0207518);
 
 // REG_BUF's payload. The first 7.1 drafts had a 32-bit len followed by the

@@ -88,6 +88,9 @@ struct DeviceSpec {
   // shmem_file is the hugetlbfs file the application maps too.
   bool shmem_zc = false;
   std::string shmem_file;
+  // --no-partition-scan: the kernel does not read a partition table off the
+  // new disk (UBLK_F_NO_AUTO_PART_SCAN), e.g. a VM image's own.
+  bool no_partition_scan = false;
   Recovery recovery = Recovery::kOff;
   TestingOptions testing;
 

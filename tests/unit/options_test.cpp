@@ -226,6 +226,14 @@ TEST(Options, DelNeedsExactlyOneOfIdOrAll) {
   EXPECT_FALSE(Parse({"del", "-n", "-1"}).ok());
 }
 
+TEST(Options, DelSafeIsAFlagBesideIdOrAll) {
+  EXPECT_TRUE(std::get<DelCommand>(*Parse({"del", "-n", "3", "--safe"})).safe);
+  EXPECT_TRUE(std::get<DelCommand>(*Parse({"del", "--safe", "-a"})).safe);
+  EXPECT_FALSE(std::get<DelCommand>(*Parse({"del", "-n", "3"})).safe);
+  EXPECT_FALSE(Parse({"del", "--safe"}).ok());
+  EXPECT_FALSE(Parse({"del", "-n", "3", "--safe=yes"}).ok());
+}
+
 TEST(Options, ListAndFeaturesTakeJson) {
   auto l = std::get<ListCommand>(*Parse({"list", "-n", "2", "--json"}));
   EXPECT_EQ(l.id, 2u);

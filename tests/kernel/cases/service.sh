@@ -179,3 +179,65 @@ test_resize_grows_a_mounted_ext4_online() {
 	ublk del -n "$id"
 	rm -f /tmp/svc-grow.img
 }
+
+# del --safe (TRY_STOP_DEV, 7.0): a mounted device, or one a process holds
+# open, is refused and keeps serving; an idle one is deleted.
+test_del_safe_refuses_a_device_in_use_and_deletes_an_idle_one() {
+	local id
+	if ! rec_has SAFE_STOP_DEV; then
+		id=$(add_dev -t null)
+		expect_error 'del --safe needs TRY_STOP_DEV \(UBLK_F_SAFE_STOP_DEV, Linux 7.0 or later\)' ublk del -n "$id" --safe
+		ublk del -n "$id"
+		return 0
+	fi
+	truncate -s 64M /tmp/svc-safe.img
+	id=$(add_dev -t loop -f /tmp/svc-safe.img)
+	mkfs.ext4 -q /dev/ublkb"$id"
+	mkdir -p /mnt/svc
+	mount /dev/ublkb"$id" /mnt/svc
+	echo kept >/mnt/svc/f
+	expect_error "device $id is open \\(mounted, or in use by a process or another device\\); not deleted" \
+		ublk del -n "$id" --safe
+	rec_state_is "$id" LIVE || fail "device $id not LIVE after a refused del --safe"
+	echo more >>/mnt/svc/f
+	sync
+	[[ $(cat /mnt/svc/f) == $'kept\nmore' ]] || fail "the mounted file system stopped working"
+	umount /mnt/svc
+	# A process holding the block device open.
+	sleep 30 </dev/ublkb"$id" &
+	local holder=$!
+	expect_error "device $id is open" ublk del -a --safe
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	ublk del -n "$id" --safe || fail "del --safe of an idle device failed"
+	wait_until 10 dev_gone "$id" || fail "device $id left behind"
+	no_servers || fail "server left running"
+	e2fsck -fn /tmp/svc-safe.img >/dev/null || fail "e2fsck found errors"
+	rm -f /tmp/svc-safe.img
+}
+
+# --no-partition-scan (NO_AUTO_PART_SCAN, 7.0): a disk holding an MBR with
+# one partition gets ublkbNp1 by default, and none with the option.
+test_add_no_partition_scan_leaves_a_partition_table_unread() {
+	local id
+	truncate -s 16M /tmp/svc-part.img
+	# MBR: one Linux partition (type 0x83) from LBA 2048, 8192 sectors.
+	printf '\x00\x00\x00\x00\x83\x00\x00\x00\x00\x08\x00\x00\x00\x20\x00\x00' |
+		dd of=/tmp/svc-part.img bs=1 seek=446 conv=notrunc status=none
+	printf '\x55\xaa' | dd of=/tmp/svc-part.img bs=1 seek=510 conv=notrunc status=none
+	if ! rec_has NO_AUTO_PART_SCAN; then
+		expect_error '--no-partition-scan needs NO_AUTO_PART_SCAN \(Linux 7.0 or later\)' \
+			ublk add -t loop -f /tmp/svc-part.img --no-partition-scan
+		nothing_created
+		rm -f /tmp/svc-part.img
+		return 0
+	fi
+	id=$(add_dev -t loop -f /tmp/svc-part.img)
+	wait_until 10 test -e /sys/block/ublkb"$id"/ublkb"$id"p1 || fail "no partition ublkb${id}p1 without the option"
+	ublk del -n "$id"
+	id=$(add_dev -t loop -f /tmp/svc-part.img --no-partition-scan)
+	sleep 2
+	[[ ! -e /sys/block/ublkb"$id"/ublkb"$id"p1 ]] || fail "ublkb${id}p1 appeared with --no-partition-scan"
+	ublk del -n "$id"
+	rm -f /tmp/svc-part.img
+}
