@@ -40,7 +40,8 @@ void CleanUpAfter(uint32_t dev_id) {
 // io_uring is torn down; on 6.12 a monitor notices within about 5 s), so
 // wait for that; DEAD means it never went live and goes as usual. A LIVE
 // device with another server pid has been recovered meanwhile.
-void KeepOrCleanUp(uint32_t dev_id, pid_t dead_server) {
+// True when the device was kept.
+bool KeepOrCleanUp(uint32_t dev_id, pid_t dead_server) {
   enum class Verdict { kCleanUp, kKeep, kRecovered } verdict = Verdict::kCleanUp;
   if (auto control = ControlDevice::Open()) {
     (void)PollKernelState(
@@ -65,18 +66,20 @@ void KeepOrCleanUp(uint32_t dev_id, pid_t dead_server) {
     case Verdict::kKeep:
       log::Info("dev {}: kept for `ublk recover` after its server died",
                 dev_id);
-      return;
+      return true;
     case Verdict::kRecovered:
-      return;
+      return false;
     case Verdict::kCleanUp:
       CleanUpAfter(dev_id);
   }
+  return false;
 }
 
 }  // namespace
 
 int RunGuarded(const std::function<int(int)>& serve, int close_in_parent,
                bool keep_recoverable,
+               const std::function<bool()>& may_respawn,
                const std::function<void(uint32_t)>& hand_over) {
   auto pipe = Fd::Pipe();
   if (!pipe) {
@@ -127,9 +130,15 @@ int RunGuarded(const std::function<int(int)>& serve, int close_in_parent,
   // Killed: its device is dead but still holds the id, so deleting it by id
   // cannot hit another device.
   log::Error("server (pid {}) killed by signal {}", child, WTERMSIG(status));
-  if (have_id && keep_recoverable)
-    KeepOrCleanUp(dev_id, child);
-  else if (have_id)
+  if (have_id && keep_recoverable) {
+    if (KeepOrCleanUp(dev_id, child) && may_respawn()) {
+      g_child = 0;
+      hand_over(dev_id);
+      log::Error("dev {}: no new server could be started; it waits for "
+                 "`ublk recover -n {}`",
+                 dev_id, dev_id);
+    }
+  } else if (have_id)
     CleanUpAfter(dev_id);
   return 128 + WTERMSIG(status);
 }

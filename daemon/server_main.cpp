@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include <limits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,6 +32,35 @@ int Usage() {
                "[--recover]\n"
                "This is the per-device server started by `ublk add`.\n");
   return 2;
+}
+
+// Under systemd (which sets INVOCATION_ID for a unit's processes) the
+// guardian starts the next server itself when one is killed: a restart of
+// the unit would first stop the mounts that require it, and their unmount
+// waits for the device, which waits for a server - a deadlock. At most
+// kMaxRespawns in kRespawnWindow, counted in UBLK_RESPAWNS ("N:SECONDS",
+// passed on to the next server); past that the unit fails as before.
+constexpr int kMaxRespawns = 5;
+constexpr long kRespawnWindowS = 600;
+
+bool RespawnAllowed() {
+  if (std::getenv("INVOCATION_ID") == nullptr) return false;
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  int count = 0;
+  long since = ts.tv_sec;
+  if (const char* v = std::getenv("UBLK_RESPAWNS"))
+    std::sscanf(v, "%d:%ld", &count, &since);
+  if (ts.tv_sec - since > kRespawnWindowS) count = 0, since = ts.tv_sec;
+  if (count >= kMaxRespawns) {
+    spdlog::warn("{} servers killed within {} s: the next one is left to "
+                 "the service manager", count, kRespawnWindowS);
+    return false;
+  }
+  const std::string next =
+      std::to_string(count + 1) + ":" + std::to_string(since);
+  ::setenv("UBLK_RESPAWNS", next.c_str(), 1);
+  return true;
 }
 
 }  // namespace
@@ -104,5 +134,6 @@ int main(int argc, char** argv) {
                                        .recover = recover});
       },
       ready_fd, /*keep_recoverable=*/spec->recovery != ublk::Recovery::kOff,
+      /*may_respawn=*/[&] { return foreground && RespawnAllowed(); },
       hand_over);
 }

@@ -8,6 +8,7 @@ link=/dev/ublk/by-name/data
 pkg_file() { dpkg -L ublk | grep -E "$1" | head -n1; }
 dev_id() { basename "$(readlink -f "$link")" | sed 's/^ublkb//'; }
 server_pid() { ublk list -n "$(dev_id)" --json | sed -n 's/^ *"pid": \([0-9]*\),*$/\1/p' | head -n1; }
+new_server() { local p; p=$(server_pid); [[ -n $p && $p != "$1" ]]; }
 no_ublk_devices() { [[ -z $(ls /sys/class/ublk-char 2>/dev/null) ]]; }
 
 # data_sums: checksums of what the tests wrote on the file system.
@@ -26,6 +27,8 @@ test_package_installs_offline_with_everything_and_enables_nothing() {
 		fail "the package enabled units: $(systemctl list-unit-files --state=enabled --no-legend 'ublk@*' 'ublk.*')"
 	grep -qw ublk_drv /proc/modules || fail "ublk_drv not loaded after install"
 	ublk --help | grep -q 'usage: ublk' || fail "ublk --help"
+	man -w ublk >/dev/null || fail "man -w ublk finds no page"
+	MANWIDTH=80 man ublk 2>/dev/null | grep -q 'restart' || fail "man ublk does not describe restart"
 	# Completion of subcommands, from the installed file.
 	bash -c 'source "$1"; COMP_WORDS=(ublk re); COMP_CWORD=1; _ublk; printf "%s\n" "${COMPREPLY[@]}"' \
 		_ "$(pkg_file '/bash-completion/completions/ublk$')" >/tmp/compl.out
@@ -79,12 +82,42 @@ test_reload_replaces_the_server_and_the_mount_stays() {
 	echo "server $old -> $new"
 }
 
+test_a_killed_server_is_restarted_and_recovers_under_the_mount() {
+	local old new
+	old=$(server_pid)
+	kill -9 "$old"
+	wait_until 30 new_server "$old" || fail "no new server after kill -9: $(systemctl status ublk@data --no-pager)"
+	wait_until 30 systemctl is-active -q ublk@data || fail "ublk@data not active again"
+	new=$(server_pid)
+	ublk list -n "$(dev_id)" --json | grep -q '"state": "LIVE"' || fail "device not LIVE after the restart"
+	mountpoint -q "$mnt" || fail "$mnt unmounted"
+	echo after-kill >>"$mnt/small"
+	sync
+	[[ $(tail -n1 "$mnt/small") == after-kill ]] || fail "cannot write after the recovery"
+	data_sums >"$state/sums"
+	echo "server $old (killed) -> $new"
+}
+
+test_a_broken_config_fails_its_unit_with_one_line_in_the_journal() {
+	printf 'type = "loop"\nfile = "/var/lib/none.img"\nqueues = "two"\n' >/etc/ublk/broken.toml
+	if systemctl start ublk@broken 2>/dev/null; then fail "ublk@broken started"; fi
+	systemctl is-failed -q ublk@broken || fail "ublk@broken is not failed: $(systemctl is-active ublk@broken)"
+	journalctl -b --no-pager -o cat -u ublk@broken | tee /tmp/broken.log
+	grep -q '/etc/ublk/broken.toml:3:.*queues' /tmp/broken.log || fail "the journal does not name the file, line and key"
+	systemctl reset-failed ublk@broken
+	rm -f /etc/ublk/broken.toml
+	no_other_device() { [[ $(ls /sys/class/ublk-char | wc -l) == 1 ]]; }
+	no_other_device || fail "the broken unit left a device: $(ls /sys/class/ublk-char)"
+}
+
 phase_before_reboot() {
 	local t
 	for t in test_package_installs_offline_with_everything_and_enables_nothing \
 		test_unit_brings_up_the_device_of_a_toml_file_under_its_udev_name \
 		test_fstab_mounts_the_device_by_its_name \
-		test_reload_replaces_the_server_and_the_mount_stays; do
+		test_reload_replaces_the_server_and_the_mount_stays \
+		test_a_killed_server_is_restarted_and_recovers_under_the_mount \
+		test_a_broken_config_fails_its_unit_with_one_line_in_the_journal; do
 		# Later tests build on earlier ones.
 		run_test "$t" || { finish; return; }
 	done
