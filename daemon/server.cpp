@@ -195,6 +195,8 @@ Result<void> Server::Start() {
   state.queues = info.nr_hw_queues;
   state.depth = info.queue_depth;
   state.size_bytes = size_bytes_;
+  state.zone_capacity_bytes =
+      uint64_t{target_->Geometry().zoned.capacity_sectors} << 9;
   for (const auto& q : queues_) state.queue_tids.push_back(q->tid());
   state.backing = backing_;
   auto written = WriteState(StateDir(), state);
