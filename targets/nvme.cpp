@@ -1,6 +1,7 @@
 #include "nvme.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -18,7 +19,8 @@ class NvmeQueue final : public TargetQueue {
  public:
   NvmeQueue(const NvmeNamespace& ns, const nvme::ZoneMap& zones,
             int file_slot, uint16_t depth)
-      : ns_(ns), zones_(zones), slot_(file_slot), ranges_(depth) {}
+      : ns_(ns), zones_(zones), slot_(file_slot), ranges_(depth),
+        last_zone_(zones.zones != 0 ? depth : 0) {}
 
   IoStatus Queue(QueueContext& q, const Request& req) noexcept override {
     // The block layer refuses writes to a read-only device before they get
@@ -127,19 +129,31 @@ class NvmeQueue final : public TargetQueue {
                                               true),
                       false);
       case abi::kOpReportZones: {
-        // The NVMe answer has a 64-byte header: one zone fewer than asked
-        // fits a buffer of the asked size (the kernel asks again for the
-        // rest); the per-tag buffer holds at least two entries.
+        // The kernel wants every zone it asks for (it numbers a second
+        // request's zones from 0 again, so a short answer would overwrite
+        // the first ones): short only at the device's end. The NVMe answer
+        // has a 64-byte header, so the zones but the last come into the
+        // buffer of the asked size, the last into the tag's scratch.
         const uint32_t wanted = req.length / nvme::kZoneReportEntry;
         if (wanted == 0) return IoStatus::Done(-EIO);
-        const uint32_t sent = wanted > 1 ? wanted - 1 : 1;
+        if (wanted == 1) return QueueLastZone(q, req, zone_lba);
         cmd = nvme::BuildZoneMgmtRecv(ns_.nsid, zone_lba, req.buf_addr,
-                                      (sent + 1) * nvme::kZoneReportEntry);
+                                      wanted * nvme::kZoneReportEntry);
         return Submit(q, req, cmd, true);
       }
       default:
         return IoStatus::Done(-EOPNOTSUPP);
     }
+  }
+
+  // The last zone of a REPORT_ZONES (the one at `zone_lba`) into the tag's
+  // scratch; its completion has target_data kLastZone.
+  IoStatus QueueLastZone(QueueContext& q, const Request& req,
+                         uint64_t zone_lba) noexcept {
+    nvme::UringCmd cmd = nvme::BuildZoneMgmtRecv(
+        ns_.nsid, zone_lba, reinterpret_cast<uintptr_t>(last_zone_[req.tag].data()),
+        2 * nvme::kZoneReportEntry);
+    return Submit(q, req, cmd, false, kLastZone);
   }
 
   static uint8_t ZoneAction(uint8_t op) noexcept {
@@ -152,8 +166,9 @@ class NvmeQueue final : public TargetQueue {
   }
 
   IoStatus Submit(QueueContext& q, const Request& req,
-                  const nvme::UringCmd& cmd, bool fixed) noexcept {
-    io_uring_sqe* sqe = q.GetSqe(req.tag, 0);
+                  const nvme::UringCmd& cmd, bool fixed,
+                  uint16_t stage = 0) noexcept {
+    io_uring_sqe* sqe = q.GetSqe(req.tag, stage);
     // No SQE only when flushing the ring failed: the ring is broken, which
     // the block layer hears as -EIO (as from loop). -EAGAIN would become
     // BLK_STS_AGAIN, which blk-mq expects only for REQ_NOWAIT bios, so it
@@ -187,7 +202,7 @@ class NvmeQueue final : public TargetQueue {
     nvme::ApplyProtection(cmd, ns_.pi, p, slba, req.meta_addr, meta_len);
   }
 
-  IoStatus Complete(QueueContext&, const Request& req,
+  IoStatus Complete(QueueContext& q, const Request& req,
                     const Completion& c) noexcept override {
     int err = nvme::StatusToErrno(c.res);
     if (err != 0) {
@@ -198,12 +213,13 @@ class NvmeQueue final : public TargetQueue {
       }
       return IoStatus::Done(err);
     }
-    if (zones_.zones != 0) return CompleteZoned(req, c);
+    if (zones_.zones != 0) return CompleteZoned(q, req, c);
     const bool data = req.op == abi::kOpRead || req.op == abi::kOpWrite;
     return IoStatus::Done(data ? static_cast<int>(req.length) : 0);
   }
 
-  IoStatus CompleteZoned(const Request& req, const Completion& c) noexcept {
+  IoStatus CompleteZoned(QueueContext& q, const Request& req,
+                         const Completion& c) noexcept {
     switch (req.op) {
       case abi::kOpRead:
       case abi::kOpWrite:
@@ -216,9 +232,21 @@ class NvmeQueue final : public TargetQueue {
       }
       case abi::kOpReportZones: {
         const uint32_t wanted = req.length / nvme::kZoneReportEntry;
-        return IoStatus::Done(static_cast<int>(nvme::TranslateZoneReport(
-            zones_, reinterpret_cast<uint8_t*>(req.buf_addr),
-            wanted > 1 ? wanted - 1 : 1, wanted)));
+        auto* out = reinterpret_cast<uint8_t*>(req.buf_addr);
+        if (c.target_data == kLastZone) {
+          uint8_t* last = last_zone_[req.tag].data();
+          nvme::TranslateZoneReport(zones_, last, 1, 1);
+          std::memcpy(out + (wanted - 1) * nvme::kZoneReportEntry, last,
+                      nvme::kZoneReportEntry);
+          return IoStatus::Done(static_cast<int>(req.length));
+        }
+        const uint32_t bytes =
+            nvme::TranslateZoneReport(zones_, out, wanted - 1, wanted);
+        if (bytes < req.length) return IoStatus::Done(static_cast<int>(bytes));
+        const uint64_t first = (req.offset >> 9) / zones_.zone_sectors;
+        if (first + wanted - 1 >= zones_.zones)
+          return IoStatus::Done(static_cast<int>(bytes));
+        return QueueLastZone(q, req, (first + wanted - 1) * zones_.zone_blocks);
       }
       default:
         return IoStatus::Done(0);
@@ -230,6 +258,9 @@ class NvmeQueue final : public TargetQueue {
   const nvme::ZoneMap& zones_;
   int slot_;
   std::vector<nvme::DsmRange> ranges_;  // one per tag, for DISCARD
+  // One per tag: a REPORT_ZONES' last zone, header included.
+  static constexpr uint16_t kLastZone = 1;
+  std::vector<std::array<uint8_t, 2 * nvme::kZoneReportEntry>> last_zone_;
   bool status_logged_ = false;
 };
 
