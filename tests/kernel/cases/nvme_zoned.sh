@@ -120,7 +120,7 @@ test_nvme_zoned_refuses_other_data_paths() {
 	need_nvme 3
 	need_zoned
 	expect_error "a zoned device is served by user copy only, not NEED_GET_DATA" \
-		ublk add -t nvme -g -f "$(nvme_ng 3)"
+		ublk add -t nvme -g 1 -f "$(nvme_ng 3)"
 	# Before 6.16 `add` refuses -z for the kernel's lack of it already.
 	if ublk features | grep -qx AUTO_BUF_REG; then
 		expect_error "a zoned device is served by user copy only, not zero copy" \
