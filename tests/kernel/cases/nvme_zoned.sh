@@ -128,3 +128,33 @@ test_nvme_zoned_refuses_other_data_paths() {
 	fi
 	nothing_created
 }
+
+# btrfs is the kernel's user of zone append (REQ_OP_ZONE_APPEND): a zoned
+# btrfs written and scrubbed through the device exercises it.
+test_nvme_zoned_btrfs_writes_through_zone_append() {
+	need_nvme 3
+	need_zoned
+	[[ -e /lib/modules-extra/btrfs.ko ]] || skip "no btrfs module for kernel $(uname -r) (the 7.2 folder's modules-extra has it)"
+	local id dev m
+	if [[ ! -d /sys/module/btrfs ]]; then
+		for m in xor raid6_pq libblake2b btrfs; do
+			[[ -d /sys/module/$m || ! -e /lib/modules-extra/$m.ko ]] || insmod /lib/modules-extra/$m.ko ||
+				fail "insmod $m"
+		done
+	fi
+	id=$(add_dev -t nvme -f "$(nvme_ng 3)")
+	dev=/dev/ublkb$id
+	blkzone reset "$dev"
+	mkfs.btrfs -f -q -O zoned -d single -m single "$dev" || fail "mkfs.btrfs -O zoned"
+	mkdir -p /mnt/zbtrfs
+	mount -t btrfs "$dev" /mnt/zbtrfs || fail "mount"
+	head -c $((24 << 20)) /dev/urandom >/tmp/zfile
+	cp /tmp/zfile /mnt/zbtrfs/f && sync || fail "write"
+	umount /mnt/zbtrfs
+	mount -t btrfs "$dev" /mnt/zbtrfs || fail "mount again"
+	cmp /tmp/zfile /mnt/zbtrfs/f || fail "the file read back differs"
+	btrfs scrub start -B /mnt/zbtrfs || fail "scrub found errors"
+	umount /mnt/zbtrfs
+	rm -f /tmp/zfile
+	ublk del -n "$id"
+}
