@@ -32,7 +32,8 @@ int RunList(const ListCommand& cmd) {
         std::fprintf(stderr, "ublk: %s\n", info.error().message().c_str());
       continue;
     }
-    Row row{*info, ReadState(StateDir(), id), "", IntegrityOf(*control, id)};
+    Row row{*info, ReadState(StateDir(), id), "", IntegrityOf(*control, id),
+            ZonesOf(*control, id)};
     // A bad state file is reported and the device listed without it.
     if (!row.state && row.state.error().code().value() != ENOENT)
       std::fprintf(stderr, "ublk: device %u: %s\n", id,

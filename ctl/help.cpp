@@ -25,9 +25,9 @@ constexpr CommonOption kCommonOptions[] = {
   -d, --depth N         requests in flight per queue, 1-4096 (default 128)
 )"},
     {"size", R"(      --size SIZE       device size; bytes or K/M/G/T (binary) suffix
-                        (null default: 250G; nvme: the namespace; loop:
-                        the backing store past its offset, rounded down to
-                        whole blocks)
+                        (null default: 250G; nvme: the namespace, refused
+                        for a zoned one; loop: the backing store past its
+                        offset, rounded down to whole blocks)
 )"},
     {"file", R"(  -f, --file PATH       backing file or device (required by the types
                         that have one, refused by the others)
@@ -395,7 +395,8 @@ Changes a running device's capacity (ublk feature UPDATE_SIZE, Linux
 6.16+): the block device's size changes while it is mounted; grow the file
 system after it (resize2fs for ext4, xfs_growfs). For loop, grow the
 backing file first (truncate -s, lvextend): the new size must fit in it.
-null takes any size; nvme up to the namespace's. Shrinking is allowed: the
+null takes any size; nvme up to the namespace's (a zoned one keeps its
+size). Shrinking is allowed: the
 server does not know what a file system keeps past the new end, so shrink
 the file system first.
 

@@ -63,6 +63,19 @@ IntegrityProfile IntegrityOf(ControlDevice& control, uint32_t id) {
   return ip;
 }
 
+Row::Zones ZonesOf(ControlDevice& control, uint32_t id) {
+  Row::Zones z;
+  auto p = control.GetParams(id);
+  if (!p || !(p->types & abi::kParamTypeZoned) || p->basic.chunk_sectors == 0)
+    return z;
+  z.zone_bytes = uint64_t{p->basic.chunk_sectors} << 9;
+  z.zones = p->basic.dev_sectors / p->basic.chunk_sectors;
+  z.max_open = p->zoned.max_open_zones;
+  z.max_active = p->zoned.max_active_zones;
+  z.append_bytes = uint64_t{p->zoned.max_zone_append_sectors} << 9;
+  return z;
+}
+
 nlohmann::json Describe(const Row& row) {
   const abi::DevInfo& info = row.info;
   nlohmann::json j = {{"dev_id", info.dev_id},
@@ -89,6 +102,16 @@ nlohmann::json Describe(const Row& row) {
   if (row.integrity.metadata_size != 0) {
     j["metadata_bytes"] = row.integrity.metadata_size;
     j["integrity_tag_size"] = row.integrity.tag_size;
+  }
+  if (row.zones.zone_bytes != 0) {
+    j["zoned"] = "host-managed";
+    j["zone_bytes"] = row.zones.zone_bytes;
+    if (row.state && row.state->zone_capacity_bytes != 0)
+      j["zone_capacity"] = row.state->zone_capacity_bytes;
+    j["zones"] = row.zones.zones;
+    j["max_open_zones"] = row.zones.max_open;
+    j["max_active_zones"] = row.zones.max_active;
+    j["max_zone_append_bytes"] = row.zones.append_bytes;
   }
   if (!row.backing_error.empty()) j["backing_error"] = row.backing_error;
   return j;
@@ -147,6 +170,19 @@ void PrintDevice(ControlDevice& control, const Row& r) {
     std::printf("\tintegrity %s, metadata %u bytes per block, tag size %u\n",
                 IntegrityFormatName(r.integrity).c_str(),
                 r.integrity.metadata_size, r.integrity.tag_size);
+  if (r.zones.zone_bytes != 0) {
+    // 0 limits mean none, as in sysfs.
+    std::string cap = st->zone_capacity_bytes != 0
+                          ? std::to_string(st->zone_capacity_bytes)
+                          : std::string("varies");
+    std::printf(
+        "	zoned host-managed, zone size %llu, zone capacity %s, zones %llu, "
+        "max open %u, max active %u, zone append %llu\n",
+        static_cast<unsigned long long>(r.zones.zone_bytes), cap.c_str(),
+        static_cast<unsigned long long>(r.zones.zones), r.zones.max_open,
+        r.zones.max_active,
+        static_cast<unsigned long long>(r.zones.append_bytes));
+  }
 }
 
 bool PrintDeviceById(uint32_t id) {
@@ -155,7 +191,7 @@ bool PrintDeviceById(uint32_t id) {
   auto info = control->GetDevInfo(id);
   if (!info) return false;
   PrintDevice(*control, Row{*info, ReadState(StateDir(), id), "",
-                            IntegrityOf(*control, id)});
+                            IntegrityOf(*control, id), ZonesOf(*control, id)});
   std::fflush(stdout);
   return true;
 }

@@ -23,7 +23,19 @@ struct Row {
   std::string backing_error;  // the recorded backing file no longer matches
   // The kernel's INTEGRITY params (IntegrityOf); metadata_size 0: none.
   IntegrityProfile integrity = {};
+  // The kernel's ZONED params (ZonesOf); zone_bytes 0: not zoned.
+  struct Zones {
+    uint64_t zone_bytes = 0;
+    uint64_t zones = 0;
+    uint32_t max_open = 0;  // 0: no limit
+    uint32_t max_active = 0;
+    uint64_t append_bytes = 0;
+  } zones = {};
 };
+
+// The device's zones from its params; zone_bytes 0 when it is not zoned or
+// they cannot be read.
+Row::Zones ZonesOf(ControlDevice& control, uint32_t id);
 
 // The device's integrity profile from its params (GET_PARAMS); no metadata
 // when it has none or they cannot be read.

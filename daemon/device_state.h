@@ -25,6 +25,9 @@ struct DeviceState {
   uint16_t queues = 0;     // as negotiated
   uint16_t depth = 0;
   uint64_t size_bytes = 0;
+  // A zoned device whose zones all have the same capacity: that capacity
+  // (the kernel's params do not carry it); 0 otherwise.
+  uint64_t zone_capacity_bytes = 0;
   // The thread serving each queue, by queue id (empty in files written
   // before they were recorded).
   std::vector<pid_t> queue_tids;

@@ -100,6 +100,27 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
   return ChooseFlags(kernel_features, access, spec.zero_copy);
 }
 
+Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
+                                    const DeviceSpec& spec,
+                                    const std::string& what) {
+  UBLK_RETURN_IF_ERROR(CheckCombination(spec));
+  if (!(kernel_features & abi::kFZoned))
+    return Invalid(what + ": serving it needs the ublk feature UBLK_F_ZONED "
+                          "(Linux 6.6 or later), which this kernel lacks");
+  if (!(kernel_features & abi::kFUserCopy))
+    return Invalid(what + ": UBLK_F_ZONED is served with UBLK_F_USER_COPY, "
+                          "which this kernel lacks");
+  const char* other = AsksZeroCopy(spec.zero_copy) ? "zero copy (-z)"
+                      : spec.need_get_data         ? "NEED_GET_DATA (-g)"
+                      : spec.shmem_zc ? "shared-memory zero copy (--shmem_zc)"
+                                      : nullptr;
+  if (other != nullptr)
+    return Invalid(what + ": a zoned device is served by user copy only, "
+                          "not " + other);
+  return FlagChoice{abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFZoned,
+                    DataPath::kUserCopy};
+}
+
 Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
                                         const DeviceSpec& spec,
                                         const std::string& what) {

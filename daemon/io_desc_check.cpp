@@ -1,5 +1,6 @@
 #include "io_desc_check.h"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace ublk {
@@ -11,6 +12,16 @@ int CheckIoDesc(const abi::IoDesc& desc, const IoDescLimits& limits,
   out->op_flags = desc.op_flags & ~0xffu;
   out->offset = 0;
   out->length = 0;
+  if (out->op == abi::kOpReportZones) {
+    const uint64_t entries = std::min<uint64_t>(
+        desc.nr_sectors, limits.max_io_bytes / sizeof(abi::BlkZone));
+    if (entries == 0 || desc.start_sector > kMaxSectorForBytes ||
+        (desc.start_sector << 9) >= limits.dev_bytes)
+      return -EIO;
+    out->length = static_cast<uint32_t>(entries * sizeof(abi::BlkZone));
+    out->offset = desc.start_sector << 9;
+    return 0;
+  }
   // nr_sectors is 32 bits; in bytes it must still fit Request::length.
   if (desc.nr_sectors > (UINT32_MAX >> 9)) return -EIO;
   out->length = desc.nr_sectors << 9;

@@ -31,13 +31,16 @@ constexpr bool OpHasRange(uint8_t op) { return op != abi::kOpFlush; }
 // Whether an op moves data through a buffer (discard and write-zeroes have a
 // range but no data).
 constexpr bool OpHasData(uint8_t op) {
-  return op == abi::kOpRead || op == abi::kOpWrite;
+  return op == abi::kOpRead || op == abi::kOpWrite ||
+         op == abi::kOpZoneAppend;
 }
 
 // Decodes `desc` into *out. Returns 0, or -EIO when the request's range
 // falls outside the device, its length does not fit in 32 bits of bytes, or
 // a data-carrying request (READ, WRITE) is empty or longer than the per-tag
-// buffer. *out is filled
+// buffer. REPORT_ZONES counts zones in nr_sectors: its length is that many
+// 64-byte entries, cut to what the buffer holds (a shorter answer is
+// valid), its start inside the device. *out is filled
 // either way (for logging); on -EIO it must not be used for I/O.
 int CheckIoDesc(const abi::IoDesc& desc, const IoDescLimits& limits,
                 CheckedIo* out) noexcept;

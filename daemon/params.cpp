@@ -70,6 +70,16 @@ abi::Params BuildParams(const DeviceGeometry& g, uint32_t max_io_bytes,
     // its segments: no limit.
     i.max_integrity_segments = 0;
   }
+  if (g.zoned.zone_sectors != 0) {
+    p.types |= abi::kParamTypeZoned;
+    b.chunk_sectors = g.zoned.zone_sectors;
+    p.zoned.max_open_zones = g.zoned.max_open;
+    p.zoned.max_active_zones = g.zoned.max_active;
+    // Never 0 (the kernel refuses it) nor more than one request holds.
+    const uint32_t append = g.zoned.max_append_sectors;
+    p.zoned.max_zone_append_sectors =
+        append == 0 || append > b.max_sectors ? b.max_sectors : append;
+  }
   return p;
 }
 

@@ -246,6 +246,9 @@ bool Queue::QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept {
   cmd.tag = tag;
   cmd.result = result;
   if (KernelCopies(config_.data_path)) cmd.addr = requests_[tag].buf_addr;
+  // Where the kernel reads a ZONE_APPEND's written sector (zone_append_lba).
+  if (op == abi::kIoCommitAndFetchReq && requests_[tag].op == abi::kOpZoneAppend)
+    cmd.addr = chains_[tag].append_sector;
   std::memcpy(sqe->cmd, &cmd, sizeof(cmd));
   // The slot for the next request on this tag; cmd.addr must stay 0. With
   // FALLBACK a failed registration arrives as NEED_REG_BUF instead of
@@ -376,7 +379,10 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
   BeginTargetCall(tag, /*first=*/true);
   IoStatus st = target_queue_->Queue(*context_, req);
   EndTargetCall();
-  if (!st.pending()) Finish(tag, st.result());
+  if (!st.pending()) {
+    chains_[tag].append_sector = st.append_sector();
+    Finish(tag, st.result());
+  }
 }
 
 bool Queue::UseShmem(uint16_t tag, const abi::IoDesc& desc) noexcept {
@@ -412,7 +418,8 @@ void Queue::BeginTargetCall(uint16_t tag, bool first) noexcept {
   TagChain& c = chains_[tag];
   const Request& req = requests_[tag];
   if (first && config_.data_path == DataPath::kUserCopy &&
-      req.op == abi::kOpWrite && req.length != 0) {
+      (req.op == abi::kOpWrite || req.op == abi::kOpZoneAppend) &&
+      req.length != 0) {
     // Sent only with the target's first SQE (a target that finishes at
     // once needs no data); later calls find the data in the buffer.
     context_->BeginCopyIn(tag, reinterpret_cast<void*>(req.buf_addr),
@@ -475,7 +482,10 @@ void Queue::OnTargetDone(uint16_t tag, const Completion& c) noexcept {
   BeginTargetCall(tag, /*first=*/false);
   IoStatus st = target_queue_->Complete(*context_, requests_[tag], c);
   EndTargetCall();
-  if (!st.pending()) Finish(tag, st.result());
+  if (!st.pending()) {
+    chains_[tag].append_sector = st.append_sector();
+    Finish(tag, st.result());
+  }
 }
 
 void Queue::Finish(uint16_t tag, int result) noexcept {
@@ -494,7 +504,9 @@ void Queue::Finish(uint16_t tag, int result) noexcept {
   // whatever this one used.
   UseTagBuffer(tag);
   const bool copy_out = config_.data_path == DataPath::kUserCopy &&
-                        requests_[tag].op == abi::kOpRead && result > 0;
+                        (requests_[tag].op == abi::kOpRead ||
+                         requests_[tag].op == abi::kOpReportZones) &&
+                        result > 0;
   if (copy_out ? !QueueCopyOutAndCommit(tag, result)
                : !QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) {
     // Only a broken ring gets here; the kernel aborts the tag on ring exit.

@@ -90,6 +90,7 @@ class Queue {
     bool copy_failed = false;      // ... and came back short or failed
     bool finish_waiting = false;   // the target finished before it came back
     int finish_result = 0;         // ... with this
+    uint64_t append_sector = 0;    // a ZONE_APPEND done: where it wrote
     bool copy_out_linked = false;  // a READ's commit waits behind its write
                                    // to /dev/ublkcN
   };

@@ -195,6 +195,8 @@ Result<void> Server::Start() {
   state.queues = info.nr_hw_queues;
   state.depth = info.queue_depth;
   state.size_bytes = size_bytes_;
+  state.zone_capacity_bytes =
+      uint64_t{target_->Geometry().zoned.capacity_sectors} << 9;
   for (const auto& q : queues_) state.queue_tids.push_back(q->tid());
   state.backing = backing_;
   auto written = WriteState(StateDir(), state);
@@ -216,8 +218,15 @@ void Server::SendDevId(uint32_t id) const {
 
 Result<void> Server::AddDevice() {
   const DeviceGeometry geometry = target_->Geometry();
+  if (geometry.zoned.zone_sectors != 0 && geometry.integrity.metadata_size != 0)
+    return Invalid(IntegrityWhat(spec_.file, geometry) +
+                   " and is zoned: zoned namespaces with metadata are not "
+                   "served");
   auto choice =
-      geometry.integrity.metadata_size == 0
+      geometry.zoned.zone_sectors != 0
+          ? ChooseZonedFlags(control_->features(), spec_,
+                             spec_.file + " is a zoned namespace")
+      : geometry.integrity.metadata_size == 0
           ? ChooseFlags(control_->features(), target_->data_access(), spec_)
           : ChooseIntegrityFlags(control_->features(), spec_,
                                  IntegrityWhat(spec_.file, geometry));
@@ -254,7 +263,7 @@ Result<void> Server::AddDevice() {
   const uint64_t must_have =
       (choice->flags & (abi::kFSupportZeroCopy | abi::kFAutoBufReg |
                         abi::kFUserCopy | abi::kFNeedGetData |
-                        abi::kFShmemZc | abi::kFIntegrity)) |
+                        abi::kFShmemZc | abi::kFIntegrity | abi::kFZoned)) |
       *recovery;
   if ((info.flags & must_have) != must_have)
     return Invalid("the kernel did not grant " +

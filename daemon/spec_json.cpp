@@ -289,6 +289,7 @@ json StateToJson(const DeviceState& st) {
             {"size", st.size_bytes}};
   if (st.backing) j["backing"] = BackingToJson(*st.backing);
   if (!st.queue_tids.empty()) j["queue_tids"] = st.queue_tids;
+  if (st.zone_capacity_bytes != 0) j["zone_capacity"] = st.zone_capacity_bytes;
   return j;
 }
 
@@ -315,6 +316,9 @@ Result<DeviceState> StateFromJson(const json& j) {
   st.depth = static_cast<uint16_t>(v);
   UBLK_RETURN_IF_ERROR(GetUnsigned(
       j, "size", std::numeric_limits<int64_t>::max(), &st.size_bytes, true));
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "zone_capacity",
+                                   std::numeric_limits<int64_t>::max(),
+                                   &st.zone_capacity_bytes, false));
   if (st.spec.id && *st.spec.id != st.dev_id)
     return Invalid("field \"dev_id\" " + std::to_string(st.dev_id) +
                    " does not match the spec's id " +

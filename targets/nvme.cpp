@@ -1,12 +1,14 @@
 #include "nvme.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
 #include "nvme_cmd.h"
 #include "nvme_pi.h"
 #include "nvme_probe.h"
+#include "nvme_zoned.h"
 #include "ublk/abi.h"
 #include "ublk/log.h"
 
@@ -15,14 +17,18 @@ namespace {
 
 class NvmeQueue final : public TargetQueue {
  public:
-  NvmeQueue(const NvmeNamespace& ns, int file_slot, uint16_t depth)
-      : ns_(ns), slot_(file_slot), ranges_(depth) {}
+  NvmeQueue(const NvmeNamespace& ns, const nvme::ZoneMap& zones,
+            int file_slot, uint16_t depth)
+      : ns_(ns), zones_(zones), slot_(file_slot), ranges_(depth),
+        last_zone_(zones.zones != 0 ? depth : 0) {}
 
   IoStatus Queue(QueueContext& q, const Request& req) noexcept override {
     // The block layer refuses writes to a read-only device before they get
     // here; this keeps the namespace unchanged even if one did.
-    if (ns_.read_only && req.op != abi::kOpRead && req.op != abi::kOpFlush)
+    if (ns_.read_only && req.op != abi::kOpRead && req.op != abi::kOpFlush &&
+        req.op != abi::kOpReportZones)
       return IoStatus::Done(-EROFS);
+    if (zones_.zones != 0) return QueueZoned(q, req);
     const unsigned shift = ns_.lba_shift;
     const uint64_t mask = (1u << shift) - 1;
     if ((req.offset | req.length) & mask) return IoStatus::Done(-EINVAL);
@@ -63,7 +69,106 @@ class NvmeQueue final : public TargetQueue {
     }
     if (blocks > nvme::kMaxBlocksPerCmd && req.op != abi::kOpDiscard)
       return IoStatus::Done(-EINVAL);  // the limits we advertise prevent it
-    io_uring_sqe* sqe = q.GetSqe(req.tag, 0);
+    return Submit(q, req, cmd, fixed);
+  }
+
+  // A zoned namespace: sectors mapped zone by zone (nvme_zoned.h), the
+  // zone ops sent as Zone Management Send, REPORT_ZONES as Receive into the
+  // tag's buffer (user copy: the queue writes it to the request).
+  IoStatus QueueZoned(QueueContext& q, const Request& req) noexcept {
+    const unsigned shift = ns_.lba_shift;
+    if (((req.offset | req.length) & ((1u << shift) - 1)) &&
+        req.op != abi::kOpReportZones)
+      return IoStatus::Done(-EINVAL);
+    const uint64_t sector = req.offset >> 9;
+    uint64_t room = 0;
+    const uint64_t lba = nvme::SectorToLba(zones_, sector, &room);
+    const uint64_t zone_lba =
+        sector / zones_.zone_sectors * zones_.zone_blocks;
+    const uint64_t room_bytes = room << 9;
+    const bool fua = ns_.volatile_cache && (req.op_flags & abi::kIoFFua);
+    char* buf = reinterpret_cast<char*>(req.buf_addr);
+    nvme::UringCmd cmd;
+    switch (req.op) {
+      case abi::kOpRead: {
+        // Beyond the zone's capacity (a rounded-up zone's tail) reads
+        // as zeroes.
+        const uint32_t have =
+            static_cast<uint32_t>(std::min<uint64_t>(room_bytes, req.length));
+        if (have < req.length) std::memset(buf + have, 0, req.length - have);
+        if (have == 0) return IoStatus::Done(static_cast<int>(req.length));
+        cmd = nvme::BuildReadWrite(false, ns_.nsid, lba, have >> shift,
+                                   req.buf_addr, have, false);
+        return Submit(q, req, cmd, true);
+      }
+      case abi::kOpWrite:
+      case abi::kOpZoneAppend:
+        if (room_bytes < req.length) return IoStatus::Done(-EIO);
+        cmd = req.op == abi::kOpWrite
+                  ? nvme::BuildReadWrite(true, ns_.nsid, lba,
+                                         req.length >> shift, req.buf_addr,
+                                         req.length, fua)
+                  : nvme::BuildZoneAppend(ns_.nsid, zone_lba,
+                                          req.length >> shift, req.buf_addr,
+                                          req.length, fua);
+        return Submit(q, req, cmd, true);
+      case abi::kOpFlush:
+        if (!ns_.volatile_cache) return IoStatus::Done(0);
+        return Submit(q, req, nvme::BuildFlush(ns_.nsid), false);
+      case abi::kOpZoneOpen:
+      case abi::kOpZoneClose:
+      case abi::kOpZoneFinish:
+      case abi::kOpZoneReset:
+        return Submit(q, req,
+                      nvme::BuildZoneMgmtSend(ns_.nsid, zone_lba,
+                                              ZoneAction(req.op), false),
+                      false);
+      case abi::kOpZoneResetAll:
+        return Submit(q, req,
+                      nvme::BuildZoneMgmtSend(ns_.nsid, 0, nvme::kZsaReset,
+                                              true),
+                      false);
+      case abi::kOpReportZones: {
+        // The kernel wants every zone it asks for (it numbers a second
+        // request's zones from 0 again, so a short answer would overwrite
+        // the first ones): short only at the device's end. The NVMe answer
+        // has a 64-byte header, so the zones but the last come into the
+        // buffer of the asked size, the last into the tag's scratch.
+        const uint32_t wanted = req.length / nvme::kZoneReportEntry;
+        if (wanted == 0) return IoStatus::Done(-EIO);
+        if (wanted == 1) return QueueLastZone(q, req, zone_lba);
+        cmd = nvme::BuildZoneMgmtRecv(ns_.nsid, zone_lba, req.buf_addr,
+                                      wanted * nvme::kZoneReportEntry);
+        return Submit(q, req, cmd, true);
+      }
+      default:
+        return IoStatus::Done(-EOPNOTSUPP);
+    }
+  }
+
+  // The last zone of a REPORT_ZONES (the one at `zone_lba`) into the tag's
+  // scratch; its completion has target_data kLastZone.
+  IoStatus QueueLastZone(QueueContext& q, const Request& req,
+                         uint64_t zone_lba) noexcept {
+    nvme::UringCmd cmd = nvme::BuildZoneMgmtRecv(
+        ns_.nsid, zone_lba, reinterpret_cast<uintptr_t>(last_zone_[req.tag].data()),
+        2 * nvme::kZoneReportEntry);
+    return Submit(q, req, cmd, false, kLastZone);
+  }
+
+  static uint8_t ZoneAction(uint8_t op) noexcept {
+    switch (op) {
+      case abi::kOpZoneOpen: return nvme::kZsaOpen;
+      case abi::kOpZoneClose: return nvme::kZsaClose;
+      case abi::kOpZoneFinish: return nvme::kZsaFinish;
+      default: return nvme::kZsaReset;
+    }
+  }
+
+  IoStatus Submit(QueueContext& q, const Request& req,
+                  const nvme::UringCmd& cmd, bool fixed,
+                  uint16_t stage = 0) noexcept {
+    io_uring_sqe* sqe = q.GetSqe(req.tag, stage);
     // No SQE only when flushing the ring failed: the ring is broken, which
     // the block layer hears as -EIO (as from loop). -EAGAIN would become
     // BLK_STS_AGAIN, which blk-mq expects only for REQ_NOWAIT bios, so it
@@ -97,7 +202,7 @@ class NvmeQueue final : public TargetQueue {
     nvme::ApplyProtection(cmd, ns_.pi, p, slba, req.meta_addr, meta_len);
   }
 
-  IoStatus Complete(QueueContext&, const Request& req,
+  IoStatus Complete(QueueContext& q, const Request& req,
                     const Completion& c) noexcept override {
     int err = nvme::StatusToErrno(c.res);
     if (err != 0) {
@@ -108,21 +213,67 @@ class NvmeQueue final : public TargetQueue {
       }
       return IoStatus::Done(err);
     }
+    if (zones_.zones != 0) return CompleteZoned(q, req, c);
     const bool data = req.op == abi::kOpRead || req.op == abi::kOpWrite;
     return IoStatus::Done(data ? static_cast<int>(req.length) : 0);
   }
 
+  IoStatus CompleteZoned(QueueContext& q, const Request& req,
+                         const Completion& c) noexcept {
+    switch (req.op) {
+      case abi::kOpRead:
+      case abi::kOpWrite:
+        return IoStatus::Done(static_cast<int>(req.length));
+      case abi::kOpZoneAppend: {
+        uint64_t lba = 0;  // the command's result, DW0 | DW1 << 32
+        if (c.big_cqe != nullptr) std::memcpy(&lba, c.big_cqe, sizeof(lba));
+        return IoStatus::Appended(static_cast<int>(req.length),
+                                  nvme::LbaToSector(zones_, lba));
+      }
+      case abi::kOpReportZones: {
+        const uint32_t wanted = req.length / nvme::kZoneReportEntry;
+        auto* out = reinterpret_cast<uint8_t*>(req.buf_addr);
+        if (c.target_data == kLastZone) {
+          uint8_t* last = last_zone_[req.tag].data();
+          nvme::TranslateZoneReport(zones_, last, 1, 1);
+          std::memcpy(out + (wanted - 1) * nvme::kZoneReportEntry, last,
+                      nvme::kZoneReportEntry);
+          return IoStatus::Done(static_cast<int>(req.length));
+        }
+        const uint32_t bytes =
+            nvme::TranslateZoneReport(zones_, out, wanted - 1, wanted);
+        if (bytes < req.length) return IoStatus::Done(static_cast<int>(bytes));
+        const uint64_t first = (req.offset >> 9) / zones_.zone_sectors;
+        if (first + wanted - 1 >= zones_.zones)
+          return IoStatus::Done(static_cast<int>(bytes));
+        return QueueLastZone(q, req, (first + wanted - 1) * zones_.zone_blocks);
+      }
+      default:
+        return IoStatus::Done(0);
+    }
+  }
+
  private:
   const NvmeNamespace& ns_;
+  const nvme::ZoneMap& zones_;
   int slot_;
   std::vector<nvme::DsmRange> ranges_;  // one per tag, for DISCARD
+  // One per tag: a REPORT_ZONES' last zone, header included.
+  static constexpr uint16_t kLastZone = 1;
+  std::vector<std::array<uint8_t, 2 * nvme::kZoneReportEntry>> last_zone_;
   bool status_logged_ = false;
 };
 
 class NvmeTarget final : public Target {
  public:
   NvmeTarget(NvmeNamespace ns, Fd fd, uint64_t size)
-      : ns_(std::move(ns)), fd_(std::move(fd)), size_(size) {}
+      : ns_(std::move(ns)), fd_(std::move(fd)), size_(size) {
+    if (ns_.zones.zone_blocks != 0) {
+      zones_ = nvme::MakeZoneMap(ns_.lba_shift, ns_.zones.zone_blocks,
+                                 ns_.blocks);
+      size_ = nvme::DeviceBytes(zones_);
+    }
+  }
 
   DeviceGeometry Geometry() const override {
     DeviceGeometry g;
@@ -159,10 +310,27 @@ class NvmeTarget final : public Target {
         std::min<uint32_t>(ns_.max_segments, UINT16_MAX));
     g.max_segment_size = ns_.max_segment_size;
     g.integrity = nvme::ProfileFor(ns_.pi);
+    if (zones_.zones != 0) {
+      // Discard and write zeroes are left out: neither moves a zone's
+      // write pointer the way the block layer's zone accounting expects.
+      g.discard = g.write_zeroes = false;
+      auto& z = g.zoned;
+      z.zone_sectors = static_cast<uint32_t>(zones_.zone_sectors);
+      const uint64_t real = nvme::RealZoneSectors(zones_);
+      const uint64_t cap = ns_.zones.capacity_blocks << (ns_.lba_shift - 9);
+      z.capacity_sectors =
+          ns_.zones.capacity_blocks == 0 ? 0
+                                         : static_cast<uint32_t>(std::min(cap, real));
+      z.max_open = ns_.zones.max_open;
+      z.max_active = ns_.zones.max_active;
+      z.max_append_sectors = ns_.zones.append_bytes >> 9;
+    }
     return g;
   }
   DataAccess data_access() const override { return DataAccess::kBuffer; }
   Result<void> CheckResize(uint64_t bytes) const override {
+    if (zones_.zones != 0)
+      return Invalid(ns_.char_path + " is zoned: its size cannot change");
     const uint64_t capacity = ns_.blocks << ns_.lba_shift;
     if (bytes % (1u << ns_.lba_shift) != 0)
       return Invalid("the size must be a multiple of the namespace's " +
@@ -178,13 +346,14 @@ class NvmeTarget final : public Target {
   Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) override {
     auto slot = q.AddFile(fd_.get());
     if (!slot) return slot.error();
-    return std::unique_ptr<TargetQueue>(new NvmeQueue(ns_, *slot, q.depth()));
+    return std::unique_ptr<TargetQueue>(new NvmeQueue(ns_, zones_, *slot, q.depth()));
   }
 
  private:
   NvmeNamespace ns_;
   Fd fd_;
   uint64_t size_;
+  nvme::ZoneMap zones_;  // zones 0: not zoned
 };
 
 }  // namespace
@@ -195,6 +364,11 @@ Result<std::unique_ptr<Target>> CreateNvmeTarget(const DeviceSpec& spec) {
   Fd fd;
   auto ns = OpenNvmeNamespace(spec.file, spec.read_only, &fd);
   if (!ns) return ns.error();
+  if (ns->zones.zone_blocks != 0 && spec.size)
+    return Invalid("--size does not apply to " + ns->char_path +
+                   ", a zoned namespace: the device has all its zones");
+  if (ns->zones.zone_blocks != 0 && ns->blocks / ns->zones.zone_blocks == 0)
+    return Invalid(ns->char_path + " holds no whole zone");
   const uint64_t capacity = ns->blocks << ns->lba_shift;
   uint64_t size = spec.size.value_or(capacity);
   if (size > capacity)
@@ -205,10 +379,10 @@ Result<std::unique_ptr<Target>> CreateNvmeTarget(const DeviceSpec& spec) {
                    std::to_string(1u << ns->lba_shift) + "-byte blocks");
   log::Info(
       "nvme: {} nsid {} lba {} blocks {} max io {} vwc {} wz {} dsm {} "
-      "integrity {}{}",
+      "integrity {} zone blocks {}{}",
       ns->char_path, ns->nsid, 1u << ns->lba_shift, ns->blocks,
       ns->max_io_bytes, ns->volatile_cache, ns->write_zeroes, ns->deallocate,
-      IntegrityFormatName(nvme::ProfileFor(ns->pi)),
+      IntegrityFormatName(nvme::ProfileFor(ns->pi)), ns->zones.zone_blocks,
       ns->read_only ? " read-only" : "");
   return std::unique_ptr<Target>(new NvmeTarget(std::move(*ns), std::move(fd), size));
 }

@@ -9,6 +9,10 @@
 // DISCARD -> Dataset Management (deallocate). The device mirrors the
 // namespace: logical block size, capacity, max I/O from MDTS, FLUSH/FUA only
 // with a volatile write cache, discard/write-zeroes only when ONCS has them.
+// A zoned (ZNS) namespace becomes a host-managed zoned device (nvme_zoned.h):
+// REPORT_ZONES -> Zone Management Receive, the zone ops -> Zone Management
+// Send, ZONE_APPEND -> Zone Append, sectors remapped when the zone size is
+// not a power of two.
 #pragma once
 
 #include <memory>

@@ -74,7 +74,16 @@ int StatusToErrno(int res) {
         default: return -EIO;           // data transfer, aborts, internal
       }
     case 1:  // command specific
-      return -EIO;
+      // Zoned namespaces: the kernel's NVMe driver gives the block layer
+      // BLK_STS_ZONE_ACTIVE_RESOURCE / _OPEN_RESOURCE for too many active or
+      // open zones and BLK_STS_IOERR for the rest (zone boundary 0xb8,
+      // full 0xb9, read-only 0xba, offline 0xbb, invalid write 0xbc,
+      // invalid state transition 0xbf), as errno_to_blk_status maps these.
+      switch (sc) {
+        case 0xbd: return -EOVERFLOW;     // too many active zones
+        case 0xbe: return -ETOOMANYREFS;  // too many open zones
+        default: return -EIO;
+      }
     case 2:  // media and data integrity
       switch (sc) {
         case 0x80: return -EIO;      // write fault

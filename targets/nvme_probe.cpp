@@ -1,14 +1,17 @@
 #include "nvme_probe.h"
 
 #include "nvme_pi.h"
+#include "nvme_zoned.h"
 
 #include <libnvme.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <regex>
+#include <vector>
 
 namespace ublk {
 namespace {
@@ -43,6 +46,50 @@ Result<std::string> CharDevicePath(const std::string& path) {
     return Invalid(path + " is an NVMe controller, not a namespace (want "
                           "/dev/ngXnY, e.g. /dev/ng" + name.substr(4) + "n1)");
   return path;
+}
+
+// Zone size, limits and capacity of a zoned namespace (Identify for the
+// Zoned command set, and one report of its first zones).
+Result<void> DescribeZones(int fd, unsigned format, NvmeNamespace* ns) {
+  nvme_zns_id_ns id{};
+  if (nvme_zns_identify_ns(fd, ns->nsid, &id) != 0)
+    return Invalid("Identify Namespace (Zoned command set) on " +
+                   ns->char_path + " failed");
+  nvme_zns_id_ctrl ctrl{};
+  if (nvme_zns_identify_ctrl(fd, &ctrl) != 0)
+    return Invalid("Identify Controller (Zoned command set) for " +
+                   ns->char_path + " failed");
+  auto& z = ns->zones;
+  z.zone_blocks = id.lbafe[format].zsze;
+  if (z.zone_blocks == 0 || z.zone_blocks > ns->blocks)
+    return Invalid(ns->char_path + " reports a zone size of " +
+                   std::to_string(z.zone_blocks) + " blocks");
+  if (id.lbafe[format].zdes != 0)
+    return Invalid(ns->char_path + " has zone descriptor extensions, which "
+                                   "the nvme target does not serve");
+  z.max_open = nvme::ZoneLimit(id.mor);
+  z.max_active = nvme::ZoneLimit(id.mar);
+  z.append_bytes = nvme::ZoneAppendBytes(ctrl.zasl, ns->max_io_bytes);
+  // Capacity from the zones' descriptors: the same in each, or "differs".
+  const uint64_t zones = ns->blocks / z.zone_blocks;
+  const uint32_t asked = static_cast<uint32_t>(std::min<uint64_t>(zones, 4095));
+  std::vector<uint8_t> buf((asked + 1) * nvme::kZoneReportEntry);
+  if (nvme_zns_report_zones(fd, ns->nsid, 0, NVME_ZNS_ZRAS_REPORT_ALL, false,
+                            true, static_cast<uint32_t>(buf.size()),
+                            buf.data(), NVME_DEFAULT_IOCTL_TIMEOUT,
+                            nullptr) != 0)
+    return Invalid("Zone Management Receive on " + ns->char_path + " failed");
+  uint64_t count = 0;
+  std::memcpy(&count, buf.data(), sizeof(count));
+  count = std::min<uint64_t>(count, asked);
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t cap = 0;
+    std::memcpy(&cap, buf.data() + nvme::kZoneReportEntry * (i + 1) + 8,
+                sizeof(cap));
+    if (i == 0) z.capacity_blocks = cap;
+    else if (cap != z.capacity_blocks) z.capacity_blocks = 0;
+  }
+  return {};
 }
 
 }  // namespace
@@ -94,21 +141,19 @@ Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
     return Invalid(path + " is not an NVMe namespace (" +
                    std::string(std::strerror(errno)) + ")");
 
-  // The ublk device would be a conventional disk: only the NVM command set
-  // fits it. A zoned namespace served as one would fail every write that is
-  // not at a zone's write pointer.
+  // The NVM command set becomes a conventional disk, the Zoned one a
+  // host-managed zoned disk; no other fits a block device.
   alignas(8) uint8_t descs[NVME_IDENTIFY_DATA_SIZE] = {};
+  bool zoned = false;
   if (nvme_identify_ns_descs(opened->get(), ns.nsid,
                              reinterpret_cast<nvme_ns_id_desc*>(descs)) == 0) {
     const int csi = CommandSetOf(descs, sizeof(descs));
-    if (csi == NVME_CSI_ZNS)
-      return Invalid(ns.char_path +
-                     " is a zoned namespace (ZNS), which the nvme target "
-                     "does not serve yet");
-    if (csi > 0)
+    zoned = csi == NVME_CSI_ZNS;
+    if (csi > 0 && !zoned)
       return Invalid(ns.char_path + " uses NVMe command set " +
                      std::to_string(csi) +
-                     ", not the NVM command set the nvme target serves");
+                     ", not the NVM or Zoned command set the nvme target "
+                     "serves");
   }
 
   nvme_id_ns id{};
@@ -178,6 +223,7 @@ Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
       static_cast<uint32_t>(ReadSysfsNumber(queue + "max_segments", 0));
   ns.max_segment_size =
       static_cast<uint32_t>(ReadSysfsNumber(queue + "max_segment_size", 0));
+  if (zoned) UBLK_RETURN_IF_ERROR(DescribeZones(opened->get(), format, &ns));
   *fd = std::move(*opened);
   return ns;
 }

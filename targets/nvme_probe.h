@@ -37,6 +37,14 @@ struct NvmeNamespace {
   uint32_t dma_alignment = 0;
   uint32_t max_segments = 0;
   uint32_t max_segment_size = 0;
+  // A zoned (ZNS) namespace; zone_blocks 0 for an NVM one.
+  struct Zones {
+    uint64_t zone_blocks = 0;     // zone size of the active LBA format
+    uint64_t capacity_blocks = 0; // every zone's capacity; 0: they differ
+    uint32_t max_open = 0;        // 0: no limit
+    uint32_t max_active = 0;
+    uint32_t append_bytes = 0;    // zone append limit (ZASL, MDTS)
+  } zones;
 };
 
 // "nvme0n1" -> "ng0n1"; "" when name is not a namespace block device.
@@ -53,7 +61,7 @@ unsigned LbaFormatIndex(uint8_t flbas);
 // kernel then lets only a CAP_SYS_ADMIN opener send writes, and the target
 // sends none) and describes it. Errors are one line naming PATH: not found,
 // not NVMe, a controller node, no permission, a command set other than NVM
-// (a zoned namespace), a metadata format that is not served
+// or Zoned, a metadata format that is not served
 // (nvme::DescribePi).
 Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
                                         bool read_only, Fd* fd);

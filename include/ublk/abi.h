@@ -292,6 +292,36 @@ inline constexpr uint8_t kOpFlush = 2;
 inline constexpr uint8_t kOpDiscard = 3;
 inline constexpr uint8_t kOpWriteSame = 4;
 inline constexpr uint8_t kOpWriteZeroes = 5;
+// Zoned devices (UBLK_F_ZONED).
+inline constexpr uint8_t kOpZoneOpen = 10;
+inline constexpr uint8_t kOpZoneClose = 11;
+inline constexpr uint8_t kOpZoneFinish = 12;
+inline constexpr uint8_t kOpZoneAppend = 13;
+inline constexpr uint8_t kOpZoneResetAll = 14;
+inline constexpr uint8_t kOpZoneReset = 15;
+// nr_sectors holds the number of zones asked for; the answer is an array of
+// BlkZone written to the request through /dev/ublkcN.
+inline constexpr uint8_t kOpReportZones = 18;
+
+// struct blk_zone: one zone of a REPORT_ZONES answer, in 512-byte sectors.
+struct BlkZone {
+  uint64_t start;
+  uint64_t len;
+  uint64_t wp;
+  uint8_t type;  // kZoneType*
+  uint8_t cond;  // kZoneCond*
+  uint8_t non_seq;
+  uint8_t reset;
+  uint8_t resv[4];
+  uint64_t capacity;
+  uint8_t reserved[24];
+};
+static_assert(sizeof(BlkZone) == 64);
+static_assert(offsetof(BlkZone, type) == 24);
+static_assert(offsetof(BlkZone, capacity) == 32);
+inline constexpr uint8_t kZoneTypeConventional = 1;
+inline constexpr uint8_t kZoneTypeSeqWriteRequired = 2;
+inline constexpr uint8_t kZoneCondFull = 0xe;
 
 // Flags in op_flags, at their in-word positions (test without shifting).
 inline constexpr uint32_t kIoFFua = 1u << 13;

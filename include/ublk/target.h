@@ -52,6 +52,17 @@ struct DeviceGeometry {
   // With metadata the device needs UBLK_F_INTEGRITY and user copy; each
   // request then carries its integrity buffer (Request::meta_*).
   IntegrityProfile integrity;
+  // A host-managed zoned device (UBLK_F_ZONED, user copy only) when
+  // zone_sectors is not 0: a power of two, the device size a multiple of it.
+  // The target then serves the zone ops and REPORT_ZONES (abi::BlkZone
+  // entries written to the request's buffer).
+  struct Zoned {
+    uint32_t zone_sectors = 0;
+    uint32_t capacity_sectors = 0;  // every zone's; 0: they differ
+    uint32_t max_open = 0;          // 0: no limit
+    uint32_t max_active = 0;
+    uint32_t max_append_sectors = 0;
+  } zoned;
 };
 
 // Whether the target reads or writes request data at all.
@@ -103,14 +114,20 @@ class IoStatus {
  public:
   static constexpr IoStatus Done(int result) { return IoStatus(false, result); }
   static constexpr IoStatus Pending() { return IoStatus(true, 0); }
+  // A ZONE_APPEND done: `bytes` written at device sector `sector`.
+  static constexpr IoStatus Appended(int bytes, uint64_t sector) {
+    return IoStatus(false, bytes, sector);
+  }
   constexpr bool pending() const { return pending_; }
   constexpr int result() const { return result_; }
+  constexpr uint64_t append_sector() const { return sector_; }
 
  private:
-  constexpr IoStatus(bool pending, int result)
-      : pending_(pending), result_(result) {}
+  constexpr IoStatus(bool pending, int result, uint64_t sector = 0)
+      : pending_(pending), result_(result), sector_(sector) {}
   bool pending_;
   int result_;
+  uint64_t sector_;
 };
 
 class TargetQueue {

@@ -237,3 +237,29 @@ TEST(DataPathFlags, IntegrityRefusesOtherDataPathsAndOldKernels) {
 
 }  // namespace
 }  // namespace ublk
+
+namespace ublk {
+namespace {
+
+// A zoned namespace: ZONED and user copy without being asked; other data
+// paths, and a kernel without ZONED, refused in one line.
+TEST(DataPathFlags, ZonedChoosesUserCopyAndRefusesTheRest) {
+  const std::string what = "/dev/ng3n1 is a zoned namespace";
+  const uint64_t k = kKernel72 | abi::kFZoned;
+  auto c = ChooseZonedFlags(k, Spec(false, false, ZeroCopy::kBest), what);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->data_path, DataPath::kUserCopy);
+  EXPECT_EQ(c->flags,
+            abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFZoned);
+  ExpectOneLine(ChooseZonedFlags(k & ~abi::kFZoned, Spec(false, false), what),
+                "UBLK_F_ZONED");
+  ExpectOneLine(ChooseZonedFlags(k & ~abi::kFUserCopy, Spec(false, false), what),
+                "UBLK_F_USER_COPY");
+  ExpectOneLine(ChooseZonedFlags(k, Spec(false, false, ZeroCopy::kAuto), what),
+                "user copy only, not zero copy (-z)");
+  ExpectOneLine(ChooseZonedFlags(k, Spec(false, true), what),
+                "not NEED_GET_DATA (-g)");
+}
+
+}  // namespace
+}  // namespace ublk

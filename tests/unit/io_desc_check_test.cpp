@@ -110,3 +110,21 @@ TEST(IoDescCheck, EmptyDeviceAcceptsNothingButFlush) {
 
 }  // namespace
 }  // namespace ublk
+
+namespace ublk {
+namespace {
+
+// REPORT_ZONES counts zones, not sectors, in nr_sectors.
+TEST(IoDescCheck, ReportZonesLengthIsZoneEntriesCutToTheBuffer) {
+  CheckedIo io;
+  ASSERT_EQ(Check(Desc(abi::kOpReportZones, 1u << 17, 16), &io), 0);
+  EXPECT_EQ(io.length, 16u * 64);
+  EXPECT_EQ(io.offset, (1ull << 17) * 512);
+  ASSERT_EQ(Check(Desc(abi::kOpReportZones, 0, 1u << 20), &io), 0);
+  EXPECT_EQ(io.length, kMaxIo);
+  EXPECT_EQ(Check(Desc(abi::kOpReportZones, kDev / 512, 1)), -EIO);
+  EXPECT_EQ(Check(Desc(abi::kOpReportZones, 0, 0)), -EIO);
+}
+
+}  // namespace
+}  // namespace ublk

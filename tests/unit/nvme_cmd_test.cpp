@@ -86,6 +86,13 @@ TEST(NvmeStatus, MapsToTheErrnoThatGivesTheRightBlockStatus) {
   EXPECT_EQ(StatusToErrno(0x0181), -EIO);        // command specific
 }
 
+TEST(NvmeStatus, ZoneResourceErrorsKeepTheirBlockStatus) {
+  EXPECT_EQ(StatusToErrno(0x01bd), -EOVERFLOW);     // too many active zones
+  EXPECT_EQ(StatusToErrno(0x01be), -ETOOMANYREFS);  // too many open zones
+  EXPECT_EQ(StatusToErrno(0x01b9), -EIO);           // zone is full
+  EXPECT_EQ(StatusToErrno(0x01bc), -EIO);           // zone invalid write
+}
+
 TEST(NvmeProbe, MapsBlockNamesToGenericCharNames) {
   EXPECT_EQ(GenericNameForBlock("nvme0n1"), "ng0n1");
   EXPECT_EQ(GenericNameForBlock("nvme12n3"), "ng12n3");

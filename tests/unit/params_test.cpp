@@ -210,3 +210,29 @@ TEST(FeatureFlags, ZeroCopyOnADatalessTargetStaysCopyFreeOrIsRefused) {
 
 }  // namespace
 }  // namespace ublk
+
+namespace ublk {
+namespace {
+
+TEST(Params, ZonedCarriesZoneSizeLimitsAndAppendWithinMaxSectors) {
+  DeviceGeometry g;
+  g.size_bytes = 1ULL << 30;
+  g.zoned.zone_sectors = 1u << 17;
+  g.zoned.max_open = 4;
+  g.zoned.max_active = 6;
+  g.zoned.max_append_sectors = 4096;
+  abi::Params p = BuildParams(g, 512 << 10, false);
+  EXPECT_EQ(p.types, abi::kParamTypeBasic | abi::kParamTypeZoned);
+  EXPECT_EQ(p.basic.chunk_sectors, 1u << 17);
+  EXPECT_EQ(p.zoned.max_open_zones, 4u);
+  EXPECT_EQ(p.zoned.max_active_zones, 6u);
+  EXPECT_EQ(p.zoned.max_zone_append_sectors, 1024u);  // max_sectors
+  g.zoned.max_append_sectors = 0;  // never 0: the kernel refuses it
+  EXPECT_EQ(BuildParams(g, 512 << 10, false).zoned.max_zone_append_sectors,
+            1024u);
+  g.zoned.zone_sectors = 0;
+  EXPECT_EQ(BuildParams(g, 512 << 10, false).types, abi::kParamTypeBasic);
+}
+
+}  // namespace
+}  // namespace ublk

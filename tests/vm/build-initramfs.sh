@@ -7,6 +7,7 @@
 #                                    except where a host tool below takes the name;
 #                                    /bin/sh is bash (busybox sh prefers its applets)
 #   /lib/modules-test/*.ko           KDIR/modules/*.ko.xz, decompressed for busybox insmod
+#   /lib/modules-extra/*.ko          KDIR/modules-extra/*.ko.xz (when there), for tests to insmod
 #   /opt/ublk                        the install tree STAGE (sbin/ublk, libexec/...)
 #   /opt/tests                       TESTDIR
 #   host tools at their host paths   VM_HOST_TOOLS in lib.sh: bash fio mkfs.ext4 e2fsck
@@ -121,6 +122,14 @@ for ko in "$kdir"/modules/*.ko.xz; do
 	echo "$m.ko:$deps" >>"$root/lib/modules-test/modules.dep"
 	modinfo "$root/lib/modules-test/$m.ko" alias | sed "s/.*/alias & $m/" >>"$root/lib/modules-test/modules.alias"
 done
+# Modules a test loads itself when it needs them (btrfs and its dependencies for
+# zone append): /lib/modules-extra, outside modules.dep, nothing loads them on demand.
+if [[ -d $kdir/modules-extra ]]; then
+	mkdir -p "$root/lib/modules-extra"
+	for ko in "$kdir"/modules-extra/*.ko.xz; do
+		xz -dc "$ko" >"$root/lib/modules-extra/$(basename "$ko" .ko.xz).ko"
+	done
+fi
 mkdir -p "$root/etc/modprobe.d"
 cat >"$root/etc/modprobe.d/ublk-test.conf" <<'EOF'
 # Tests create the devices they need.

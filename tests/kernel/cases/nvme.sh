@@ -107,17 +107,11 @@ test_nvme_bad_devices_are_refused_clearly() {
 	[[ -z $(ls /sys/class/ublk-char 2>/dev/null) ]] || fail "a device was left behind"
 }
 
-# A zoned namespace served as a conventional disk would fail every write that
-# is not at a write pointer: until the target serves zones it refuses them,
-# the 64 MiB-zone one (ublktest3) by either node, the 96 MiB-zone one
-# (ublktest4, size 0 as a block device) by its char device.
-test_nvme_zoned_namespace_is_refused_until_served() {
+# Zoned namespaces are served (nvme_zoned.sh); --size cannot cut one.
+test_nvme_zoned_namespace_refuses_a_size() {
 	need_nvme 3
-	need_nvme 4
-	expect_error "is a zoned namespace \(ZNS\), which the nvme target does not serve yet" \
-		ublk add -t nvme -f "$(nvme_ng 3)"
-	expect_error "is a zoned namespace" ublk add -t nvme -f "$(nvme_blk 3)"
-	expect_error "is a zoned namespace" ublk add -t nvme -f "$(nvme_ng 4)"
+	expect_error "--size does not apply to .*, a zoned namespace" \
+		ublk add -t nvme --size 64M -f "$(nvme_ng 3)"
 	nothing_created
 }
 

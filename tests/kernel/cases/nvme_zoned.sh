@@ -1,0 +1,160 @@
+# The nvme target on zoned (ZNS) namespaces (UBLK_F_ZONED, user copy):
+# ublktest3 (64 MiB zones, max open 4, max active 6) and ublktest4 (96 MiB
+# zones, which the device shows as 128 MiB zones of 96 MiB capacity).
+# Helpers from nvme.sh.
+
+need_zoned() {
+	ublk features | grep -qx ZONED || skip "kernel $(uname -r) has no UBLK_F_ZONED (Linux 6.6)"
+}
+
+# zbd_verify DEV ZONES: sequential writes through fio's zone mode over the
+# first ZONES zones (reset first), verified with crc32c.
+zbd_verify() {
+	local zone_bytes
+	zone_bytes=$(($(cat /sys/block/"$(basename "$1")"/queue/chunk_sectors) * 512))
+	blkzone reset "$1" || fail "blkzone reset $1"
+	fio_ok --name=zbd --filename="$1" --ioengine=io_uring --direct=1 --zonemode=zbd \
+		--rw=write --bs=64k --iodepth=4 --size=$(($2 * zone_bytes)) --verify=crc32c \
+		--do_verify=1 --verify_fatal=1
+}
+
+# zone_cond DEV ZONE: the condition number blkzone reports for zone ZONE.
+zone_cond() {
+	blkzone report -c 1 -o "$(($2 * $(cat /sys/block/"$(basename "$1")"/queue/chunk_sectors)))" "$1" |
+		sed -n 's/.*zcond: *\([0-9]*\).*/\1/p'
+}
+
+test_nvme_zoned_device_is_host_managed_with_the_namespaces_zones_and_limits() {
+	need_nvme 3
+	need_zoned
+	local id out q nq f
+	out=$(ublk add -t nvme -f "$(nvme_ng 3)") || fail "ublk add"
+	echo "$out"
+	id=$(ls /sys/class/ublk-char | sed 's/ublkc//' | head -n1)
+	echo "$out" | grep -q "zoned" || fail "add does not report the zones"
+	q=/sys/block/ublkb$id/queue
+	nq=/sys/block/$(basename "$(nvme_blk 3)")/queue
+	[[ $(cat $q/zoned) == host-managed ]] || fail "ublkb$id is $(cat $q/zoned)"
+	for f in chunk_sectors nr_zones max_open_zones max_active_zones; do
+		echo "$f: ublkb$id $(cat $q/$f), nvme $(cat $nq/$f)"
+		[[ $(cat $q/$f) == "$(cat $nq/$f)" ]] || fail "queue/$f differs from the namespace's"
+	done
+	[[ $(cat $q/max_open_zones) == 4 && $(cat $q/max_active_zones) == 6 ]] || fail "not 4 open / 6 active"
+	ublk list -n "$id" | grep -q "zone size 67108864" || fail "list does not report the zone size"
+	ublk list -n "$id" --json | grep -q '"zone_bytes": 67108864' || fail "list --json lacks zone_bytes"
+	ublk list -n "$id" --json | grep -q '"data_path": "user-copy"' || fail "not user copy"
+	blkzone reset /dev/ublkb"$id"
+	diff <(blkzone report /dev/ublkb"$id") <(blkzone report "$(nvme_blk 3)") ||
+		fail "the zone report differs from the namespace's"
+	ublk del -n "$id"
+}
+
+test_nvme_zoned_fio_zbd_write_verify_passes() {
+	need_nvme 3
+	need_zoned
+	local id
+	id=$(add_dev -t nvme -f "$(nvme_ng 3)")
+	zbd_verify /dev/ublkb"$id" 3
+	diff <(blkzone report /dev/ublkb"$id") <(blkzone report "$(nvme_blk 3)") ||
+		fail "the write pointers differ from the namespace's"
+	ublk del -n "$id"
+}
+
+test_nvme_zoned_open_close_finish_reset_and_misplaced_writes() {
+	need_nvme 3
+	need_zoned
+	local id dev
+	id=$(add_dev -t nvme -f "$(nvme_ng 3)")
+	dev=/dev/ublkb$id
+	blkzone reset "$dev" || fail "reset all"
+	[[ $(zone_cond "$dev" 2) == 1 ]] || fail "zone 2 not empty after reset"
+	blkzone open -o $((2 * 131072)) -c 1 "$dev" || fail "open"
+	[[ $(zone_cond "$dev" 2) == 3 ]] || fail "zone 2 not explicitly open: $(zone_cond "$dev" 2)"
+	blkzone close -o $((2 * 131072)) -c 1 "$dev" || fail "close"
+	# NVMe closes an open zone even when nothing was written (QEMU: closed).
+	[[ $(zone_cond "$dev" 2) == "$(zone_cond "$(nvme_blk 3)" 2)" ]] ||
+		fail "zone 2 is $(zone_cond "$dev" 2) after close, the namespace's $(zone_cond "$(nvme_blk 3)" 2)"
+	[[ $(zone_cond "$dev" 2) == 4 || $(zone_cond "$dev" 2) == 1 ]] || fail "zone 2 not closed or empty"
+	dd if=/dev/urandom of="$dev" bs=64k count=1 seek=$((2 * 1024)) oflag=direct status=none ||
+		fail "a write at the write pointer failed"
+	[[ $(zone_cond "$dev" 2) == 2 ]] || fail "zone 2 not implicitly open after a write"
+	if dd if=/dev/zero of="$dev" bs=64k count=1 seek=$((2 * 1024 + 8)) oflag=direct status=none; then
+		fail "a write beyond the write pointer succeeded"
+	fi
+	blkzone finish -o $((2 * 131072)) -c 1 "$dev" || fail "finish"
+	[[ $(zone_cond "$dev" 2) == 14 ]] || fail "zone 2 not full after finish"
+	blkzone reset -o $((2 * 131072)) -c 1 "$dev" || fail "reset one"
+	[[ $(zone_cond "$dev" 2) == 1 ]] || fail "zone 2 not empty after reset"
+	ublk del -n "$id"
+}
+
+test_nvme_zoned_non_power_of_two_zones_are_rounded_up_and_remapped() {
+	need_nvme 4
+	need_zoned
+	local id dev ng q
+	ng=$(nvme_ng 4)
+	id=$(add_dev -t nvme -f "$ng")
+	dev=/dev/ublkb$id
+	q=/sys/block/ublkb$id/queue
+	[[ $(cat $q/zoned) == host-managed ]] || fail "not host-managed"
+	[[ $(cat $q/chunk_sectors) == 262144 ]] || fail "zone size $(cat $q/chunk_sectors), want 128 MiB"
+	[[ $(cat $q/nr_zones) == 10 ]] || fail "$(cat $q/nr_zones) zones, want 10"
+	blkzone report -c 1 "$dev"
+	blkzone report -c 1 "$dev" | grep -q "cap 0x030000" || fail "zone capacity is not 96 MiB"
+	ublk list -n "$id" | grep -q "zone capacity 100663296" || fail "list does not report the capacity"
+	zbd_verify "$dev" 2
+	# Zone 1 of the device is zone 1 of the namespace: LBA 196608.
+	blkzone reset -o 262144 -c 1 "$dev"
+	head -c 65536 /dev/urandom >/tmp/zone1
+	dd if=/tmp/zone1 of="$dev" bs=64k seek=2048 oflag=direct status=none || fail "write zone 1"
+	nvme read "$ng" -s 196608 -c 127 -z 65536 -d /tmp/zone1.back >/dev/null || fail "nvme read"
+	cmp /tmp/zone1 /tmp/zone1.back || fail "the data is not at the mapped LBA"
+	# Beyond the capacity a zone reads as zeroes.
+	[[ $(dd if="$dev" bs=64k skip=$((2048 + 1600)) count=1 iflag=direct status=none | tr -d '\0' | wc -c) == 0 ]] ||
+		fail "the rounded-up tail does not read as zeroes"
+	rm -f /tmp/zone1 /tmp/zone1.back
+	ublk del -n "$id"
+}
+
+test_nvme_zoned_refuses_other_data_paths() {
+	need_nvme 3
+	need_zoned
+	expect_error "a zoned device is served by user copy only, not NEED_GET_DATA" \
+		ublk add -t nvme -g 1 -f "$(nvme_ng 3)"
+	# Before 6.16 `add` refuses -z for the kernel's lack of it already.
+	if ublk features | grep -qx AUTO_BUF_REG; then
+		expect_error "a zoned device is served by user copy only, not zero copy" \
+			ublk add -t nvme -z -f "$(nvme_ng 3)"
+	fi
+	nothing_created
+}
+
+# btrfs is the kernel's user of zone append (REQ_OP_ZONE_APPEND): a zoned
+# btrfs written and scrubbed through the device exercises it.
+test_nvme_zoned_btrfs_writes_through_zone_append() {
+	need_nvme 3
+	need_zoned
+	[[ -e /lib/modules-extra/btrfs.ko ]] || skip "no btrfs module for kernel $(uname -r) (the 7.2 folder's modules-extra has it)"
+	local id dev m
+	if [[ ! -d /sys/module/btrfs ]]; then
+		for m in xor raid6_pq libblake2b btrfs; do
+			[[ -d /sys/module/$m || ! -e /lib/modules-extra/$m.ko ]] || insmod /lib/modules-extra/$m.ko ||
+				fail "insmod $m"
+		done
+	fi
+	id=$(add_dev -t nvme -f "$(nvme_ng 3)")
+	dev=/dev/ublkb$id
+	blkzone reset "$dev"
+	mkfs.btrfs -f -q -O zoned -d single -m single "$dev" || fail "mkfs.btrfs -O zoned"
+	mkdir -p /mnt/zbtrfs
+	mount -t btrfs "$dev" /mnt/zbtrfs || fail "mount"
+	head -c $((24 << 20)) /dev/urandom >/tmp/zfile
+	cp /tmp/zfile /mnt/zbtrfs/f && sync || fail "write"
+	umount /mnt/zbtrfs
+	mount -t btrfs "$dev" /mnt/zbtrfs || fail "mount again"
+	cmp /tmp/zfile /mnt/zbtrfs/f || fail "the file read back differs"
+	btrfs scrub start -B /mnt/zbtrfs || fail "scrub found errors"
+	umount /mnt/zbtrfs
+	rm -f /tmp/zfile
+	ublk del -n "$id"
+}
