@@ -37,6 +37,8 @@ struct NvmeNamespace {
   uint32_t dma_alignment = 0;
   uint32_t max_segments = 0;
   uint32_t max_segment_size = 0;
+  bool poll_queues = false;  // queue/io_poll: the controller has poll queues
+  std::string block_name;    // nvmeXnY, for messages
 };
 
 // "nvme0n1" -> "ng0n1"; "" when name is not a namespace block device.
