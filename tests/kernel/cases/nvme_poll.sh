@@ -1,0 +1,79 @@
+# nvme --poll: the NVMe commands go to the controller's poll queues through a
+# second, IOPOLL ring per queue. The VM boots with nvme.poll_queues=1.
+
+# poll_hctx_runs BLOCKNAME: the summed "run" counters of the namespace's
+# blk-mq hardware contexts of type poll (debugfs), or nothing without any.
+poll_hctx_runs() {
+	local d=/sys/kernel/debug/block/$1 total=0 found=
+	[[ -d $d ]] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	for h in "$d"/hctx*; do
+		[[ $(cat "$h/type" 2>/dev/null) == poll ]] || continue
+		found=1
+		total=$((total + $(cat "$h/run")))
+	done
+	[[ -n $found ]] && echo "$total"
+}
+
+need_poll_queues() {
+	need_nvme "$1"
+	[[ $(cat /sys/block/"$(basename "$(nvme_blk "$1")")"/queue/io_poll) == 1 ]] ||
+		skip "the controller of ublktest$1 has no poll queues (boot with nvme.poll_queues=1)"
+}
+
+# poll_verify N QUEUES BS: fio crc32c verify through a polled device on
+# namespace N, and proof that the commands went to a poll queue.
+poll_verify() {
+	local n=$1 queues=$2 bs=$3 id blk before after out
+	blk=$(basename "$(nvme_blk "$n")")
+	before=$(poll_hctx_runs "$blk") || fail "no poll hctx for $blk in debugfs"
+	out=$(ublk add -t nvme -f "$(nvme_ng "$n")" -q "$queues" --poll --json) || fail "ublk add --poll"
+	id=$(echo "$out" | sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p')
+	echo "$out" | grep -q '"poll": true' || fail "add --json does not say \"poll\": true: $out"
+	echo "$out" | grep -q '"data_path": "copy"' || fail "--poll did not choose copy mode: $out"
+	ublk list -n "$id" --json | grep -q '"poll": true' || fail "list --json does not say \"poll\": true"
+	ublk list -n "$id" | grep -q 'polled backend I/O' || fail "list does not say polled"
+	fio_verify /dev/ublkb"$id" "$bs" "$queues"
+	after=$(poll_hctx_runs "$blk")
+	echo "$blk poll hctx runs: $before -> $after"
+	((after > before)) || fail "the poll queue of $blk was not used"
+	ublk del -n "$id"
+}
+
+test_nvme_poll_fio_verify_on_512_byte_lbas_one_and_two_queues() {
+	need_poll_queues 0
+	poll_verify 0 1 4k
+	poll_verify 0 2 64k
+}
+
+test_nvme_poll_fio_verify_on_4096_byte_lbas_one_and_two_queues() {
+	need_poll_queues 1
+	poll_verify 1 1 4k
+	poll_verify 1 2 128k
+}
+
+test_nvme_poll_completions_are_reaped_by_polling() {
+	need_poll_queues 0
+	local id line before
+	before=$(grep -c ': exit; ' /tmp/ublk-tests-syslog 2>/dev/null || true)
+	id=$(add_dev -t nvme -f "$(nvme_ng 0)" --poll)
+	fio_ok --name=r --filename=/dev/ublkb"$id" --rw=randread --bs=4k --iodepth=8 \
+		--ioengine=io_uring --direct=1 --size=16M --io_size=8M
+	ublk del -n "$id"
+	wait_until 10 eval '(($(grep -c ": exit; " /tmp/ublk-tests-syslog) > before))' ||
+		fail "the queue logged no exit"
+	line=$(grep "dev $id queue 0: exit" /tmp/ublk-tests-syslog | tail -n1)
+	echo "$line" | sed 's/.*: dev/dev/'
+	[[ $line =~ ,\ ([0-9]+)\ polled\ completions ]] || fail "no polled completions counter in the server's log"
+	((BASH_REMATCH[1] >= 2048)) || fail "only ${BASH_REMATCH[1]} polled completions for 2048 reads"
+}
+
+test_nvme_poll_refuses_zero_copy_user_copy_and_metadata() {
+	need_poll_queues 0
+	expect_error 'cannot go with zero copy' ublk add -t nvme -f "$(nvme_ng 0)" --poll -z
+	expect_error 'cannot go with zero copy' ublk add -t nvme -f "$(nvme_ng 0)" --poll --zero-copy=explicit
+	expect_error 'only in plain copy mode' ublk add -t nvme -f "$(nvme_ng 0)" --poll --usercopy
+	expect_error 'not an option of the loop target' ublk add -t loop -f /tmp/x --poll
+	expect_error 'not an option of the null target' ublk add -t null --poll
+	need_nvme 2
+	expect_error 'has metadata' ublk add -t nvme -f "$(nvme_ng 2)" --poll
+}
