@@ -24,7 +24,7 @@ trap 'ublk del -a >/dev/null 2>&1 || true' EXIT
 
 dd if=/dev/urandom of="$blk" bs=1M count=512 oflag=direct 2>/dev/null
 devid() { sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p'; }
-plain=$(ublk add -t nvme -f "$ng" -z off --json | devid)
+plain=$(ublk add -t nvme -f "$ng" --zero-copy=off --json | devid)
 polled=$(ublk add -t nvme -f "$ng" --poll --json | devid)
 
 kinds=(ublk ublk-poll block block-hipri passthru-hipri)
