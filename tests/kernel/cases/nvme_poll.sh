@@ -1,17 +1,11 @@
 # nvme --poll: the NVMe commands go to the controller's poll queues through a
 # second, IOPOLL ring per queue. The VM boots with nvme.poll_queues=1.
 
-# poll_hctx_runs BLOCKNAME: the summed "run" counters of the namespace's
-# blk-mq hardware contexts of type poll (debugfs), or nothing without any.
-poll_hctx_runs() {
-	local d=/sys/kernel/debug/block/$1 total=0 found=
-	[[ -d $d ]] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
-	for h in "$d"/hctx*; do
-		[[ $(cat "$h/type" 2>/dev/null) == poll ]] || continue
-		found=1
-		total=$((total + $(cat "$h/run")))
-	done
-	[[ -n $found ]] && echo "$total"
+# io_irqs CTRL: interrupts taken so far by the I/O queues (not the admin
+# queue) of NVMe controller CTRL (nvme0 ...), from /proc/interrupts. Poll
+# queues have no interrupt: commands sent to them complete without one.
+io_irqs() {
+	awk -v q="^$1q[1-9][0-9]*$" '$NF ~ q { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) n += $i } END { print n + 0 }' /proc/interrupts
 }
 
 need_poll_queues() {
@@ -20,35 +14,50 @@ need_poll_queues() {
 		skip "the controller of ublktest$1 has no poll queues (boot with nvme.poll_queues=1)"
 }
 
-# poll_verify N QUEUES BS: fio crc32c verify through a polled device on
+# poll_verify N QUEUES BS BYTES: fio crc32c verify through a polled device on
 # namespace N, and proof that the commands went to a poll queue.
 poll_verify() {
-	local n=$1 queues=$2 bs=$3 id blk before after out
+	local n=$1 queues=$2 bs=$3 bytes=$4 id blk ctrl before after out
 	blk=$(basename "$(nvme_blk "$n")")
-	before=$(poll_hctx_runs "$blk") || fail "no poll hctx for $blk in debugfs"
+	ctrl=${blk%n[0-9]*}
 	out=$(ublk add -t nvme -f "$(nvme_ng "$n")" -q "$queues" --poll --json) || fail "ublk add --poll"
 	id=$(echo "$out" | sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p')
 	echo "$out" | grep -q '"poll": true' || fail "add --json does not say \"poll\": true: $out"
 	echo "$out" | grep -q '"data_path": "copy"' || fail "--poll did not choose copy mode: $out"
 	ublk list -n "$id" --json | grep -q '"poll": true' || fail "list --json does not say \"poll\": true"
 	ublk list -n "$id" | grep -q 'polled backend I/O' || fail "list does not say polled"
+	before=$(io_irqs "$ctrl")
 	fio_verify /dev/ublkb"$id" "$bs" "$queues"
-	after=$(poll_hctx_runs "$blk")
-	echo "$blk poll hctx runs: $before -> $after"
-	((after > before)) || fail "the poll queue of $blk was not used"
+	after=$(io_irqs "$ctrl")
+	# 64 MiB written and read back per job: at least 2 * 64M / bs commands,
+	# each of which would have taken an interrupt on an interrupt queue.
+	local cmds=$((2 * 64 * 1024 * 1024 * queues / bytes))
+	echo "$ctrl I/O queue interrupts during $cmds commands: $((after - before))"
+	((after - before < cmds / 10)) || fail "the commands completed by interrupt, not on the poll queue"
 	ublk del -n "$id"
 }
 
 test_nvme_poll_fio_verify_on_512_byte_lbas_one_and_two_queues() {
 	need_poll_queues 0
-	poll_verify 0 1 4k
-	poll_verify 0 2 64k
+	# The counter means something: without --poll every read takes one.
+	local id before after ctrl
+	ctrl=$(basename "$(nvme_blk 0)")
+	ctrl=${ctrl%n[0-9]*}
+	id=$(add_dev -t nvme -f "$(nvme_ng 0)" --zero-copy=off)
+	before=$(io_irqs "$ctrl")
+	dd if=/dev/ublkb"$id" of=/dev/null bs=4k count=1000 iflag=direct 2>/dev/null || fail "dd"
+	after=$(io_irqs "$ctrl")
+	echo "$ctrl I/O queue interrupts during 1000 reads without --poll: $((after - before))"
+	((after - before >= 500)) || fail "reads without --poll took no interrupts: the counter proves nothing"
+	ublk del -n "$id"
+	poll_verify 0 1 4k 4096
+	poll_verify 0 2 64k 65536
 }
 
 test_nvme_poll_fio_verify_on_4096_byte_lbas_one_and_two_queues() {
 	need_poll_queues 1
-	poll_verify 1 1 4k
-	poll_verify 1 2 128k
+	poll_verify 1 1 4k 4096
+	poll_verify 1 2 128k 131072
 }
 
 test_nvme_poll_completions_are_reaped_by_polling() {
