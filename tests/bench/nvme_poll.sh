@@ -23,17 +23,19 @@ ng=$(readlink -f /dev/disk/by-id/ng-ublktest0)
 trap 'ublk del -a >/dev/null 2>&1 || true' EXIT
 
 dd if=/dev/urandom of="$blk" bs=1M count=512 oflag=direct 2>/dev/null
+# One ublk device on the namespace at a time: each is added for its run.
 devid() { sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p'; }
-plain=$(ublk add -t nvme -f "$ng" --zero-copy=off --json | devid)
-polled=$(ublk add -t nvme -f "$ng" --poll --json | devid)
 
 kinds=(ublk ublk-poll block block-hipri passthru-hipri)
 workloads=("randread 4k 1" "randread 4k 64")
 run() { # KIND RW BS QD
-	local kind=$1 rw=$2 bs=$3 qd=$4 args
+	local kind=$1 rw=$2 bs=$3 qd=$4 args id=''
 	case $kind in
-	ublk) args=(--filename=/dev/ublkb"$plain" --ioengine=io_uring --direct=1) ;;
-	ublk-poll) args=(--filename=/dev/ublkb"$polled" --ioengine=io_uring --direct=1) ;;
+	ublk) id=$(ublk add -t nvme -f "$ng" --zero-copy=off --json | devid) ;;
+	ublk-poll) id=$(ublk add -t nvme -f "$ng" --poll --json | devid) ;;
+	esac
+	case $kind in
+	ublk*) args=(--filename=/dev/ublkb"$id" --ioengine=io_uring --direct=1) ;;
 	block) args=(--filename="$blk" --ioengine=io_uring --direct=1) ;;
 	block-hipri) args=(--filename="$blk" --ioengine=io_uring --direct=1 --hipri) ;;
 	passthru-hipri) args=(--filename="$ng" --ioengine=io_uring_cmd --cmd_type=nvme --hipri) ;;
@@ -41,6 +43,7 @@ run() { # KIND RW BS QD
 	fio --name=bench "${args[@]}" --rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs=1 \
 		--size=512M --runtime="$secs" --time_based \
 		--output-format=terse --terse-version=3 | awk -F';' '{print $8}'
+	[[ -z $id ]] || ublk del -n "$id"
 }
 
 declare -A sum
