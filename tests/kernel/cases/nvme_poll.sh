@@ -88,3 +88,31 @@ test_nvme_poll_refuses_zero_copy_user_copy_and_metadata() {
 	need_nvme 2
 	expect_error 'has metadata' ublk add -t nvme -f "$(nvme_ng 2)" --poll
 }
+
+# set_poll_queues CTRL N: the nvme driver reads poll_queues again when a
+# controller resets, so the refusal needs no second boot.
+set_poll_queues() {
+	echo "$2" >/sys/module/nvme/parameters/poll_queues || return 1
+	echo 1 >/sys/class/nvme/"$1"/reset_controller || return 1
+	wait_until 30 eval "[[ \$(cat /sys/block/$3/queue/io_poll 2>/dev/null) == $4 ]]"
+}
+
+test_nvme_poll_refused_when_the_controller_has_no_poll_queues() {
+	need_poll_queues 0
+	[[ -w /sys/module/nvme/parameters/poll_queues ]] || skip "nvme's poll_queues parameter is not writable"
+	local blk ctrl out rc=0
+	blk=$(basename "$(nvme_blk 0)")
+	ctrl=${blk%n[0-9]*}
+	set_poll_queues "$ctrl" 0 "$blk" 0 || fail "$ctrl kept its poll queues after a reset with poll_queues=0"
+	wait_until 30 test -e "$(nvme_ng 0)" || fail "$(nvme_ng 0) did not come back"
+	expect_error "^ublk: --poll: $blk has no poll queues \(boot with nvme.poll_queues=N\)$" \
+		ublk add -t nvme -f "$(nvme_ng 0)" --poll
+	# What a polled passthrough command does on such a controller (why we
+	# refuse rather than let it run): printed, not asserted.
+	out=$(fio --name=p --filename="$(nvme_ng 0)" --ioengine=io_uring_cmd --cmd_type=nvme \
+		--hipri --rw=randread --bs=4k --size=4M --io_size=1M 2>&1) || rc=$?
+	echo "fio io_uring_cmd --hipri without poll queues: exit $rc"
+	echo "$out" | grep -E 'err=|read:|error' | head -n 3
+	set_poll_queues "$ctrl" 1 "$blk" 1 || fail "$ctrl has no poll queue again after a reset with poll_queues=1"
+	wait_until 30 test -e "$(nvme_ng 0)" || fail "$(nvme_ng 0) did not come back"
+}
