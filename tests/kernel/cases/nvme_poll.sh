@@ -116,3 +116,15 @@ test_nvme_poll_refused_when_the_controller_has_no_poll_queues() {
 	set_poll_queues "$ctrl" 1 "$blk" 1 || fail "$ctrl has no poll queue again after a reset with poll_queues=1"
 	wait_until 30 test -e "$(nvme_ng 0)" || fail "$(nvme_ng 0) did not come back"
 }
+
+# The option is in the state file's spec: the new server polls too.
+test_nvme_poll_restart_under_fio_verify_keeps_polling() {
+	need_poll_queues 0
+	local id
+	id=$(add_dev -t nvme -f "$(nvme_ng 0)" -r --poll)
+	svc_restart_under_fio /dev/ublkb"$id" "$id"
+	ublk list -n "$id" --json | grep -q '"poll": true' || fail "the restarted device lost --poll"
+	grep "ublk-server\[$(server_pid "$id")\].*polled ring IOPOLL" /tmp/ublk-tests-syslog ||
+		fail "the new server has no polled ring"
+	ublk del -n "$id"
+}
