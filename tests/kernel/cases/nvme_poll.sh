@@ -120,6 +120,10 @@ test_nvme_poll_refused_when_the_controller_has_no_poll_queues() {
 # The option is in the state file's spec: the new server polls too.
 test_nvme_poll_restart_under_fio_verify_keeps_polling() {
 	need_poll_queues 0
+	# Without QUIESCE (6.12) restart ends the old server with commands in
+	# flight; the teardown of its IOPOLL ring then spins in a kernel worker
+	# (soft lockup, seen on 6.12.107) and the guest never recovers.
+	rec_has QUIESCE || skip "restarting a polled device without QUIESCE hangs the kernel (6.12 soft lockup in the IOPOLL ring's teardown)"
 	local id
 	id=$(add_dev -t nvme -f "$(nvme_ng 0)" -r --poll)
 	svc_restart_under_fio /dev/ublkb"$id" "$id"
