@@ -8,6 +8,11 @@ Result<int> QueueContext::AddFile(int fd) {
   int slot = next_file_;
   int ret = io_uring_register_files_update(ring_, slot, &fd, 1);
   if (ret < 0) return SysError(-ret, "registering a backend file");
+  if (poll_ring_ != nullptr) {
+    ret = io_uring_register_files_update(poll_ring_, slot, &fd, 1);
+    if (ret < 0)
+      return SysError(-ret, "registering a backend file on the polled ring");
+  }
   ++next_file_;
   return slot;
 }

@@ -6,7 +6,8 @@ std::string SetupFlagNames(unsigned flags) {
   static constexpr struct {
     unsigned flag;
     const char* name;
-  } kNames[] = {{IORING_SETUP_SQE128, "SQE128"},
+  } kNames[] = {{IORING_SETUP_IOPOLL, "IOPOLL"},
+                {IORING_SETUP_SQE128, "SQE128"},
                 {IORING_SETUP_CQE32, "CQE32"},
                 {IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"},
                 {IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER"},
@@ -26,6 +27,7 @@ Result<Ring> Ring::Create(const RingOptions& options) {
   unsigned base = 0;
   if (options.big_sqe) base |= IORING_SETUP_SQE128;
   if (options.big_cqe) base |= IORING_SETUP_CQE32;
+  if (options.iopoll) base |= IORING_SETUP_IOPOLL;
   // Newest first; an older kernel rejects unknown flags with EINVAL.
   const unsigned tries[] = {
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |

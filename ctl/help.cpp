@@ -136,6 +136,8 @@ constexpr std::string_view kExamples[] = {
     "--read-only\n",
     "  sudo ublk add -t nvme -f /dev/ng0n1 -q 2 -z\n",
     "  sudo ublk add -t nvme -f /dev/ng0n1 --read-only\n",
+    "  sudo ublk add -t nvme -f /dev/ng0n1 --poll   # the controller's poll "
+    "queues\n",
     "  sudo ublk add -t loop -f disk.img -r        # survives its server's "
     "death\n",
 };

@@ -76,6 +76,12 @@ Row::Zones ZonesOf(ControlDevice& control, uint32_t id) {
   return z;
 }
 
+// nvme --poll: the backend's commands go to the controller's poll queues.
+bool Polled(const DeviceSpec& spec) {
+  const OptionValue* v = spec.options.Find("poll");
+  return v != nullptr && std::holds_alternative<bool>(*v) && std::get<bool>(*v);
+}
+
 nlohmann::json Describe(const Row& row) {
   const abi::DevInfo& info = row.info;
   nlohmann::json j = {{"dev_id", info.dev_id},
@@ -93,6 +99,7 @@ nlohmann::json Describe(const Row& row) {
     j["name"] = row.state->spec.name;
     j["size"] = row.state->size_bytes;
     j["data_path"] = row.state->data_path;
+    j["poll"] = Polled(row.state->spec);
     j["spec"] = SpecToJson(row.state->spec);
   } else {
     j["type"] = nullptr;
@@ -162,8 +169,9 @@ void PrintDevice(ControlDevice& control, const Row& r) {
   if (!st->spec.file.empty()) target["backing_file"] = st->spec.file;
   std::printf("\ttarget %s\n", DumpJson(target).c_str());
   std::printf("\tname %s\n", st->spec.name.empty() ? "-" : st->spec.name.c_str());
-  std::printf("\tdata path %s, recovery %s, size %s, %s\n",
-              st->data_path.c_str(), RecoveryName(RecoveryOfDevice(info.flags)),
+  std::printf("\tdata path %s%s, recovery %s, size %s, %s\n",
+              st->data_path.c_str(),
+              Polled(st->spec) ? ", polled backend I/O" : "", RecoveryName(RecoveryOfDevice(info.flags)),
               FormatSize(st->size_bytes).c_str(),
               ("/dev/ublkb" + std::to_string(info.dev_id)).c_str());
   if (r.integrity.metadata_size != 0)

@@ -53,15 +53,18 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
     log::Info(
         "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "
         "hand, {} tags aborted, {} errors, {} rejected descriptors, {} "
-        "failed copies, {} from shared memory",
+        "failed copies, {} from shared memory, {} polled completions in {} "
+        "polling passes",
         config_.dev_id, config_.id, requests_served_, wakeups_,
         registered_by_hand_, ledger_.aborted(), ledger_.unexpected(),
-        rejected_, copy_failures_, shmem_served_);
+        rejected_, copy_failures_, shmem_served_, polled_completions_,
+        polling_passes_);
   }
   // Release the ring (cancelling anything still parked) before telling the
   // main thread we are gone.
   target_queue_.reset();
   context_.reset();
+  poll_ring_.reset();
   ring_.reset();
   if (config_.exit_notify_fd >= 0) {
     uint64_t one = 1;
@@ -132,6 +135,11 @@ Result<void> Queue::Setup() {
   if (!descs) return descs.error();
   descs_ = std::move(*descs);
 
+  if (config_.ring_needs.polled && !KernelCopies(config_.data_path))
+    return Invalid(std::string("--poll works only in copy mode, not with "
+                               "data path ") +
+                   DataPathName(config_.data_path));
+  std::vector<iovec> iov;  // the fixed buffers, for the polled ring too
   if (HasTagBuffers(config_.data_path)) {
     auto bufs = Mmap::Map(size_t{config_.depth} * config_.max_io_bytes,
                           PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -139,7 +147,7 @@ Result<void> Queue::Setup() {
     if (!bufs) return bufs.error();
     buffers_ = std::move(*bufs);
     if (config_.register_buffers) {
-      std::vector<iovec> iov(config_.depth);
+      iov.resize(config_.depth);
       for (uint16_t t = 0; t < config_.depth; ++t)
         iov[t] = {static_cast<char*>(buffers_.data()) +
                       size_t{t} * config_.max_io_bytes,
@@ -173,9 +181,11 @@ Result<void> Queue::Setup() {
     }
   }
 
+  if (config_.ring_needs.polled) UBLK_RETURN_IF_ERROR(SetupPollRing(iov));
   unsigned sqe_bytes = config_.ring_needs.big_sqe ? 128 : 64;
   context_ = std::make_unique<QueueContext>(
-      r, config_.id, config_.depth, sqe_bytes, config_.ring_needs.sqes_per_io);
+      r, config_.id, config_.depth, sqe_bytes, config_.ring_needs.sqes_per_io,
+      poll_ring_ ? poll_ring_->get() : nullptr);
   auto tq = target_.OpenQueue(*context_);
   if (!tq) return tq.error();
   target_queue_ = std::move(*tq);
@@ -193,6 +203,34 @@ Result<void> Queue::Setup() {
       return Invalid("no SQE for FETCH_REQ");
   ret = io_uring_submit(r);
   if (ret < 0) return SysError(-ret, "submitting FETCH_REQ");
+  return {};
+}
+
+Result<void> Queue::SetupPollRing(const std::vector<iovec>& buffers) {
+  unsigned entries = 2;
+  while (entries < config_.depth * config_.ring_needs.sqes_per_io) entries <<= 1;
+  auto ring = Ring::Create({.entries = entries,
+                            .big_sqe = config_.ring_needs.big_sqe,
+                            .big_cqe = config_.ring_needs.big_cqe,
+                            .owned_by_thread = true,
+                            .iopoll = true});
+  if (!ring) return ring.error().Wrap("the polled ring");
+  poll_ring_ = std::make_unique<Ring>(std::move(*ring));
+  io_uring* p = poll_ring_->get();
+  (void)io_uring_register_ring_fd(p);
+  // The same file table layout (QueueContext::AddFile fills both) and the
+  // same fixed buffers at the same indexes: a target's SQE reads alike on
+  // either ring. Slot kCharFileSlot stays empty: /dev/ublkcN takes no
+  // polled I/O.
+  int ret = io_uring_register_files_sparse(p, kFileSlots);
+  if (ret < 0) return SysError(-ret, "registering the polled ring's file table");
+  if (!buffers.empty()) {
+    ret = io_uring_register_buffers(p, buffers.data(), buffers.size());
+    if (ret < 0)
+      return SysError(-ret, "registering per-tag buffers on the polled ring");
+  }
+  log::Info("dev {} queue {}: polled ring {}", config_.dev_id, config_.id,
+            SetupFlagNames(poll_ring_->setup_flags()));
   return {};
 }
 
@@ -260,26 +298,71 @@ bool Queue::QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept {
 }
 
 void Queue::Serve() noexcept {
-  io_uring* r = ring_->get();
-  while (true) {
-    int ret = io_uring_submit_and_wait(r, 1);
-    if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
-        ret != -ETIME) {
-      log::Error("dev {} queue {}: io_uring_enter: {}", config_.dev_id,
-                 config_.id, std::strerror(-ret));
-      return;
-    }
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(r, head, cqe) {
-      HandleCqe(cqe);
-      ++seen;
-    }
-    io_uring_cq_advance(r, seen);
+  while (Pass()) {
     ++wakeups_;
     if (ledger_.Drained(stop_requested_)) return;
   }
+}
+
+namespace {
+
+bool EnterFailed(int ret) {
+  return ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
+         ret != -ETIME;
+}
+
+}  // namespace
+
+bool Queue::Pass() noexcept {
+  io_uring* r = ring_->get();
+  if (poll_ring_) polled_in_flight_ += context_->TakePolledSubmitted();
+  if (polled_in_flight_ == 0) {
+    // Nothing to poll for: sleep until the kernel hands us something.
+    int ret = io_uring_submit_and_wait(r, 1);
+    if (EnterFailed(ret)) {
+      log::Error("dev {} queue {}: io_uring_enter: {}", config_.dev_id,
+                 config_.id, std::strerror(-ret));
+      return false;
+    }
+    Reap(r);
+    return true;
+  }
+  // Backend I/O in flight on the polled ring: submit what was queued there
+  // and poll once (GETEVENTS with no minimum completes what the poll
+  // queues have and returns), then submit to the ublk ring and run its
+  // deferred work without waiting, so new requests and the commits keep
+  // moving while we poll.
+  ++polling_passes_;
+  io_uring* p = poll_ring_->get();
+  int ret = io_uring_submit_and_get_events(p);
+  if (EnterFailed(ret)) {
+    log::Error("dev {} queue {}: io_uring_enter on the polled ring: {}",
+               config_.dev_id, config_.id, std::strerror(-ret));
+    return false;
+  }
+  const unsigned polled = Reap(p);
+  polled_in_flight_ -= polled;
+  polled_completions_ += polled;
+  ret = io_uring_submit_and_get_events(r);
+  if (EnterFailed(ret)) {
+    log::Error("dev {} queue {}: io_uring_enter: {}", config_.dev_id,
+               config_.id, std::strerror(-ret));
+    return false;
+  }
+  Reap(r);
+  return true;
+}
+
+unsigned Queue::Reap(io_uring* ring) noexcept {
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(ring, head, cqe) {
+    HandleCqe(cqe);
+    ++seen;
+  }
+  io_uring_cq_advance(ring, seen);
+  return seen;
 }
 
 void Queue::HandleCqe(const io_uring_cqe* cqe) noexcept {

@@ -11,6 +11,13 @@
 // a batch of completions; a new request goes to the target; a finished one
 // goes back with COMMIT_AND_FETCH_REQ, which also re-parks the tag.
 //
+// With a polled backend (RingNeeds::polled) the thread owns a second ring,
+// created with IORING_SETUP_IOPOLL, for the target's I/O. While any of it
+// is in flight the thread never sleeps: each pass submits both rings, polls
+// the polled one once (io_uring_enter with GETEVENTS and no minimum) and
+// looks at the ublk ring without waiting; with nothing in flight there it
+// sleeps on the ublk ring as without polling.
+//
 // Every tag is always in one of three places (TagLedger): parked in the
 // kernel, in the target (backend I/O in flight), or aborted by the kernel
 // (-ENODEV on stop, delete or ring exit). The thread exits once every tag is
@@ -96,6 +103,9 @@ class Queue {
   };
 
   Result<void> Setup();
+  Result<void> SetupPollRing(const std::vector<iovec>& buffers);
+  bool Pass() noexcept;
+  unsigned Reap(io_uring* ring) noexcept;
   void Serve() noexcept;
   void HandleCqe(const io_uring_cqe* cqe) noexcept;
   void OnFetchDone(uint16_t tag, int res) noexcept;
@@ -123,6 +133,7 @@ class Queue {
 
   // Acquired on the queue thread, in this order; released in reverse.
   std::unique_ptr<Ring> ring_;
+  std::unique_ptr<Ring> poll_ring_;  // RingNeeds::polled only
   Mmap descs_;
   Mmap buffers_;
   Mmap meta_buffers_;  // INTEGRITY: one per tag, MetaBytes(max_io_bytes)
@@ -139,6 +150,9 @@ class Queue {
   uint64_t rejected_ = 0;  // descriptors that failed CheckIoDesc
   uint64_t copy_failures_ = 0;  // user copy: short or failed transfers
   uint64_t shmem_served_ = 0;   // SHMEM_ZC: served from the shared memory
+  uint64_t polled_in_flight_ = 0;   // SQEs on the polled ring not reaped
+  uint64_t polled_completions_ = 0;  // statistics: reaped from it
+  uint64_t polling_passes_ = 0;      // ... in passes that did not sleep
   bool stop_requested_ = false;
 };
 

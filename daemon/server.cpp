@@ -222,12 +222,19 @@ Result<void> Server::AddDevice() {
     return Invalid(IntegrityWhat(spec_.file, geometry) +
                    " and is zoned: zoned namespaces with metadata are not "
                    "served");
+  // A polled backend needs the per-tag buffers on both of a queue's rings:
+  // copy mode where zero copy would be the default (the target refused an
+  // explicit -z).
+  DeviceSpec wanted_spec = spec_;
+  if (target_->ring_needs().polled && wanted_spec.zero_copy == ZeroCopy::kBest)
+    wanted_spec.zero_copy = ZeroCopy::kOff;
   auto choice =
       geometry.zoned.zone_sectors != 0
           ? ChooseZonedFlags(control_->features(), spec_,
                              spec_.file + " is a zoned namespace")
       : geometry.integrity.metadata_size == 0
-          ? ChooseFlags(control_->features(), target_->data_access(), spec_)
+          ? ChooseFlags(control_->features(), target_->data_access(),
+                        wanted_spec)
           : ChooseIntegrityFlags(control_->features(), spec_,
                                  IntegrityWhat(spec_.file, geometry));
   if (!choice) return choice.error();
@@ -363,6 +370,7 @@ nlohmann::json Server::Report() const {
           {"size", size_bytes_},
           {"max_io_bytes", info.max_io_buf_bytes},
           {"data_path", DataPathName(data_path_)},
+          {"poll", target_->ring_needs().polled},
           {"integrity", IntegrityFormatName(target_->Geometry().integrity)},
           {"features", FeatureNames(info.flags)},
           {"recovery", RecoveryName(RecoveryOfDevice(info.flags))},

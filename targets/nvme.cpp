@@ -9,6 +9,7 @@
 #include "nvme_pi.h"
 #include "nvme_probe.h"
 #include "nvme_zoned.h"
+#include "option_table.h"
 #include "ublk/abi.h"
 #include "ublk/log.h"
 
@@ -266,8 +267,8 @@ class NvmeQueue final : public TargetQueue {
 
 class NvmeTarget final : public Target {
  public:
-  NvmeTarget(NvmeNamespace ns, Fd fd, uint64_t size)
-      : ns_(std::move(ns)), fd_(std::move(fd)), size_(size) {
+  NvmeTarget(NvmeNamespace ns, Fd fd, uint64_t size, bool poll)
+      : ns_(std::move(ns)), fd_(std::move(fd)), size_(size), poll_(poll) {
     if (ns_.zones.zone_blocks != 0) {
       zones_ = nvme::MakeZoneMap(ns_.lba_shift, ns_.zones.zone_blocks,
                                  ns_.blocks);
@@ -341,7 +342,8 @@ class NvmeTarget final : public Target {
     return {};
   }
   RingNeeds ring_needs() const override {
-    return {.big_sqe = true, .big_cqe = true, .sqes_per_io = 1};
+    return {.big_sqe = true, .big_cqe = true, .sqes_per_io = 1,
+            .polled = poll_};
   }
   Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) override {
     auto slot = q.AddFile(fd_.get());
@@ -354,7 +356,36 @@ class NvmeTarget final : public Target {
   Fd fd_;
   uint64_t size_;
   nvme::ZoneMap zones_;  // zones 0: not zoned
+  bool poll_;
 };
+
+// --poll needs poll queues, and the per-tag buffers, which both rings of a
+// queue register (zero copy registers a request's pages in the ublk ring's
+// table only; user copy links its copy to the command on one ring).
+Result<void> CheckPoll(const NvmeNamespace& ns, const DeviceSpec& spec) {
+  if (!ns.poll_queues)
+    return Invalid("--poll: " + ns.block_name +
+                   " has no poll queues (boot with nvme.poll_queues=N)");
+  if (spec.zero_copy == ZeroCopy::kAuto ||
+      spec.zero_copy == ZeroCopy::kExplicit)
+    return Invalid(
+        "--poll cannot go with zero copy (-z): the request's pages are "
+        "registered in the ublk ring's buffer table, which the polled ring "
+        "cannot use");
+  if (spec.user_copy || spec.need_get_data || spec.shmem_zc)
+    return Invalid(
+        "--poll works only in plain copy mode, not with --usercopy, -g or "
+        "--shmem_zc");
+  if (ns.zones.zone_blocks != 0)
+    return Invalid("--poll: " + ns.char_path +
+                   " is zoned, which is served by user copy, and --poll "
+                   "works only in copy mode");
+  if (ns.pi.ms != 0)
+    return Invalid("--poll: " + ns.char_path +
+                   " has metadata, which moves by user copy, and --poll works "
+                   "only in copy mode");
+  return {};
+}
 
 }  // namespace
 
@@ -377,14 +408,17 @@ Result<std::unique_ptr<Target>> CreateNvmeTarget(const DeviceSpec& spec) {
   if (size % (1u << ns->lba_shift) != 0)
     return Invalid("--size must be a multiple of the namespace's " +
                    std::to_string(1u << ns->lba_shift) + "-byte blocks");
+  const bool poll = FlagOption(kNvmeOptions, spec.options, "poll");
+  if (poll) UBLK_RETURN_IF_ERROR(CheckPoll(*ns, spec));
   log::Info(
       "nvme: {} nsid {} lba {} blocks {} max io {} vwc {} wz {} dsm {} "
-      "integrity {} zone blocks {}{}",
+      "integrity {} zone blocks {}{}{}",
       ns->char_path, ns->nsid, 1u << ns->lba_shift, ns->blocks,
       ns->max_io_bytes, ns->volatile_cache, ns->write_zeroes, ns->deallocate,
       IntegrityFormatName(nvme::ProfileFor(ns->pi)), ns->zones.zone_blocks,
-      ns->read_only ? " read-only" : "");
-  return std::unique_ptr<Target>(new NvmeTarget(std::move(*ns), std::move(fd), size));
+      ns->read_only ? " read-only" : "", poll ? " polled" : "");
+  return std::unique_ptr<Target>(
+      new NvmeTarget(std::move(*ns), std::move(fd), size, poll));
 }
 
 }  // namespace ublk

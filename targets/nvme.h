@@ -13,15 +13,30 @@
 // REPORT_ZONES -> Zone Management Receive, the zone ops -> Zone Management
 // Send, ZONE_APPEND -> Zone Append, sectors remapped when the zone size is
 // not a power of two.
+//
+// --poll sends the commands on a second ring of the queue, created with
+// IORING_SETUP_IOPOLL, so they go to the controller's poll queues and
+// complete by polling instead of interrupts (RingNeeds::polled). Copy mode
+// only; refused where the controller has no poll queues.
 #pragma once
 
 #include <memory>
+
+#include "ublk/target_options.h"
 
 #include "ublk/result.h"
 #include "ublk/spec.h"
 #include "ublk/target.h"
 
 namespace ublk {
+
+inline constexpr TargetOptionDef kNvmeOptions[] = {
+    {.name = "poll",
+     .kind = OptionKind::kFlag,
+     .help = "send the NVMe commands on a polled ring (IOPOLL) to the\n"
+             "controller's poll queues (boot with nvme.poll_queues=N);\n"
+             "copy mode only: not with -z, --usercopy or a namespace\n"
+             "with metadata"}};
 
 Result<std::unique_ptr<Target>> CreateNvmeTarget(const DeviceSpec& spec);
 

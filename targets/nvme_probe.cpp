@@ -223,6 +223,8 @@ Result<NvmeNamespace> OpenNvmeNamespace(const std::string& path,
       static_cast<uint32_t>(ReadSysfsNumber(queue + "max_segments", 0));
   ns.max_segment_size =
       static_cast<uint32_t>(ReadSysfsNumber(queue + "max_segment_size", 0));
+  ns.poll_queues = ReadSysfsNumber(queue + "io_poll", 0) != 0;
+  ns.block_name = block;
   if (zoned) UBLK_RETURN_IF_ERROR(DescribeZones(opened->get(), format, &ns));
   *fd = std::move(*opened);
   return ns;

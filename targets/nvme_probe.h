@@ -45,6 +45,8 @@ struct NvmeNamespace {
     uint32_t max_active = 0;
     uint32_t append_bytes = 0;    // zone append limit (ZASL, MDTS)
   } zones;
+  bool poll_queues = false;  // queue/io_poll: the controller has poll queues
+  std::string block_name;    // nvmeXnY, for messages
 };
 
 // "nvme0n1" -> "ng0n1"; "" when name is not a namespace block device.

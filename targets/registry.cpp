@@ -13,7 +13,7 @@ constexpr TargetType kTypes[] = {
      /*takes_read_only=*/false, {}, &CreateNullTarget},
     {"nvme", "an NVMe namespace (-f /dev/ngXnY) through io_uring passthrough",
      DataAccess::kBuffer, FileUse::kRequired, "-f /dev/ngXnY (or /dev/nvmeXnY)",
-     true, true, {},
+     true, true, kNvmeOptions,
      &CreateNvmeTarget},
     {"loop", "a regular file or block device (-f PATH), like the kernel's loop",
      DataAccess::kBuffer, FileUse::kRequired, "a backing file: -f PATH", true,

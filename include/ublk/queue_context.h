@@ -27,6 +27,13 @@
 // comes back as UserOp::kCopy. A request with integrity data has a second
 // read, of its integrity buffer, linked between the data's and the
 // target's SQEs (CopyKind tells the completions apart).
+//
+// With a polled backend (RingNeeds::polled) every SQE the target asks for
+// comes from the queue's second ring, created with IORING_SETUP_IOPOLL;
+// its completions reach the target the same way. Chains and copies are
+// then never opened (the queue refuses those data paths), since links
+// cannot cross rings. The queue counts what is in flight there
+// (polled_submitted) to know whether it may sleep.
 #pragma once
 
 #include <liburing.h>
@@ -58,9 +65,13 @@ class QueueContext {
   // `ring` is borrowed and outlives the context; `sqe_bytes` is its SQE size
   // (64 or 128); `sqes_per_io` is how many SQEs the target may ask for in
   // one call (RingNeeds::sqes_per_io; 0 counts as 1).
+  // `poll_ring`, when not null, is the polled backend ring (borrowed too,
+  // 128-byte SQEs like `ring`'s when sqe_bytes says so).
   QueueContext(io_uring* ring, uint16_t queue_id, uint16_t depth,
-               unsigned sqe_bytes, unsigned sqes_per_io)
+               unsigned sqe_bytes, unsigned sqes_per_io,
+               io_uring* poll_ring = nullptr)
       : ring_(ring),
+        poll_ring_(poll_ring),
         id_(queue_id),
         depth_(depth),
         sqe_bytes_(sqe_bytes),
@@ -77,6 +88,7 @@ class QueueContext {
   // when a target asks for more than sqes_per_io SQEs and the ring has no
   // room left for them without a flush (that would split the chain).
   io_uring_sqe* GetSqe(uint16_t tag, uint16_t target_data) noexcept {
+    if (poll_ring_ != nullptr) return PolledSqe(tag, target_data);
     const bool in_call = call_.open && tag == call_.tag;
     const bool chained = in_call && call_.chained;
     if (in_call && call_.sqes == 0) {
@@ -190,10 +202,19 @@ class QueueContext {
     return sent;
   }
 
-  // Setup only: puts fd into the ring's file table and returns its index
-  // (use with IOSQE_FIXED_FILE). The fd must stay open while the queue runs.
-  // Fails once the table's kFileSlots are taken.
+  // Setup only: puts fd into the ring's file table (and the polled ring's,
+  // at the same index) and returns its index (use with IOSQE_FIXED_FILE).
+  // The fd must stay open while the queue runs. Fails once the table's
+  // kFileSlots are taken.
   Result<int> AddFile(int fd);
+
+  // Queue only: SQEs handed out on the polled ring since the last call,
+  // each of which posts one completion there.
+  unsigned TakePolledSubmitted() noexcept {
+    const unsigned n = polled_submitted_;
+    polled_submitted_ = 0;
+    return n;
+  }
 
  private:
   // The target call between BeginIo/BeginChain and EndIo.
@@ -216,6 +237,18 @@ class QueueContext {
 
   bool Flush() noexcept { return io_uring_submit(ring_) >= 0; }
 
+  io_uring_sqe* PolledSqe(uint16_t tag, uint16_t target_data) noexcept {
+    if (io_uring_sq_space_left(poll_ring_) == 0 &&
+        io_uring_submit(poll_ring_) < 0)
+      return nullptr;
+    io_uring_sqe* sqe = io_uring_get_sqe(poll_ring_);
+    if (sqe == nullptr) return nullptr;
+    std::memset(sqe, 0, sqe_bytes_);
+    sqe->user_data = EncodeUserData({tag, UserOp::kTarget, target_data, id_});
+    ++polled_submitted_;
+    return sqe;
+  }
+
   // Callers have made sure the submission queue has room.
   io_uring_sqe* ZeroedSqe() noexcept {
     io_uring_sqe* sqe = io_uring_get_sqe(ring_);
@@ -224,6 +257,8 @@ class QueueContext {
   }
 
   io_uring* ring_;
+  io_uring* poll_ring_;
+  unsigned polled_submitted_ = 0;
   uint16_t id_;
   uint16_t depth_;
   unsigned sqe_bytes_;

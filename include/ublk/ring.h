@@ -23,6 +23,11 @@ struct RingOptions {
   // SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN, each dropped again when the
   // kernel predates it (6.1 / 6.0 / 5.19).
   bool owned_by_thread = false;
+  // IORING_SETUP_IOPOLL: completions are found by polling the device's
+  // poll queues inside io_uring_enter(GETEVENTS), never by interrupt. Only
+  // files with an iopoll handler take I/O on such a ring (NVMe's char
+  // device does; /dev/ublkcN does not).
+  bool iopoll = false;
 };
 
 // Names of the setup flags Create may ask for, in `flags` ("SQE128

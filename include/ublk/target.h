@@ -76,6 +76,13 @@ struct RingNeeds {
   bool big_sqe = false;  // 128-byte SQEs (NVMe passthrough)
   bool big_cqe = false;  // 32-byte CQEs
   unsigned sqes_per_io = 1;  // backend SQEs one request may need at once
+  // The backend's SQEs go to a second, polled ring (IORING_SETUP_IOPOLL)
+  // of the queue, with the same fixed files and per-tag buffers; the ublk
+  // commands stay on the queue's own ring. Only with a data path whose
+  // buffers are the per-tag ones (copy mode): a zero-copy request's pages
+  // are registered in the ublk ring's table, which the polled ring cannot
+  // see, and user copy links its copy to the backend I/O on one ring.
+  bool polled = false;
 };
 
 // One ublk request as handed to the target. Valid until it is finished.

@@ -344,5 +344,17 @@ TEST(Options, ControlCharactersInArgumentsAreEscapedInErrors) {
   EXPECT_EQ(r.error().message().find('\x1b'), std::string::npos);
 }
 
+TEST(Options, PollIsAnNvmeFlagOnly) {
+  auto r = Parse({"add", "-t", "nvme", "-f", "/dev/ng0n1", "--poll"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  const OptionValue* poll = std::get<AddCommand>(*r).spec.options.Find("poll");
+  ASSERT_NE(poll, nullptr);
+  EXPECT_TRUE(std::get<bool>(*poll));
+  EXPECT_EQ(ErrorOf({"add", "-t", "loop", "-f", "/img", "--poll"}),
+            "--poll: not an option of the loop target");
+  EXPECT_EQ(ErrorOf({"add", "-t", "null", "--poll"}),
+            "--poll: not an option of the null target");
+}
+
 }  // namespace
 }  // namespace ublk
