@@ -131,18 +131,19 @@ test_nvme_zoned_refuses_other_data_paths() {
 
 # btrfs is the kernel's user of zone append (REQ_OP_ZONE_APPEND): a zoned
 # btrfs written and scrubbed through the device exercises it.
-test_nvme_zoned_btrfs_writes_through_zone_append() {
-	need_nvme 3
-	need_zoned
-	[[ -e /lib/modules-extra/btrfs.ko ]] || skip "no btrfs module for kernel $(uname -r) (the 7.2 folder's modules-extra has it)"
+# zoned_btrfs_round_trip N: btrfs -O zoned (the kernel's user of zone
+# append) on a ublk device over namespace N: a file survives a remount and
+# scrub finds nothing.
+zoned_btrfs_round_trip() {
 	local id dev m
+	[[ -e /lib/modules-extra/btrfs.ko ]] || skip "no btrfs module for kernel $(uname -r) (the 7.2 folder's modules-extra has it)"
 	if [[ ! -d /sys/module/btrfs ]]; then
 		for m in xor raid6_pq libblake2b btrfs; do
 			[[ -d /sys/module/$m || ! -e /lib/modules-extra/$m.ko ]] || insmod /lib/modules-extra/$m.ko ||
 				fail "insmod $m"
 		done
 	fi
-	id=$(add_dev -t nvme -f "$(nvme_ng 3)")
+	id=$(add_dev -t nvme -f "$(nvme_ng "$1")")
 	dev=/dev/ublkb$id
 	blkzone reset "$dev"
 	mkfs.btrfs -f -q -O zoned -d single -m single "$dev" || fail "mkfs.btrfs -O zoned"
@@ -157,4 +158,27 @@ test_nvme_zoned_btrfs_writes_through_zone_append() {
 	umount /mnt/zbtrfs
 	rm -f /tmp/zfile
 	ublk del -n "$id"
+}
+
+test_nvme_zoned_btrfs_writes_through_zone_append() {
+	need_nvme 3
+	need_zoned
+	zoned_btrfs_round_trip 3
+}
+
+# The namespace with 96 MiB zones: the kernel's NVMe driver gives it no
+# usable block device (size 0, or none); through ublk it carries a file
+# system.
+test_nvme_zoned_btrfs_on_the_namespace_the_block_driver_leaves_at_size_0() {
+	need_nvme 4
+	need_zoned
+	local blk
+	blk=$(nvme_blk 4)
+	if [[ -b $blk ]]; then
+		[[ $(blockdev --getsize64 "$blk") == 0 ]] || fail "$blk is usable here (size $(blockdev --getsize64 "$blk"))"
+		echo "$blk: size 0"
+	else
+		echo "the kernel made no block device for the namespace ($blk)"
+	fi
+	zoned_btrfs_round_trip 4
 }
