@@ -91,6 +91,7 @@ test_a_killed_server_is_restarted_and_recovers_under_the_mount() {
 	new=$(server_pid)
 	ublk list -n "$(dev_id)" --json | grep -q '"state": "LIVE"' || fail "device not LIVE after the restart"
 	mountpoint -q "$mnt" || fail "$mnt unmounted"
+	[[ $(data_sums) == "$(cat "$state/sums")" ]] || fail "data changed across the kill"
 	echo after-kill >>"$mnt/small"
 	sync
 	[[ $(tail -n1 "$mnt/small") == after-kill ]] || fail "cannot write after the recovery"
