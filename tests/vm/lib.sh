@@ -24,3 +24,17 @@ vm_default_kernel() {
 		"$vm_dir/fetch-kernel.sh" "$vm_cache/ublk-test-kernels"
 	fi
 }
+
+# vm_scratch: a scratch folder $tmp, removed at exit together with the qemu
+# process whose pid the caller keeps in $qemu_pid.
+vm_scratch() {
+	tmp=$(mktemp -d)
+	qemu_pid=''
+	trap vm_scratch_cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+}
+# shellcheck disable=SC2317 # run by the EXIT trap
+vm_scratch_cleanup() {
+	if [[ -n $qemu_pid ]]; then kill "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}

@@ -62,15 +62,7 @@ qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not found (inst
 [[ -n $kdir ]] || kdir=$(vm_default_kernel) || die "no test kernel"
 [[ -f $kdir/vmlinuz ]] || die "no vmlinuz in $kdir"
 
-tmp=$(mktemp -d)
-qemu_pid=''
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-	if [[ -n $qemu_pid ]]; then kill "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+vm_scratch
 
 # The initramfs, rebuilt only when something that goes into it changed.
 initramfs_key() {

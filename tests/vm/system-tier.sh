@@ -64,15 +64,7 @@ if [[ ! -f $rootfs ]]; then
 	mv "$rootfs.part" "$rootfs"
 fi
 
-tmp=$(mktemp -d)
-qemu_pid=''
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-	if [[ -n $qemu_pid ]]; then kill "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+vm_scratch
 
 # The kernel release the modules were built for.
 release=$(modinfo -F vermagic "$kdir"/modules/ublk_drv.ko* | cut -d' ' -f1)
