@@ -134,9 +134,13 @@ test_nvme_zoned_refuses_other_data_paths() {
 # zoned_btrfs_round_trip N: btrfs -O zoned (the kernel's user of zone
 # append) on a ublk device over namespace N: a file survives a remount and
 # scrub finds nothing.
+need_btrfs() {
+	[[ -e /lib/modules-extra/btrfs.ko ]] || skip "no btrfs module for kernel $(uname -r) (the 7.2 folder's modules-extra has it)"
+}
+
 zoned_btrfs_round_trip() {
 	local id dev m
-	[[ -e /lib/modules-extra/btrfs.ko ]] || skip "no btrfs module for kernel $(uname -r) (the 7.2 folder's modules-extra has it)"
+	need_btrfs
 	if [[ ! -d /sys/module/btrfs ]]; then
 		for m in xor raid6_pq libblake2b btrfs; do
 			[[ -d /sys/module/$m || ! -e /lib/modules-extra/$m.ko ]] || insmod /lib/modules-extra/$m.ko ||
@@ -172,6 +176,7 @@ test_nvme_zoned_btrfs_writes_through_zone_append() {
 test_nvme_zoned_btrfs_on_the_namespace_the_block_driver_leaves_at_size_0() {
 	need_nvme 4
 	need_zoned
+	need_btrfs
 	local blk
 	blk=$(nvme_blk 4)
 	if [[ -b $blk ]]; then
