@@ -100,6 +100,19 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
   return ChooseFlags(kernel_features, access, spec.zero_copy);
 }
 
+namespace {
+
+// The data path SPEC asks for that a user-copy-only device cannot have, or
+// nullptr.
+const char* DataPathBesideUserCopy(const DeviceSpec& spec) {
+  return AsksZeroCopy(spec.zero_copy) ? "zero copy (-z)"
+         : spec.need_get_data         ? "NEED_GET_DATA (-g)"
+         : spec.shmem_zc ? "shared-memory zero copy (--shmem_zc)"
+                         : nullptr;
+}
+
+}  // namespace
+
 Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
                                     const DeviceSpec& spec,
                                     const std::string& what) {
@@ -110,10 +123,7 @@ Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
   if (!(kernel_features & abi::kFUserCopy))
     return Invalid(what + ": UBLK_F_ZONED is served with UBLK_F_USER_COPY, "
                           "which this kernel lacks");
-  const char* other = AsksZeroCopy(spec.zero_copy) ? "zero copy (-z)"
-                      : spec.need_get_data         ? "NEED_GET_DATA (-g)"
-                      : spec.shmem_zc ? "shared-memory zero copy (--shmem_zc)"
-                                      : nullptr;
+  const char* other = DataPathBesideUserCopy(spec);
   if (other != nullptr)
     return Invalid(what + ": a zoned device is served by user copy only, "
                           "not " + other);
@@ -132,10 +142,7 @@ Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
   if (!(kernel_features & abi::kFUserCopy))
     return Invalid(what + ": UBLK_F_INTEGRITY needs UBLK_F_USER_COPY, which "
                           "this kernel lacks");
-  const char* other = AsksZeroCopy(spec.zero_copy) ? "zero copy (-z)"
-                      : spec.need_get_data         ? "NEED_GET_DATA (-g)"
-                      : spec.shmem_zc ? "shared-memory zero copy (--shmem_zc)"
-                                      : nullptr;
+  const char* other = DataPathBesideUserCopy(spec);
   if (other != nullptr)
     return Invalid(what + ": integrity data moves only by user copy "
                           "(UBLK_F_INTEGRITY needs UBLK_F_USER_COPY), not " +
