@@ -306,9 +306,16 @@ void Queue::Serve() noexcept {
 
 namespace {
 
-bool EnterFailed(int ret) {
-  return ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
-         ret != -ETIME;
+// False, with the error logged, when io_uring_enter on RING failed for
+// good (an interrupted or busy enter is retried by the next pass).
+template <typename Config>
+bool Entered(int ret, const Config& config, const char* ring) {
+  if (ret >= 0 || ret == -EINTR || ret == -EAGAIN || ret == -EBUSY ||
+      ret == -ETIME)
+    return true;
+  log::Error("dev {} queue {}: io_uring_enter{}: {}", config.dev_id, config.id,
+             ring, std::strerror(-ret));
+  return false;
 }
 
 }  // namespace
@@ -318,12 +325,7 @@ bool Queue::Pass() noexcept {
   if (poll_ring_) polled_in_flight_ += context_->TakePolledSubmitted();
   if (polled_in_flight_ == 0) {
     // Nothing to poll for: sleep until the kernel hands us something.
-    int ret = io_uring_submit_and_wait(r, 1);
-    if (EnterFailed(ret)) {
-      log::Error("dev {} queue {}: io_uring_enter: {}", config_.dev_id,
-                 config_.id, std::strerror(-ret));
-      return false;
-    }
+    if (!Entered(io_uring_submit_and_wait(r, 1), config_, "")) return false;
     Reap(r);
     return true;
   }
@@ -334,21 +336,13 @@ bool Queue::Pass() noexcept {
   // moving while we poll.
   ++polling_passes_;
   io_uring* p = poll_ring_->get();
-  int ret = io_uring_submit_and_get_events(p);
-  if (EnterFailed(ret)) {
-    log::Error("dev {} queue {}: io_uring_enter on the polled ring: {}",
-               config_.dev_id, config_.id, std::strerror(-ret));
+  if (!Entered(io_uring_submit_and_get_events(p), config_,
+               " on the polled ring"))
     return false;
-  }
   const unsigned polled = Reap(p);
   polled_in_flight_ -= polled;
   polled_completions_ += polled;
-  ret = io_uring_submit_and_get_events(r);
-  if (EnterFailed(ret)) {
-    log::Error("dev {} queue {}: io_uring_enter: {}", config_.dev_id,
-               config_.id, std::strerror(-ret));
-    return false;
-  }
+  if (!Entered(io_uring_submit_and_get_events(r), config_, "")) return false;
   Reap(r);
   return true;
 }
