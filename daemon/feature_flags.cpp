@@ -120,13 +120,25 @@ Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
   if (!(kernel_features & abi::kFZoned))
     return Invalid(what + ": serving it needs the ublk feature UBLK_F_ZONED "
                           "(Linux 6.6 or later), which this kernel lacks");
+  // The kernel serves zoned devices in user copy or zero copy (the commit's
+  // address field carries a zone append's sector): never plain copy.
+  if (spec.need_get_data || spec.shmem_zc)
+    return Invalid(what + ": a zoned device is served by zero copy or user "
+                          "copy, not " +
+                   (spec.need_get_data ? "NEED_GET_DATA (-g)"
+                                       : "shared-memory zero copy (--shmem_zc)"));
+  const bool zero_copy = AsksZeroCopy(spec.zero_copy) ||
+                         (spec.zero_copy == ZeroCopy::kBest && !spec.user_copy &&
+                          (kernel_features & abi::kFAutoBufReg));
+  if (zero_copy) {
+    auto c = ChooseFlags(kernel_features, DataAccess::kBuffer, spec.zero_copy);
+    if (!c) return c.error();
+    c->flags |= abi::kFZoned;
+    return c;
+  }
   if (!(kernel_features & abi::kFUserCopy))
     return Invalid(what + ": UBLK_F_ZONED is served with UBLK_F_USER_COPY, "
                           "which this kernel lacks");
-  const char* other = DataPathBesideUserCopy(spec);
-  if (other != nullptr)
-    return Invalid(what + ": a zoned device is served by user copy only, "
-                          "not " + other);
   return FlagChoice{abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFZoned,
                     DataPath::kUserCopy};
 }

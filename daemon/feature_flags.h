@@ -45,11 +45,11 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
 // buffers to, chosen without being asked. A kernel without INTEGRITY or
 // USER_COPY, or a spec asking for another data path (-z, -g, --shmem_zc),
 // is refused in one line.
-// For a zoned device (`what` names it): ZONED with user copy, the data
-// path it is served with (the kernel wants ZONED with user copy or zero
-// copy; REPORT_ZONES answers go back through /dev/ublkcN). A kernel
-// without ZONED or USER_COPY, or a spec asking for another data path, is
-// refused in one line.
+// For a zoned device (`what` names it): ZONED with zero copy as for any
+// device (-z, or not asked and the kernel has AUTO_BUF_REG), else with user
+// copy (--usercopy, -z off, older kernels); the kernel takes ZONED with
+// nothing else. A kernel without ZONED, zero copy asked of a kernel without
+// it, or -g / --shmem_zc is refused in one line.
 Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
                                     const DeviceSpec& spec,
                                     const std::string& what);

@@ -440,11 +440,13 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
     Finish(tag, -EIO);
     return;
   }
-  // By hand: every request with data in explicit mode, and in auto mode
-  // one whose automatic registration failed (NEED_REG_BUF).
+  // By hand: every request with a buffer in explicit mode (a zoned
+  // device's REPORT_ZONES too), and in auto mode one whose automatic
+  // registration failed (NEED_REG_BUF).
   chains_[tag].by_hand =
-      has_data && (config_.data_path == DataPath::kExplicitReg ||
-                   (req.op_flags & abi::kIoFNeedRegBuf));
+      (has_data || req.op == abi::kOpReportZones) &&
+      (config_.data_path == DataPath::kExplicitReg ||
+       (req.op_flags & abi::kIoFNeedRegBuf));
   if (chains_[tag].by_hand) ++registered_by_hand_;
   chains_[tag].copies_in_pending = 0;
   chains_[tag].copy_failed = chains_[tag].finish_waiting = false;

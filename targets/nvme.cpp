@@ -1,7 +1,6 @@
 #include "nvme.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <vector>
 
@@ -9,6 +8,7 @@
 #include "nvme_pi.h"
 #include "nvme_probe.h"
 #include "nvme_zoned.h"
+#include "nvme_zoned_scratch.h"
 #include "option_table.h"
 #include "ublk/abi.h"
 #include "ublk/log.h"
@@ -19,9 +19,10 @@ namespace {
 class NvmeQueue final : public TargetQueue {
  public:
   NvmeQueue(const NvmeNamespace& ns, const nvme::ZoneMap& zones,
-            int file_slot, uint16_t depth)
+            int file_slot, uint16_t depth, nvme::ZonedScratch scratch)
       : ns_(ns), zones_(zones), slot_(file_slot), ranges_(depth),
-        last_zone_(zones.zones != 0 ? depth : 0) {}
+        scratch_(std::move(scratch)),
+        report_bytes_(zones.zones != 0 ? depth : 0) {}
 
   IoStatus Queue(QueueContext& q, const Request& req) noexcept override {
     // The block layer refuses writes to a read-only device before they get
@@ -75,7 +76,7 @@ class NvmeQueue final : public TargetQueue {
 
   // A zoned namespace: sectors mapped zone by zone (nvme_zoned.h), the
   // zone ops sent as Zone Management Send, REPORT_ZONES as Receive into the
-  // tag's buffer (user copy: the queue writes it to the request).
+  // tag's scratch (nvme_zoned_scratch.h), then into the request's buffer.
   IoStatus QueueZoned(QueueContext& q, const Request& req) noexcept {
     const unsigned shift = ns_.lba_shift;
     if (((req.offset | req.length) & ((1u << shift) - 1)) &&
@@ -88,19 +89,19 @@ class NvmeQueue final : public TargetQueue {
         sector / zones_.zone_sectors * zones_.zone_blocks;
     const uint64_t room_bytes = room << 9;
     const bool fua = ns_.volatile_cache && (req.op_flags & abi::kIoFFua);
-    char* buf = reinterpret_cast<char*>(req.buf_addr);
     nvme::UringCmd cmd;
     switch (req.op) {
       case abi::kOpRead: {
-        // Beyond the zone's capacity (a rounded-up zone's tail) reads
-        // as zeroes.
+        // Beyond the zone's capacity (a rounded-up zone's tail) reads as
+        // zeroes, read from /dev/zero into the request's buffer after the
+        // data (the buffer may be the request's own pages: zero copy).
         const uint32_t have =
             static_cast<uint32_t>(std::min<uint64_t>(room_bytes, req.length));
-        if (have < req.length) std::memset(buf + have, 0, req.length - have);
-        if (have == 0) return IoStatus::Done(static_cast<int>(req.length));
+        if (have == 0) return ReadZeroes(q, req, 0);
         cmd = nvme::BuildReadWrite(false, ns_.nsid, lba, have >> shift,
                                    req.buf_addr, have, false);
-        return Submit(q, req, cmd, true);
+        return Submit(q, req, cmd, true,
+                      have < req.length ? kZeroTail : uint16_t{0});
       }
       case abi::kOpWrite:
       case abi::kOpZoneAppend:
@@ -132,29 +133,47 @@ class NvmeQueue final : public TargetQueue {
       case abi::kOpReportZones: {
         // The kernel wants every zone it asks for (it numbers a second
         // request's zones from 0 again, so a short answer would overwrite
-        // the first ones): short only at the device's end. The NVMe answer
-        // has a 64-byte header, so the zones but the last come into the
-        // buffer of the asked size, the last into the tag's scratch.
-        const uint32_t wanted = req.length / nvme::kZoneReportEntry;
+        // the first ones): short only at the device's end. The answer
+        // comes into the tag's scratch (it has a 64-byte header and
+        // needs translating), then goes to the request's buffer.
+        const uint32_t wanted = std::min(req.length / nvme::kZoneReportEntry,
+                                         scratch_.zones_per_tag);
         if (wanted == 0) return IoStatus::Done(-EIO);
-        if (wanted == 1) return QueueLastZone(q, req, zone_lba);
-        cmd = nvme::BuildZoneMgmtRecv(ns_.nsid, zone_lba, req.buf_addr,
-                                      wanted * nvme::kZoneReportEntry);
-        return Submit(q, req, cmd, true);
+        cmd = nvme::BuildZoneMgmtRecv(
+            ns_.nsid, zone_lba, reinterpret_cast<uintptr_t>(scratch_.For(req.tag)),
+            (wanted + 1) * nvme::kZoneReportEntry);
+        return Submit(q, req, cmd, false, kReportIn);
       }
       default:
         return IoStatus::Done(-EOPNOTSUPP);
     }
   }
 
-  // The last zone of a REPORT_ZONES (the one at `zone_lba`) into the tag's
-  // scratch; its completion has target_data kLastZone.
-  IoStatus QueueLastZone(QueueContext& q, const Request& req,
-                         uint64_t zone_lba) noexcept {
-    nvme::UringCmd cmd = nvme::BuildZoneMgmtRecv(
-        ns_.nsid, zone_lba, reinterpret_cast<uintptr_t>(last_zone_[req.tag].data()),
-        2 * nvme::kZoneReportEntry);
-    return Submit(q, req, cmd, false, kLastZone);
+  // Bytes [from, length) of a READ as zeroes: a read of /dev/zero into the
+  // request's fixed buffer.
+  IoStatus ReadZeroes(QueueContext& q, const Request& req,
+                      uint32_t from) noexcept {
+    io_uring_sqe* sqe = q.GetSqe(req.tag, kZeroesDone);
+    if (sqe == nullptr) return IoStatus::Done(-EIO);
+    io_uring_prep_read_fixed(sqe, scratch_.zero_slot,
+                             reinterpret_cast<void*>(req.buf_addr + from),
+                             req.length - from, 0, req.buf_index);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    return IoStatus::Pending();
+  }
+
+  // A translated zone report, `bytes` of the tag's scratch, into the
+  // request's fixed buffer: a read from the scratch's memfd.
+  IoStatus CopyReport(QueueContext& q, const Request& req,
+                      uint32_t bytes) noexcept {
+    report_bytes_[req.tag] = bytes;
+    io_uring_sqe* sqe = q.GetSqe(req.tag, kReportOut);
+    if (sqe == nullptr) return IoStatus::Done(-EIO);
+    io_uring_prep_read_fixed(sqe, scratch_.report_slot,
+                             reinterpret_cast<void*>(req.buf_addr), bytes,
+                             scratch_.OffsetOf(req.tag), req.buf_index);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    return IoStatus::Pending();
   }
 
   static uint8_t ZoneAction(uint8_t op) noexcept {
@@ -205,6 +224,18 @@ class NvmeQueue final : public TargetQueue {
 
   IoStatus Complete(QueueContext& q, const Request& req,
                     const Completion& c) noexcept override {
+    // The zoned stages that are plain reads (not NVMe commands) end here,
+    // all or nothing.
+    if (c.target_data == kZeroesDone || c.target_data == kReportOut) {
+      const uint32_t want = c.target_data == kReportOut
+                                ? report_bytes_[req.tag]
+                                : req.length - ZeroesFrom(req);
+      if (c.res < 0) return IoStatus::Done(c.res);
+      if (static_cast<uint32_t>(c.res) != want) return IoStatus::Done(-EIO);
+      return IoStatus::Done(c.target_data == kReportOut
+                                ? c.res
+                                : static_cast<int>(req.length));
+    }
     int err = nvme::StatusToErrno(c.res);
     if (err != 0) {
       if (!status_logged_) {  // once per queue: the error path, not traffic
@@ -223,6 +254,9 @@ class NvmeQueue final : public TargetQueue {
                          const Completion& c) noexcept {
     switch (req.op) {
       case abi::kOpRead:
+        if (c.target_data == kZeroTail)
+          return ReadZeroes(q, req, ZeroesFrom(req));
+        return IoStatus::Done(static_cast<int>(req.length));
       case abi::kOpWrite:
         return IoStatus::Done(static_cast<int>(req.length));
       case abi::kOpZoneAppend: {
@@ -232,26 +266,23 @@ class NvmeQueue final : public TargetQueue {
                                   nvme::LbaToSector(zones_, lba));
       }
       case abi::kOpReportZones: {
-        const uint32_t wanted = req.length / nvme::kZoneReportEntry;
-        auto* out = reinterpret_cast<uint8_t*>(req.buf_addr);
-        if (c.target_data == kLastZone) {
-          uint8_t* last = last_zone_[req.tag].data();
-          nvme::TranslateZoneReport(zones_, last, 1, 1);
-          std::memcpy(out + (wanted - 1) * nvme::kZoneReportEntry, last,
-                      nvme::kZoneReportEntry);
-          return IoStatus::Done(static_cast<int>(req.length));
-        }
-        const uint32_t bytes =
-            nvme::TranslateZoneReport(zones_, out, wanted - 1, wanted);
-        if (bytes < req.length) return IoStatus::Done(static_cast<int>(bytes));
-        const uint64_t first = (req.offset >> 9) / zones_.zone_sectors;
-        if (first + wanted - 1 >= zones_.zones)
-          return IoStatus::Done(static_cast<int>(bytes));
-        return QueueLastZone(q, req, (first + wanted - 1) * zones_.zone_blocks);
+        const uint32_t wanted = std::min(req.length / nvme::kZoneReportEntry,
+                                         scratch_.zones_per_tag);
+        return CopyReport(q, req,
+                          nvme::TranslateZoneReport(
+                              zones_, scratch_.For(req.tag), wanted, wanted));
       }
       default:
         return IoStatus::Done(0);
     }
+  }
+
+  // Where a READ's zeroes start: the end of the zone's capacity, or 0 when
+  // the read starts beyond it.
+  uint32_t ZeroesFrom(const Request& req) const noexcept {
+    uint64_t room = 0;
+    (void)nvme::SectorToLba(zones_, req.offset >> 9, &room);
+    return static_cast<uint32_t>(std::min<uint64_t>(room << 9, req.length));
   }
 
  private:
@@ -259,9 +290,13 @@ class NvmeQueue final : public TargetQueue {
   const nvme::ZoneMap& zones_;
   int slot_;
   std::vector<nvme::DsmRange> ranges_;  // one per tag, for DISCARD
-  // One per tag: a REPORT_ZONES' last zone, header included.
-  static constexpr uint16_t kLastZone = 1;
-  std::vector<std::array<uint8_t, 2 * nvme::kZoneReportEntry>> last_zone_;
+  // Stages of a zoned READ and REPORT_ZONES (Completion::target_data).
+  static constexpr uint16_t kZeroTail = 1;    // data read, zeroes follow
+  static constexpr uint16_t kZeroesDone = 2;  // the zeroes are in
+  static constexpr uint16_t kReportIn = 3;    // the answer is in the scratch
+  static constexpr uint16_t kReportOut = 4;   // and in the request's buffer
+  nvme::ZonedScratch scratch_;  // empty for a conventional namespace
+  std::vector<uint32_t> report_bytes_;  // per tag: the report being copied
   bool status_logged_ = false;
 };
 
@@ -348,7 +383,15 @@ class NvmeTarget final : public Target {
   Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) override {
     auto slot = q.AddFile(fd_.get());
     if (!slot) return slot.error();
-    return std::unique_ptr<TargetQueue>(new NvmeQueue(ns_, zones_, *slot, q.depth()));
+    nvme::ZonedScratch scratch;
+    if (zones_.zones != 0) {
+      auto s = nvme::OpenZonedScratch(q, q.depth(), zones_.zones,
+                                      ns_.max_io_bytes);
+      if (!s) return s.error();
+      scratch = std::move(*s);
+    }
+    return std::unique_ptr<TargetQueue>(
+        new NvmeQueue(ns_, zones_, *slot, q.depth(), std::move(scratch)));
   }
 
  private:

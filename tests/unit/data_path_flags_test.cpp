@@ -241,22 +241,38 @@ TEST(DataPathFlags, IntegrityRefusesOtherDataPathsAndOldKernels) {
 namespace ublk {
 namespace {
 
-// A zoned namespace: ZONED and user copy without being asked; other data
-// paths, and a kernel without ZONED, refused in one line.
-TEST(DataPathFlags, ZonedChoosesUserCopyAndRefusesTheRest) {
+// A zoned namespace: ZONED with zero copy where the kernel has it, as any
+// device; with user copy when asked or where it has not; plain copy, -g and
+// a kernel without ZONED refused in one line.
+TEST(DataPathFlags, ZonedTakesZeroCopyOrUserCopyAndRefusesTheRest) {
   const std::string what = "/dev/ng3n1 is a zoned namespace";
   const uint64_t k = kKernel72 | abi::kFZoned;
-  auto c = ChooseZonedFlags(k, Spec(false, false, ZeroCopy::kBest), what);
-  ASSERT_TRUE(c.ok()) << c.error().message();
-  EXPECT_EQ(c->data_path, DataPath::kUserCopy);
-  EXPECT_EQ(c->flags,
-            abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFZoned);
+  auto best = ChooseZonedFlags(k, Spec(false, false, ZeroCopy::kBest), what);
+  ASSERT_TRUE(best.ok()) << best.error().message();
+  EXPECT_EQ(best->data_path, DataPath::kAutoBufReg);
+  EXPECT_EQ(best->flags, abi::kFCmdIoctlEncode | abi::kFSupportZeroCopy |
+                             abi::kFAutoBufReg | abi::kFZoned);
+  auto expl = ChooseZonedFlags(k, Spec(false, false, ZeroCopy::kExplicit), what);
+  ASSERT_TRUE(expl.ok()) << expl.error().message();
+  EXPECT_EQ(expl->data_path, DataPath::kExplicitReg);
+  for (const DeviceSpec& s :
+       {Spec(true, false), Spec(false, false, ZeroCopy::kOff)}) {
+    auto c = ChooseZonedFlags(k, s, what);
+    ASSERT_TRUE(c.ok()) << c.error().message();
+    EXPECT_EQ(c->data_path, DataPath::kUserCopy);
+    EXPECT_EQ(c->flags, abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFZoned);
+  }
+  // A kernel without zero copy (6.12): user copy unless -z is asked.
+  const uint64_t old = k & ~(abi::kFAutoBufReg | abi::kFSupportZeroCopy);
+  auto c612 = ChooseZonedFlags(old, Spec(false, false), what);
+  ASSERT_TRUE(c612.ok()) << c612.error().message();
+  EXPECT_EQ(c612->data_path, DataPath::kUserCopy);
+  ExpectOneLine(ChooseZonedFlags(old, Spec(false, false, ZeroCopy::kAuto), what),
+                "AUTO_BUF_REG");
   ExpectOneLine(ChooseZonedFlags(k & ~abi::kFZoned, Spec(false, false), what),
                 "UBLK_F_ZONED");
-  ExpectOneLine(ChooseZonedFlags(k & ~abi::kFUserCopy, Spec(false, false), what),
+  ExpectOneLine(ChooseZonedFlags(old & ~abi::kFUserCopy, Spec(false, false), what),
                 "UBLK_F_USER_COPY");
-  ExpectOneLine(ChooseZonedFlags(k, Spec(false, false, ZeroCopy::kAuto), what),
-                "user copy only, not zero copy (-z)");
   ExpectOneLine(ChooseZonedFlags(k, Spec(false, true), what),
                 "not NEED_GET_DATA (-g)");
 }

@@ -12,8 +12,9 @@
 #   per 512-byte block (no protection information); 1 GiB zoned (ZNS) namespaces
 #   nvme-ublktest3 with 64 MiB zones (at most 4 open, 6 active) and nvme-ublktest4 with
 #   96 MiB zones (not a power of two: the kernel leaves its block device at size 0);
-#   a 256 MiB nvme-ublktest5 with 8 bytes of metadata holding T10 PI type 1. Their
-#   char devices are /dev/disk/by-id/ng-ublktest0 ... ng-ublktest5. The guest boots
+#   a 256 MiB nvme-ublktest5 with 8 bytes of metadata holding T10 PI type 1, and a
+#   256 MiB nvme-ublktest6 with 16 bytes holding PI type 1 with a 64-bit guard. Their
+#   char devices are /dev/disk/by-id/ng-ublktest0 ... ng-ublktest6. The guest boots
 #   with nvme.poll_queues=1, so the controllers have a polled queue.
 # KDIR defaults as in run.sh. The timeout for the guest is $UBLK_VM_TIMEOUT (default
 # 2700 s: a 2-core host shared with other VMs runs the tier 3x slower).
@@ -80,6 +81,6 @@ exec "$vm_dir/run.sh" --kernel "$kdir" --prefix "$stage" --tests "$tests" --vcpu
 	--nvme 1024 --nvme 1024:4096 --nvme 64:512:8 \
 	--nvme 1024,zoned=true,zoned.zone_size=64M,zoned.max_open=4,zoned.max_active=6 \
 	--nvme 1024,zoned=true,zoned.zone_size=96M \
-	--nvme 256:512:8,pi=1 \
+	--nvme 256:512:8,pi=1 --nvme 256:512:16,pi=1,pif=2 \
 	--append nvme.poll_queues=1 \
 	--timeout "${UBLK_VM_TIMEOUT:-2700}" -- /opt/tests/run.sh

@@ -1,6 +1,8 @@
 # The nvme target on namespaces with metadata (UBLK_F_INTEGRITY, Linux 7.0):
-# ublktest5 (256 MiB, 8 bytes of metadata holding T10 PI type 1) and
-# ublktest2 (64 MiB, 8 bytes of metadata without PI). Helpers from nvme.sh.
+# ublktest5 (256 MiB, 8 bytes of metadata holding T10 PI type 1), ublktest2
+# (64 MiB, 8 bytes of metadata without PI) and ublktest6 (256 MiB, 16 bytes
+# of metadata holding PI type 1 with a 64-bit CRC64 guard). Helpers from
+# nvme.sh and recovery.sh.
 
 need_integrity() {
 	ublk features | grep -qx INTEGRITY ||
@@ -36,6 +38,56 @@ test_nvme_integrity_pi_type1_has_the_namespaces_profile_and_passes_fio_verify() 
 	ublk del -n "$id"
 }
 
+# 16 bytes of metadata, a 64-bit guard (NVMe CRC64) and a 48-bit reference
+# tag: the profile the kernel's driver gives it, checked by the controller.
+test_nvme_integrity_64_bit_guard_pi_has_the_namespaces_profile_and_passes_fio_verify() {
+	need_nvme 6
+	need_integrity
+	local id
+	id=$(add_dev -t nvme -f "$(nvme_ng 6)")
+	same_integrity "$id" 6
+	[[ $(cat /sys/block/ublkb"$id"/integrity/format) == *CRC64* ]] ||
+		fail "format $(cat /sys/block/ublkb"$id"/integrity/format), not a CRC64 one"
+	fio_verify /dev/ublkb"$id" 4k 1
+	fio_verify /dev/ublkb"$id" 128k 2
+	ublk del -n "$id"
+}
+
+# Several queues, --read-only and recovery work on a device with PI as on
+# any other.
+test_nvme_integrity_two_queues_read_only_and_recovery() {
+	need_nvme 5
+	need_integrity
+	local id
+	id=$(add_dev -t nvme -f "$(nvme_ng 5)" -q 2)
+	[[ $(ls /sys/block/ublkb"$id"/mq | wc -l) == 2 ]] || fail "not 2 hardware queues"
+	fio_ok --name=pi2 --filename=/dev/ublkb"$id" --rw=randwrite --bs=8k --iodepth=16 --numjobs=2 \
+		--offset_increment=64M --size=32M --ioengine=io_uring --direct=1 --verify=crc32c \
+		--do_verify=1 --verify_fatal=1 --group_reporting
+	ublk del -n "$id"
+
+	dd if=/dev/urandom of=/tmp/pattern bs=1M count=4 2>/dev/null
+	id=$(add_dev -t nvme -f "$(nvme_ng 5)" -r)
+	dd if=/tmp/pattern of=/dev/ublkb"$id" bs=64k oflag=direct status=none || fail "write"
+	rec_kill "$id"
+	rec_recover "$id"
+	same_integrity "$id" 5
+	cmp /tmp/pattern <(dd if=/dev/ublkb"$id" bs=64k count=64 iflag=direct status=none) ||
+		fail "the data differs after recovery"
+	ublk del -n "$id"
+
+	id=$(add_dev -t nvme -f "$(nvme_ng 5)" --read-only)
+	[[ $(cat /sys/block/ublkb"$id"/ro) == 1 ]] || fail "not read-only"
+	same_integrity "$id" 5
+	cmp /tmp/pattern <(dd if=/dev/ublkb"$id" bs=64k count=64 iflag=direct status=none) ||
+		fail "the read-only device reads other data"
+	if dd if=/dev/zero of=/dev/ublkb"$id" bs=4k count=1 oflag=direct status=none 2>/dev/null; then
+		fail "a write to the read-only device succeeded"
+	fi
+	ublk del -n "$id"
+	rm -f /tmp/pattern
+}
+
 test_nvme_integrity_metadata_without_pi_is_nop_and_passes_fio_verify() {
 	need_nvme 2
 	need_integrity
@@ -55,7 +107,7 @@ test_nvme_integrity_data_and_pi_read_back_through_the_kernel_driver() {
 	need_nvme 5
 	need_integrity
 	local id n
-	for n in 5 2; do
+	for n in 5 2 6; do
 		dd if=/dev/urandom of=/tmp/pattern bs=1M count=8 2>/dev/null
 		id=$(add_dev -t nvme -f "$(nvme_ng $n)")
 		dd if=/tmp/pattern of=/dev/ublkb"$id" bs=64k seek=48 oflag=direct 2>/dev/null || fail "write through ublk"
@@ -121,5 +173,9 @@ test_nvme_integrity_refused_where_the_kernel_lacks_it() {
 		expect_error "has 8 bytes of metadata per block.*needs the ublk feature UBLK_F_INTEGRITY \(Linux 7.0 or later\)" \
 			ublk add -t nvme -f "$(nvme_ng $n)"
 	done
+	if [[ -e /dev/disk/by-id/ng-ublktest6 ]]; then
+		expect_error "has 16 bytes of metadata per block.*needs the ublk feature UBLK_F_INTEGRITY \(Linux 7.0 or later\)" \
+			ublk add -t nvme -f "$(nvme_ng 6)"
+	fi
 	no_servers || fail "a server was started: $(pgrep -a ublk-server)"
 }

@@ -1,10 +1,31 @@
-# The nvme target on zoned (ZNS) namespaces (UBLK_F_ZONED, user copy):
-# ublktest3 (64 MiB zones, max open 4, max active 6) and ublktest4 (96 MiB
-# zones, which the device shows as 128 MiB zones of 96 MiB capacity).
-# Helpers from nvme.sh.
+# The nvme target on zoned (ZNS) namespaces (UBLK_F_ZONED; zero copy where
+# the kernel has AUTO_BUF_REG, else user copy): ublktest3 (64 MiB zones, max
+# open 4, max active 6) and ublktest4 (96 MiB zones, which the device shows
+# as 128 MiB zones of 96 MiB capacity). Helpers from nvme.sh and recovery.sh.
 
 need_zoned() {
 	ublk features | grep -qx ZONED || skip "kernel $(uname -r) has no UBLK_F_ZONED (Linux 6.6)"
+}
+
+# zoned_paths: the `add` options of every data path the kernel serves
+# zoned devices with, one per line: user copy always, zero copy (automatic
+# and explicit registration) from Linux 6.16.
+zoned_paths() {
+	echo --usercopy
+	if ublk features | grep -qx AUTO_BUF_REG; then
+		echo -z
+		echo --zero-copy=explicit
+	fi
+}
+
+# zoned_default_path: what `add` chooses unasked.
+zoned_default_path() {
+	if ublk features | grep -qx AUTO_BUF_REG; then echo zero-copy/auto; else echo user-copy; fi
+}
+
+# data_path_of ID: the device's data path from `ublk list --json`.
+data_path_of() {
+	ublk list -n "$1" --json | sed -n 's/^ *"data_path": "\([^"]*\)",*$/\1/p'
 }
 
 # zbd_verify DEV ZONES: sequential writes through fio's zone mode over the
@@ -42,22 +63,116 @@ test_nvme_zoned_device_is_host_managed_with_the_namespaces_zones_and_limits() {
 	[[ $(cat $q/max_open_zones) == 4 && $(cat $q/max_active_zones) == 6 ]] || fail "not 4 open / 6 active"
 	ublk list -n "$id" | grep -q "zone size 67108864" || fail "list does not report the zone size"
 	ublk list -n "$id" --json | grep -q '"zone_bytes": 67108864' || fail "list --json lacks zone_bytes"
-	ublk list -n "$id" --json | grep -q '"data_path": "user-copy"' || fail "not user copy"
+	[[ $(data_path_of "$id") == "$(zoned_default_path)" ]] ||
+		fail "data path $(data_path_of "$id"), want $(zoned_default_path)"
 	blkzone reset /dev/ublkb"$id"
 	diff <(blkzone report /dev/ublkb"$id") <(blkzone report "$(nvme_blk 3)") ||
 		fail "the zone report differs from the namespace's"
 	ublk del -n "$id"
 }
 
-test_nvme_zoned_fio_zbd_write_verify_passes() {
+test_nvme_zoned_fio_zbd_write_verify_passes_in_every_data_path() {
 	need_nvme 3
 	need_zoned
-	local id
-	id=$(add_dev -t nvme -f "$(nvme_ng 3)")
-	zbd_verify /dev/ublkb"$id" 3
+	local id path
+	while read -r path; do
+		echo "data path: $path"
+		id=$(add_dev -t nvme -f "$(nvme_ng 3)" $path)
+		zbd_verify /dev/ublkb"$id" 2
+		diff <(blkzone report /dev/ublkb"$id") <(blkzone report "$(nvme_blk 3)") ||
+			fail "$path: the write pointers differ from the namespace's"
+		ublk del -n "$id"
+	done < <(zoned_paths)
+}
+
+# Two queues: fio jobs on different zones at once, each zone's writes in
+# order (the block layer's zone write plugging), verified.
+test_nvme_zoned_two_queues_serve_two_writers_verified() {
+	need_nvme 3
+	need_zoned
+	local id zone_bytes
+	id=$(add_dev -t nvme -f "$(nvme_ng 3)" -q 2)
+	[[ $(ls /sys/block/ublkb"$id"/mq | wc -l) == 2 ]] || fail "not 2 hardware queues"
+	zone_bytes=$((64 << 20))
+	blkzone reset /dev/ublkb"$id"
+	fio_ok --name=zbd2 --filename=/dev/ublkb"$id" --ioengine=io_uring --direct=1 --zonemode=zbd \
+		--rw=write --bs=64k --iodepth=4 --numjobs=2 --offset_increment=$((2 * zone_bytes)) \
+		--size=$((2 * zone_bytes)) --verify=crc32c --do_verify=1 --verify_fatal=1 --group_reporting
 	diff <(blkzone report /dev/ublkb"$id") <(blkzone report "$(nvme_blk 3)") ||
 		fail "the write pointers differ from the namespace's"
 	ublk del -n "$id"
+}
+
+test_nvme_zoned_read_only_device_reports_zones_and_refuses_changes() {
+	need_nvme 3
+	need_zoned
+	local id dev
+	id=$(add_dev -t nvme -f "$(nvme_ng 3)")
+	dev=/dev/ublkb$id
+	blkzone reset "$dev"
+	dd if=/dev/urandom of="$dev" bs=64k count=4 oflag=direct status=none || fail "write zone 0"
+	ublk del -n "$id"
+	id=$(add_dev -t nvme -f "$(nvme_ng 3)" --read-only)
+	dev=/dev/ublkb$id
+	[[ $(cat /sys/block/ublkb"$id"/ro) == 1 ]] || fail "ublkb$id is not read-only"
+	[[ $(cat /sys/block/ublkb"$id"/queue/zoned) == host-managed ]] || fail "not host-managed"
+	diff <(blkzone report "$dev") <(blkzone report "$(nvme_blk 3)") || fail "the report differs"
+	blkzone report -c 1 "$dev" | grep -q "wptr 0x000200" || fail "zone 0's write pointer is not at 256 KiB"
+	if dd if=/dev/zero of="$dev" bs=64k count=1 seek=4 oflag=direct status=none 2>/dev/null; then
+		fail "a write to the read-only device succeeded"
+	fi
+	if blkzone reset -o 0 -c 1 "$dev" 2>/dev/null; then fail "a zone reset on the read-only device succeeded"; fi
+	blkzone report -c 1 "$(nvme_blk 3)" | grep -q "wptr 0x000200" || fail "the namespace's zone 0 changed"
+	dd if="$dev" of=/dev/null bs=64k count=4 iflag=direct status=none || fail "reads fail"
+	ublk del -n "$id"
+}
+
+# A zoned device with recovery: the server killed and a new one taking
+# over keeps the zones' write pointers and data; writing goes on at the
+# write pointer. (Killed idle: a write the dead server had sent could not
+# be reissued at a write pointer that has moved, see the README.)
+test_nvme_zoned_recovery_keeps_write_pointers_and_data() {
+	need_nvme 3
+	need_zoned
+	local id dev
+	id=$(add_dev -t nvme -f "$(nvme_ng 3)" -r)
+	dev=/dev/ublkb$id
+	blkzone reset "$dev"
+	head -c $((1 << 20)) /dev/urandom >/tmp/zrec
+	dd if=/tmp/zrec of="$dev" bs=64k oflag=direct status=none || fail "write zone 0"
+	blkzone report -c 2 "$dev" >/tmp/zrec.report
+	rec_kill "$id"
+	rec_recover "$id"
+	diff /tmp/zrec.report <(blkzone report -c 2 "$dev") || fail "the write pointers changed"
+	cmp /tmp/zrec <(dd if="$dev" bs=64k count=16 iflag=direct status=none) || fail "zone 0's data differs"
+	dd if=/tmp/zrec of="$dev" bs=64k seek=16 oflag=direct status=none || fail "write at the write pointer after recovery"
+	blkzone report -c 1 "$dev" | grep -q "wptr 0x001000" || fail "zone 0's write pointer is not at 2 MiB"
+	rm -f /tmp/zrec /tmp/zrec.report
+	ublk del -n "$id"
+}
+
+# The zone resources the namespace has (4 open, 6 active) reach the
+# application as the errors the kernel's own NVMe driver gives.
+test_nvme_zoned_too_many_open_zones_fails_like_the_nvme_driver() {
+	need_nvme 3
+	need_zoned
+	local id dev z err_ublk err_nvme
+	id=$(add_dev -t nvme -f "$(nvme_ng 3)")
+	dev=/dev/ublkb$id
+	blkzone reset "$dev"
+	for z in 0 1 2 3; do
+		blkzone open -o $((z * 131072)) -c 1 "$dev" || fail "open zone $z"
+	done
+	err_ublk=$(blkzone open -o $((4 * 131072)) -c 1 "$dev" 2>&1) && fail "a fifth open zone was allowed"
+	echo "ublk: $err_ublk"
+	blkzone reset "$dev"
+	ublk del -n "$id"
+	dev=$(nvme_blk 3)
+	for z in 0 1 2 3; do blkzone open -o $((z * 131072)) -c 1 "$dev" || fail "open zone $z on $dev"; done
+	err_nvme=$(blkzone open -o $((4 * 131072)) -c 1 "$dev" 2>&1) && fail "the namespace allowed a fifth open zone"
+	echo "nvme: $err_nvme"
+	blkzone reset "$dev"
+	[[ ${err_ublk##*: } == "${err_nvme##*: }" ]] || fail "ublk says '${err_ublk##*: }', the NVMe driver '${err_nvme##*: }'"
 }
 
 test_nvme_zoned_open_close_finish_reset_and_misplaced_writes() {
@@ -91,9 +206,18 @@ test_nvme_zoned_open_close_finish_reset_and_misplaced_writes() {
 test_nvme_zoned_non_power_of_two_zones_are_rounded_up_and_remapped() {
 	need_nvme 4
 	need_zoned
+	local path
+	while read -r path; do
+		echo "data path: $path"
+		zoned_remap_round "$path"
+	done < <(zoned_paths)
+}
+
+# zoned_remap_round ADD_OPTION: the checks of the test above in one data path.
+zoned_remap_round() {
 	local id dev ng q
 	ng=$(nvme_ng 4)
-	id=$(add_dev -t nvme -f "$ng")
+	id=$(add_dev -t nvme -f "$ng" $1)
 	dev=/dev/ublkb$id
 	q=/sys/block/ublkb$id/queue
 	[[ $(cat $q/zoned) == host-managed ]] || fail "not host-managed"
@@ -102,7 +226,7 @@ test_nvme_zoned_non_power_of_two_zones_are_rounded_up_and_remapped() {
 	blkzone report -c 1 "$dev"
 	blkzone report -c 1 "$dev" | grep -q "cap 0x030000" || fail "zone capacity is not 96 MiB"
 	ublk list -n "$id" | grep -q "zone capacity 100663296" || fail "list does not report the capacity"
-	zbd_verify "$dev" 2
+	zbd_verify "$dev" 1
 	# Zone 1 of the device is zone 1 of the namespace: LBA 196608.
 	blkzone reset -o 262144 -c 1 "$dev"
 	head -c 65536 /dev/urandom >/tmp/zone1
@@ -119,11 +243,11 @@ test_nvme_zoned_non_power_of_two_zones_are_rounded_up_and_remapped() {
 test_nvme_zoned_refuses_other_data_paths() {
 	need_nvme 3
 	need_zoned
-	expect_error "a zoned device is served by user copy only, not NEED_GET_DATA" \
+	expect_error "a zoned device is served by zero copy or user copy, not NEED_GET_DATA" \
 		ublk add -t nvme -g 1 -f "$(nvme_ng 3)"
-	# Before 6.16 `add` refuses -z for the kernel's lack of it already.
-	if ublk features | grep -qx AUTO_BUF_REG; then
-		expect_error "a zoned device is served by user copy only, not zero copy" \
+	# Where the kernel has no zero copy, -z is refused for that.
+	if ! ublk features | grep -qx AUTO_BUF_REG; then
+		expect_error "zero copy \(-z\) needs the ublk feature AUTO_BUF_REG" \
 			ublk add -t nvme -z -f "$(nvme_ng 3)"
 	fi
 	nothing_created
