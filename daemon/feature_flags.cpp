@@ -102,13 +102,20 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
 
 namespace {
 
-// The data path SPEC asks for that a user-copy-only device cannot have, or
-// nullptr.
-const char* DataPathBesideUserCopy(const DeviceSpec& spec) {
-  return AsksZeroCopy(spec.zero_copy) ? "zero copy (-z)"
-         : spec.need_get_data         ? "NEED_GET_DATA (-g)"
-         : spec.shmem_zc ? "shared-memory zero copy (--shmem_zc)"
-                         : nullptr;
+// The data path SPEC asks for that a device served only by zero copy or
+// user copy (zoned, integrity) cannot have, or nullptr.
+const char* DataPathBesideZeroOrUserCopy(const DeviceSpec& spec) {
+  return spec.need_get_data ? "NEED_GET_DATA (-g)"
+         : spec.shmem_zc    ? "shared-memory zero copy (--shmem_zc)"
+                            : nullptr;
+}
+
+// Whether a device the kernel serves only in user copy or zero copy gets
+// zero copy: asked (-z), or not asked and the kernel has it.
+bool WantsZeroCopy(uint64_t kernel_features, const DeviceSpec& spec) {
+  return AsksZeroCopy(spec.zero_copy) ||
+         (spec.zero_copy == ZeroCopy::kBest && !spec.user_copy &&
+          (kernel_features & abi::kFAutoBufReg));
 }
 
 }  // namespace
@@ -122,15 +129,10 @@ Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
                           "(Linux 6.6 or later), which this kernel lacks");
   // The kernel serves zoned devices in user copy or zero copy (the commit's
   // address field carries a zone append's sector): never plain copy.
-  if (spec.need_get_data || spec.shmem_zc)
+  if (const char* other = DataPathBesideZeroOrUserCopy(spec))
     return Invalid(what + ": a zoned device is served by zero copy or user "
-                          "copy, not " +
-                   (spec.need_get_data ? "NEED_GET_DATA (-g)"
-                                       : "shared-memory zero copy (--shmem_zc)"));
-  const bool zero_copy = AsksZeroCopy(spec.zero_copy) ||
-                         (spec.zero_copy == ZeroCopy::kBest && !spec.user_copy &&
-                          (kernel_features & abi::kFAutoBufReg));
-  if (zero_copy) {
+                          "copy, not " + other);
+  if (WantsZeroCopy(kernel_features, spec)) {
     auto c = ChooseFlags(kernel_features, DataAccess::kBuffer, spec.zero_copy);
     if (!c) return c.error();
     c->flags |= abi::kFZoned;
@@ -154,13 +156,21 @@ Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
   if (!(kernel_features & abi::kFUserCopy))
     return Invalid(what + ": UBLK_F_INTEGRITY needs UBLK_F_USER_COPY, which "
                           "this kernel lacks");
-  const char* other = DataPathBesideUserCopy(spec);
-  if (other != nullptr)
-    return Invalid(what + ": integrity data moves only by user copy "
+  // The integrity data always moves by user copy; the data by zero copy
+  // where the kernel has it, as for any device, else by user copy too.
+  if (const char* other = DataPathBesideZeroOrUserCopy(spec))
+    return Invalid(what + ": its data moves by zero copy or user copy "
                           "(UBLK_F_INTEGRITY needs UBLK_F_USER_COPY), not " +
                    other);
-  return FlagChoice{abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFIntegrity,
-                    DataPath::kUserCopy};
+  const uint64_t flags =
+      abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFIntegrity;
+  if (WantsZeroCopy(kernel_features, spec)) {
+    auto c = ChooseFlags(kernel_features, DataAccess::kBuffer, spec.zero_copy);
+    if (!c) return c.error();
+    c->flags |= flags;
+    return c;
+  }
+  return FlagChoice{flags, DataPath::kUserCopy};
 }
 
 Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,

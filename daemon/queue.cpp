@@ -105,7 +105,9 @@ Result<void> Queue::Setup() {
   const bool zero_copy = IsZeroCopy(config_.data_path);
   // User copy adds the copy in or out.
   const bool user_copy = config_.data_path == DataPath::kUserCopy;
-  const bool integrity = user_copy && config_.metadata_size != 0;
+  // Integrity data moves by user copy in every data path (UBLK_F_INTEGRITY
+  // comes with USER_COPY; with zero copy only the data is the request's).
+  const bool integrity = config_.metadata_size != 0;
   const unsigned per_tag = 1u + config_.ring_needs.sqes_per_io +
                            (zero_copy ? 2u : 0u) + (user_copy ? 1u : 0u) +
                            (integrity ? 1u : 0u);
@@ -159,14 +161,6 @@ Result<void> Queue::Setup() {
       ret = io_uring_register_buffers(r, iov.data(), iov.size());
       if (ret < 0) return SysError(-ret, "registering per-tag buffers");
     }
-    if (integrity) {
-      auto meta = Mmap::Map(size_t{config_.depth} * MetaBytes(config_.max_io_bytes),
-                            PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0,
-                            "per-tag metadata buffers");
-      if (!meta) return meta.error();
-      meta_buffers_ = std::move(*meta);
-    }
   } else if (zero_copy) {
     // An empty table. Slots [0, depth): automatic registration fills slot
     // `tag` with a request's pages before delivering it and empties it at
@@ -179,6 +173,15 @@ Result<void> Queue::Setup() {
         config_.occupy_auto_slots) {
       UBLK_RETURN_IF_ERROR(OccupyAutoSlots());
     }
+  }
+
+  if (integrity) {
+    auto meta = Mmap::Map(size_t{config_.depth} * MetaBytes(config_.max_io_bytes),
+                          PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0,
+                          "per-tag metadata buffers");
+    if (!meta) return meta.error();
+    meta_buffers_ = std::move(*meta);
   }
 
   if (config_.ring_needs.polled) UBLK_RETURN_IF_ERROR(SetupPollRing(iov));
@@ -455,6 +458,16 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
                          (req.op_flags & abi::kIoFIntegrity)
                      ? MetaBytes(req.length)
                      : 0;
+  // A WRITE's integrity data registered by hand comes in before the call
+  // (the chain's register and unregister cannot follow a copy that may
+  // fail): a read from /dev/ublkcN, a copy out of the request's integrity
+  // buffer that does not wait on any device.
+  if (req.meta_len != 0 && chains_[tag].by_hand && req.op == abi::kOpWrite &&
+      !ReadMetaNow(tag)) {
+    ++copy_failures_;
+    Finish(tag, -EIO);
+    return;
+  }
   BeginTargetCall(tag, /*first=*/true);
   IoStatus st = target_queue_->Queue(*context_, req);
   EndTargetCall();
@@ -462,6 +475,15 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
     chains_[tag].append_sector = st.append_sector();
     Finish(tag, st.result());
   }
+}
+
+bool Queue::ReadMetaNow(uint16_t tag) noexcept {
+  const Request& req = requests_[tag];
+  const ssize_t n =
+      ::pread(config_.char_fd, reinterpret_cast<void*>(req.meta_addr),
+              req.meta_len, static_cast<off_t>(abi::UserCopyIntegrityOffset(
+                                config_.id, tag, 0)));
+  return n == static_cast<ssize_t>(req.meta_len);
 }
 
 bool Queue::UseShmem(uint16_t tag, const abi::IoDesc& desc) noexcept {
@@ -496,13 +518,15 @@ void Queue::UseTagBuffer(uint16_t tag) noexcept {
 void Queue::BeginTargetCall(uint16_t tag, bool first) noexcept {
   TagChain& c = chains_[tag];
   const Request& req = requests_[tag];
-  if (first && config_.data_path == DataPath::kUserCopy &&
-      (req.op == abi::kOpWrite || req.op == abi::kOpZoneAppend) &&
-      req.length != 0) {
+  const bool user_copy = config_.data_path == DataPath::kUserCopy;
+  if (first && (req.op == abi::kOpWrite || req.op == abi::kOpZoneAppend) &&
+      ((user_copy && req.length != 0) || (req.meta_len != 0 && !c.by_hand))) {
     // Sent only with the target's first SQE (a target that finishes at
-    // once needs no data); later calls find the data in the buffer.
+    // once needs no data); later calls find the data in the buffer. With
+    // zero copy only the integrity data is copied.
     context_->BeginCopyIn(tag, reinterpret_cast<void*>(req.buf_addr),
-                          req.length, abi::UserCopyOffset(config_.id, tag, 0),
+                          user_copy ? req.length : 0,
+                          abi::UserCopyOffset(config_.id, tag, 0),
                           reinterpret_cast<void*>(req.meta_addr), req.meta_len,
                           abi::UserCopyIntegrityOffset(config_.id, tag, 0));
     return;
@@ -582,10 +606,12 @@ void Queue::Finish(uint16_t tag, int result) noexcept {
   // The commit hands the kernel the per-tag buffer for the next request,
   // whatever this one used.
   UseTagBuffer(tag);
-  const bool copy_out = config_.data_path == DataPath::kUserCopy &&
-                        (requests_[tag].op == abi::kOpRead ||
-                         requests_[tag].op == abi::kOpReportZones) &&
-                        result > 0;
+  const uint8_t op = requests_[tag].op;
+  const bool copy_out =
+      result > 0 &&
+      ((config_.data_path == DataPath::kUserCopy &&
+        (op == abi::kOpRead || op == abi::kOpReportZones)) ||
+       (op == abi::kOpRead && requests_[tag].meta_len != 0));
   if (copy_out ? !QueueCopyOutAndCommit(tag, result)
                : !QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) {
     // Only a broken ring gets here; the kernel aborts the tag on ring exit.
@@ -601,7 +627,8 @@ bool Queue::QueueCopyOutAndCommit(uint16_t tag, int result) noexcept {
   // The lengths the copies must reach, for OnCopyDone.
   req.length = static_cast<uint32_t>(result);
   if (req.meta_len != 0) req.meta_len = MetaBytes(req.length);
-  const unsigned room = req.meta_len != 0 ? 3u : 2u;
+  const bool data = config_.data_path == DataPath::kUserCopy;
+  const unsigned room = 1u + (data ? 1u : 0u) + (req.meta_len != 0 ? 1u : 0u);
   if (io_uring_sq_space_left(r) < room && io_uring_submit(r) < 0) return false;
   // Not CQE_SKIP_SUCCESS: a failure would then hide the cancelled commit's
   // completion too.
@@ -615,8 +642,9 @@ bool Queue::QueueCopyOutAndCommit(uint16_t tag, int result) noexcept {
     sqe->user_data = EncodeUserData({tag, UserOp::kCopy, kind, config_.id});
     return true;
   };
-  if (!copy_out(reinterpret_cast<const void*>(req.buf_addr), req.length,
-                abi::UserCopyOffset(config_.id, tag, 0), kCopyDataOut))
+  // With zero copy the data is in the request's pages already.
+  if (data && !copy_out(reinterpret_cast<const void*>(req.buf_addr), req.length,
+                        abi::UserCopyOffset(config_.id, tag, 0), kCopyDataOut))
     return false;
   // The integrity data the controller returned, for the block layer to
   // verify when the request completes.

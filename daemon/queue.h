@@ -65,9 +65,10 @@ struct QueueConfig {
   // --shmem_zc: the shared memory, borrowed (outlives the queue). With
   // register_buffers it is also fixed buffer `depth` of the ring.
   const ShmemRegion* shmem = nullptr;
-  // INTEGRITY (user copy only): metadata bytes per logical block of
-  // 2^block_shift bytes; each tag then has a metadata buffer that the queue
-  // fills from and returns to the request's integrity buffer.
+  // INTEGRITY (user copy or zero copy): metadata bytes per logical block
+  // of 2^block_shift bytes; each tag then has a metadata buffer that the
+  // queue fills from and returns to the request's integrity buffer through
+  // /dev/ublkcN (the device has USER_COPY for that in every data path).
   uint8_t metadata_size = 0;
   uint8_t block_shift = 9;
   std::vector<int> cpus;          // affinity; empty: leave as is
@@ -123,6 +124,9 @@ class Queue {
   Result<void> OccupyAutoSlots();
   io_uring_sqe* NextSqe() noexcept;
   bool UseShmem(uint16_t tag, const abi::IoDesc& desc) noexcept;
+  // Reads the tag's WRITE integrity data from /dev/ublkcN into its metadata
+  // buffer at once (for requests registered by hand).
+  bool ReadMetaNow(uint16_t tag) noexcept;
   void UseTagBuffer(uint16_t tag) noexcept;
 
   QueueConfig config_;

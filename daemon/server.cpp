@@ -339,8 +339,7 @@ Result<void> Server::StartQueues() {
     qc.register_buffers = target_->data_access() == DataAccess::kBuffer;
     qc.occupy_auto_slots = spec_.testing.force_auto_fallback;
     qc.shmem = shmem_.get();
-    if (data_path_ == DataPath::kUserCopy &&
-        (info.flags & abi::kFIntegrity)) {
+    if (info.flags & abi::kFIntegrity) {
       qc.metadata_size = geometry.integrity.metadata_size;
       qc.block_shift = geometry.logical_bs_shift;
     }

@@ -421,8 +421,8 @@ Result<void> CheckPoll(const NvmeNamespace& ns, const DeviceSpec& spec) {
         "--shmem_zc");
   if (ns.zones.zone_blocks != 0)
     return Invalid("--poll: " + ns.char_path +
-                   " is zoned, which is served by user copy, and --poll "
-                   "works only in copy mode");
+                   " is zoned, which is served by zero copy or user copy, "
+                   "and --poll works only in copy mode");
   if (ns.pi.ms != 0)
     return Invalid("--poll: " + ns.char_path +
                    " has metadata, which moves by user copy, and --poll works "

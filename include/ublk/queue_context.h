@@ -92,13 +92,14 @@ class QueueContext {
     const bool in_call = call_.open && tag == call_.tag;
     const bool chained = in_call && call_.chained;
     if (in_call && call_.sqes == 0) {
+      const bool data_in = call_.copy_in && call_.copy_len != 0;
+      const bool meta_in = call_.copy_in && call_.meta_len != 0;
       const unsigned room = sqes_per_io_ + (chained ? 2u : 0u) +
-                            (call_.copy_in ? 1u : 0u) +
-                            (call_.meta_len != 0 ? 1u : 0u);
+                            (data_in ? 1u : 0u) + (meta_in ? 1u : 0u);
       if (io_uring_sq_space_left(ring_) < room &&
           (!Flush() || io_uring_sq_space_left(ring_) < room))
         return nullptr;
-      if (call_.copy_in) {
+      if (data_in) {
         io_uring_sqe* copy = ZeroedSqe();
         if (copy == nullptr) return nullptr;
         io_uring_prep_read(copy, kCharFileSlot, call_.copy_buf,
@@ -106,17 +107,17 @@ class QueueContext {
         copy->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
         copy->user_data =
             EncodeUserData({tag, UserOp::kCopy, kCopyDataIn, id_});
-        call_.copies_sent = 1;
-        if (call_.meta_len != 0) {
-          io_uring_sqe* meta = ZeroedSqe();
-          if (meta == nullptr) return nullptr;
-          io_uring_prep_read(meta, kCharFileSlot, call_.meta_buf,
-                             call_.meta_len, call_.meta_off);
-          meta->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-          meta->user_data =
-              EncodeUserData({tag, UserOp::kCopy, kCopyMetaIn, id_});
-          call_.copies_sent = 2;
-        }
+        ++call_.copies_sent;
+      }
+      if (meta_in) {
+        io_uring_sqe* meta = ZeroedSqe();
+        if (meta == nullptr) return nullptr;
+        io_uring_prep_read(meta, kCharFileSlot, call_.meta_buf,
+                           call_.meta_len, call_.meta_off);
+        meta->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+        meta->user_data =
+            EncodeUserData({tag, UserOp::kCopy, kCopyMetaIn, id_});
+        ++call_.copies_sent;
       }
       if (chained) {
         io_uring_sqe* reg = ZeroedSqe();
@@ -155,8 +156,9 @@ class QueueContext {
   }
   // Queue only, before calling the target for a user-copy WRITE: the
   // target's first SQE is preceded by a linked read of `len` bytes at
-  // `off` of /dev/ublkcN into `buf`, and, when meta_len is not 0, one of
-  // meta_len bytes at meta_off into meta_buf.
+  // `off` of /dev/ublkcN into `buf` (none when len is 0: zero copy), and,
+  // when meta_len is not 0, one of meta_len bytes at meta_off into
+  // meta_buf.
   void BeginCopyIn(uint16_t tag, void* buf, uint32_t len, uint64_t off,
                    void* meta_buf = nullptr, uint32_t meta_len = 0,
                    uint64_t meta_off = 0) noexcept {

@@ -52,7 +52,7 @@ struct DeviceGeometry {
   // With metadata the device needs UBLK_F_INTEGRITY and user copy; each
   // request then carries its integrity buffer (Request::meta_*).
   IntegrityProfile integrity;
-  // A host-managed zoned device (UBLK_F_ZONED, user copy only) when
+  // A host-managed zoned device (UBLK_F_ZONED: zero copy or user copy) when
   // zone_sectors is not 0: a power of two, the device size a multiple of it.
   // The target then serves the zone ops and REPORT_ZONES (abi::BlkZone
   // entries written to the request's buffer).

@@ -195,19 +195,27 @@ TEST(DataPathFlags, SpecJsonRecordsTheFieldsAndOldFilesReadWithout) {
   EXPECT_FALSE(SpecFromJson(j).ok());
 }
 
-// A namespace with metadata: INTEGRITY and user copy without being asked;
-// every other data path, and a kernel before 7.0, refused in one line.
-TEST(DataPathFlags, IntegrityChoosesUserCopyByItself) {
+// A namespace with metadata: INTEGRITY with USER_COPY always (the integrity
+// data moves by user copy), the data by zero copy where the kernel has it
+// and nothing else is asked, else by user copy.
+TEST(DataPathFlags, IntegrityTakesZeroCopyForDataOrUserCopy) {
   const std::string what = "/dev/ng0n1 has 8 bytes of metadata per block";
-  for (ZeroCopy z : {ZeroCopy::kBest, ZeroCopy::kOff}) {
-    for (bool user_copy : {false, true}) {
-      auto c = ChooseIntegrityFlags(kKernel72 | abi::kFIntegrity,
-                                    Spec(user_copy, false, z), what);
-      ASSERT_TRUE(c.ok()) << c.error().message();
-      EXPECT_EQ(c->data_path, DataPath::kUserCopy);
-      EXPECT_EQ(c->flags, abi::kFCmdIoctlEncode | abi::kFUserCopy |
-                              abi::kFIntegrity);
-    }
+  const uint64_t k = kKernel72 | abi::kFIntegrity;
+  const uint64_t base = abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFIntegrity;
+  auto best = ChooseIntegrityFlags(k, Spec(false, false), what);
+  ASSERT_TRUE(best.ok()) << best.error().message();
+  EXPECT_EQ(best->data_path, DataPath::kAutoBufReg);
+  EXPECT_EQ(best->flags, base | abi::kFSupportZeroCopy | abi::kFAutoBufReg);
+  auto expl = ChooseIntegrityFlags(k, Spec(false, false, ZeroCopy::kExplicit), what);
+  ASSERT_TRUE(expl.ok()) << expl.error().message();
+  EXPECT_EQ(expl->data_path, DataPath::kExplicitReg);
+  EXPECT_EQ(expl->flags, base | abi::kFSupportZeroCopy);
+  for (const DeviceSpec& s :
+       {Spec(true, false), Spec(false, false, ZeroCopy::kOff)}) {
+    auto c = ChooseIntegrityFlags(k, s, what);
+    ASSERT_TRUE(c.ok()) << c.error().message();
+    EXPECT_EQ(c->data_path, DataPath::kUserCopy);
+    EXPECT_EQ(c->flags, base);
   }
 }
 
@@ -221,12 +229,9 @@ TEST(DataPathFlags, IntegrityRefusesOtherDataPathsAndOldKernels) {
   ExpectOneLine(ChooseIntegrityFlags(k70 & ~abi::kFUserCopy,
                                      Spec(false, false), what),
                 "UBLK_F_USER_COPY");
-  ExpectOneLine(ChooseIntegrityFlags(k70, Spec(false, false, ZeroCopy::kAuto),
-                                     what),
-                "not zero copy (-z)");
-  ExpectOneLine(ChooseIntegrityFlags(
-                    k70, Spec(false, false, ZeroCopy::kExplicit), what),
-                "not zero copy (-z)");
+  ExpectOneLine(ChooseIntegrityFlags(k70 & ~abi::kFAutoBufReg,
+                                     Spec(false, false, ZeroCopy::kAuto), what),
+                "AUTO_BUF_REG");
   ExpectOneLine(ChooseIntegrityFlags(k70, Spec(false, true), what),
                 "not NEED_GET_DATA (-g)");
   DeviceSpec s = Spec(false, false);

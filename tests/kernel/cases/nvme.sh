@@ -13,6 +13,27 @@ fio_verify() {
 		--verify_fatal=1 --numjobs="$3" --offset_increment=128M --group_reporting
 }
 
+# copy_free_paths: the `add` options of every data path the kernel serves
+# zoned and integrity devices with (never plain copy), one per line: user
+# copy always, zero copy (automatic and explicit registration) from 6.16.
+copy_free_paths() {
+	echo --usercopy
+	if ublk features | grep -qx AUTO_BUF_REG; then
+		echo -z
+		echo --zero-copy=explicit
+	fi
+}
+
+# copy_free_default: what `add` chooses unasked.
+copy_free_default() {
+	if ublk features | grep -qx AUTO_BUF_REG; then echo zero-copy/auto; else echo user-copy; fi
+}
+
+# data_path_of ID: the device's data path from `ublk list --json`.
+data_path_of() {
+	ublk list -n "$1" --json | sed -n 's/^ *"data_path": "\([^"]*\)",*$/\1/p'
+}
+
 test_nvme_fio_verify_at_4k_128k_and_max_size_on_512_byte_lbas() {
 	need_nvme 0
 	local id max

@@ -32,10 +32,32 @@ test_nvme_integrity_pi_type1_has_the_namespaces_profile_and_passes_fio_verify() 
 	[[ $(cat /sys/block/ublkb"$id"/integrity/format) == T10-DIF-TYPE1-CRC ]] || fail "not T10-DIF-TYPE1-CRC"
 	ublk list -n "$id" | grep -q "integrity T10-DIF-TYPE1-CRC" || fail "list does not report the integrity format"
 	ublk list -n "$id" --json | grep -q '"integrity": "T10-DIF-TYPE1-CRC"' || fail "list --json lacks integrity"
-	ublk list -n "$id" --json | grep -q '"data_path": "user-copy"' || fail "not user copy"
+	[[ $(data_path_of "$id") == "$(copy_free_default)" ]] ||
+		fail "data path $(data_path_of "$id"), want $(copy_free_default)"
 	fio_verify /dev/ublkb"$id" 4k 1
 	fio_verify /dev/ublkb"$id" 128k 2
 	ublk del -n "$id"
+}
+
+# The data by zero copy or user copy, the integrity data by user copy in
+# each: fio verify passes and the controller's PI checks pass (a wrong guard
+# or reference tag would fail the I/O).
+test_nvme_integrity_fio_verify_passes_in_every_data_path() {
+	need_nvme 5
+	need_integrity
+	local id path n
+	while read -r path; do
+		for n in 5 6 2; do
+			[[ -e /dev/disk/by-id/ng-ublktest$n ]] || continue
+			echo "data path: $path, ublktest$n"
+			id=$(add_dev -t nvme -f "$(nvme_ng $n)" $path)
+			same_integrity "$id" "$n"
+			fio_ok --name=verify --filename=/dev/ublkb"$id" --rw=randwrite --bsrange=4k-128k \
+				--iodepth=16 --ioengine=io_uring --direct=1 --size=32M --verify=crc32c \
+				--do_verify=1 --verify_fatal=1
+			ublk del -n "$id"
+		done
+	done < <(copy_free_paths)
 }
 
 # 16 bytes of metadata, a 64-bit guard (NVMe CRC64) and a 48-bit reference
@@ -126,28 +148,33 @@ test_nvme_integrity_corrupted_pi_fails_the_read_with_eilseq() {
 	need_nvme 5
 	need_integrity
 	need_tools nvme
-	local id lba=1000 err
+	local id lba=1000 err path n
 	dd if=/dev/urandom of=/tmp/blk bs=512 count=1 2>/dev/null
 	# Guard 0xdead (wrong), application tag 0, reference tag = the LBA.
 	printf '\xde\xad\x00\x00\x00\x00\x03\xe8' >/tmp/badpi
 	nvme write "$(nvme_ng 5)" --start-block=$lba --block-count=0 --data-size=512 \
 		--data=/tmp/blk --metadata-size=8 --metadata=/tmp/badpi --prinfo=0 ||
 		fail "nvme write with a bad guard"
-	id=$(add_dev -t nvme -f "$(nvme_ng 5)")
-	for n in $((lba - 1)) $((lba + 1)); do
-		dd if=/dev/ublkb"$id" of=/dev/null bs=512 skip=$n count=1 iflag=direct 2>/dev/null ||
-			fail "neighbour block $n does not read"
-	done
-	if dd if=/dev/ublkb"$id" of=/dev/null bs=512 skip=$lba count=1 iflag=direct 2>/tmp/dd_err; then
-		fail "the block with the bad guard read without error"
-	fi
-	err=$(cat /tmp/dd_err)
-	echo "dd: $err"
-	[[ $err == *"Invalid or incomplete multibyte or wide character"* ]] ||
-		fail "not the protection error (EILSEQ): $err"
-	# The device keeps serving.
-	dd if=/dev/ublkb"$id" of=/dev/null bs=1M skip=1 count=4 iflag=direct 2>/dev/null || fail "reads after the error"
+	while read -r path; do
+		echo "data path: $path"
+		id=$(add_dev -t nvme -f "$(nvme_ng 5)" $path)
+		for n in $((lba - 1)) $((lba + 1)); do
+			dd if=/dev/ublkb"$id" of=/dev/null bs=512 skip=$n count=1 iflag=direct 2>/dev/null ||
+				fail "neighbour block $n does not read"
+		done
+		if dd if=/dev/ublkb"$id" of=/dev/null bs=512 skip=$lba count=1 iflag=direct 2>/tmp/dd_err; then
+			fail "the block with the bad guard read without error"
+		fi
+		err=$(cat /tmp/dd_err)
+		echo "dd: $err"
+		[[ $err == *"Invalid or incomplete multibyte or wide character"* ]] ||
+			fail "not the protection error (EILSEQ): $err"
+		# The device keeps serving.
+		dd if=/dev/ublkb"$id" of=/dev/null bs=1M skip=1 count=4 iflag=direct 2>/dev/null || fail "reads after the error"
+		ublk del -n "$id"
+	done < <(copy_free_paths)
 	# Heal the block for later tests: a write through ublk gives it valid PI.
+	id=$(add_dev -t nvme -f "$(nvme_ng 5)")
 	dd if=/tmp/blk of=/dev/ublkb"$id" bs=512 seek=$lba count=1 oflag=direct 2>/dev/null || fail "rewrite"
 	dd if=/dev/ublkb"$id" of=/dev/null bs=512 skip=$lba count=1 iflag=direct 2>/dev/null || fail "healed block"
 	ublk del -n "$id"
@@ -156,9 +183,7 @@ test_nvme_integrity_corrupted_pi_fails_the_read_with_eilseq() {
 test_nvme_integrity_other_data_paths_are_refused() {
 	need_nvme 5
 	need_integrity
-	expect_error 'integrity data moves only by user copy .*not zero copy \(-z\)' \
-		ublk add -t nvme -f "$(nvme_ng 5)" -z
-	expect_error 'integrity data moves only by user copy .*not NEED_GET_DATA' \
+	expect_error 'its data moves by zero copy or user copy .*not NEED_GET_DATA' \
 		ublk add -t nvme -f "$(nvme_ng 2)" -g 1
 	no_servers || fail "a server was started: $(pgrep -a ublk-server)"
 }

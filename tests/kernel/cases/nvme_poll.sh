@@ -88,7 +88,7 @@ test_nvme_poll_refuses_zero_copy_user_copy_and_metadata() {
 	need_nvme 2
 	expect_error 'has metadata' ublk add -t nvme -f "$(nvme_ng 2)" --poll
 	need_nvme 3
-	expect_error 'is zoned, which is served by user copy' ublk add -t nvme -f "$(nvme_ng 3)" --poll
+	expect_error 'is zoned, which is served by zero copy or user copy' ublk add -t nvme -f "$(nvme_ng 3)" --poll
 	nothing_created
 }
 

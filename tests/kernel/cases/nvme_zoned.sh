@@ -7,26 +7,6 @@ need_zoned() {
 	ublk features | grep -qx ZONED || skip "kernel $(uname -r) has no UBLK_F_ZONED (Linux 6.6)"
 }
 
-# zoned_paths: the `add` options of every data path the kernel serves
-# zoned devices with, one per line: user copy always, zero copy (automatic
-# and explicit registration) from Linux 6.16.
-zoned_paths() {
-	echo --usercopy
-	if ublk features | grep -qx AUTO_BUF_REG; then
-		echo -z
-		echo --zero-copy=explicit
-	fi
-}
-
-# zoned_default_path: what `add` chooses unasked.
-zoned_default_path() {
-	if ublk features | grep -qx AUTO_BUF_REG; then echo zero-copy/auto; else echo user-copy; fi
-}
-
-# data_path_of ID: the device's data path from `ublk list --json`.
-data_path_of() {
-	ublk list -n "$1" --json | sed -n 's/^ *"data_path": "\([^"]*\)",*$/\1/p'
-}
 
 # zbd_verify DEV ZONES: sequential writes through fio's zone mode over the
 # first ZONES zones (reset first), verified with crc32c.
@@ -63,8 +43,8 @@ test_nvme_zoned_device_is_host_managed_with_the_namespaces_zones_and_limits() {
 	[[ $(cat $q/max_open_zones) == 4 && $(cat $q/max_active_zones) == 6 ]] || fail "not 4 open / 6 active"
 	ublk list -n "$id" | grep -q "zone size 67108864" || fail "list does not report the zone size"
 	ublk list -n "$id" --json | grep -q '"zone_bytes": 67108864' || fail "list --json lacks zone_bytes"
-	[[ $(data_path_of "$id") == "$(zoned_default_path)" ]] ||
-		fail "data path $(data_path_of "$id"), want $(zoned_default_path)"
+	[[ $(data_path_of "$id") == "$(copy_free_default)" ]] ||
+		fail "data path $(data_path_of "$id"), want $(copy_free_default)"
 	blkzone reset /dev/ublkb"$id"
 	diff <(blkzone report /dev/ublkb"$id") <(blkzone report "$(nvme_blk 3)") ||
 		fail "the zone report differs from the namespace's"
@@ -82,7 +62,7 @@ test_nvme_zoned_fio_zbd_write_verify_passes_in_every_data_path() {
 		diff <(blkzone report /dev/ublkb"$id") <(blkzone report "$(nvme_blk 3)") ||
 			fail "$path: the write pointers differ from the namespace's"
 		ublk del -n "$id"
-	done < <(zoned_paths)
+	done < <(copy_free_paths)
 }
 
 # Two queues: fio jobs on different zones at once, each zone's writes in
@@ -210,7 +190,7 @@ test_nvme_zoned_non_power_of_two_zones_are_rounded_up_and_remapped() {
 	while read -r path; do
 		echo "data path: $path"
 		zoned_remap_round "$path"
-	done < <(zoned_paths)
+	done < <(copy_free_paths)
 }
 
 # zoned_remap_round ADD_OPTION: the checks of the test above in one data path.
