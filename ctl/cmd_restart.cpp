@@ -1,6 +1,9 @@
 // ublk restart: a new server for a running device, without an I/O error.
 #include <signal.h>
 
+#include <chrono>
+#include <optional>
+
 #include "commands.h"
 #include "control_device.h"
 #include "recovery.h"
@@ -37,6 +40,10 @@ int RunRestart(const RestartCommand& cmd) {
   if (::kill(old_pid, SIGUSR2) != 0)
     return Fail(dev + ": signalling its server: " + std::strerror(errno));
   abi::DevInfo now = *info;
+  // The kernel lets go of the old server's device only once its rings are
+  // torn down, which it does after the process has gone (longer with a
+  // polled ring): for a while the device is still LIVE with the old pid.
+  std::optional<std::chrono::steady_clock::time_point> gone_since;
   auto live = PollKernelState(
       dev + " to be live with a new server", Millis(120000), Millis(100),
       [&]() -> Result<bool> {
@@ -46,10 +53,17 @@ int RunRestart(const RestartCommand& cmd) {
         if (now.state == abi::kStateLive && now.ublksrv_pid > 0 &&
             now.ublksrv_pid != old_pid)
           return true;
-        // Still served by the old server: it refused (see its log).
+        // Still LIVE with the old server long after it went: it exited
+        // without handing over (see its log).
         if (now.ublksrv_pid == old_pid && !ServerAlive(old_pid) &&
-            now.state == abi::kStateLive)
-          return Invalid(dev + ": the server exited without handing over");
+            now.state == abi::kStateLive) {
+          const auto t = std::chrono::steady_clock::now();
+          if (!gone_since) gone_since = t;
+          if (t - *gone_since > std::chrono::seconds(10))
+            return Invalid(dev + ": the server exited without handing over");
+        } else {
+          gone_since.reset();
+        }
         return false;
       });
   if (!live) {
