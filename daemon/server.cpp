@@ -126,8 +126,8 @@ Result<void> Server::Start() {
   if (type == nullptr) return Invalid("unknown target type '" + spec_.type + "'");
   // Asked before the target opens the store, so the refusal names the other
   // device (a block device's exclusive open would only say "in use").
-  if (!spec_.file.empty())
-    UBLK_RETURN_IF_ERROR(CheckNotInUse(spec_.file, spec_.id));
+  const bool has_path = !spec_.file.empty() && !type->file_is_address;
+  if (has_path) UBLK_RETURN_IF_ERROR(CheckNotInUse(spec_.file, spec_.id));
   auto target = type->create(spec_);
   if (!target) return target.error();
   target_ = std::move(*target);
@@ -138,7 +138,7 @@ Result<void> Server::Start() {
 
   // Identify the backing store now, while the target holds it open, so the
   // state file can later prove that its path still names this file.
-  if (!spec_.file.empty()) {
+  if (has_path) {
     auto backing = IdentifyBackingFile(spec_.file);
     if (!backing) return backing.error();
     backing_ = *backing;

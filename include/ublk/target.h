@@ -70,6 +70,9 @@ enum class DataAccess {
   kNone,    // never touches data (null): no buffers, no copies
   kBuffer,  // reads/writes fixed buffer Request::buf_index only through
             // Request::buf_addr (so it works in copy and zero-copy mode alike)
+  kMemory,  // reads/writes Request::buf_addr as plain memory (sockets take
+            // no registered buffers): copy mode only, no zero copy, no
+            // user copy
 };
 
 struct RingNeeds {
@@ -143,6 +146,14 @@ class TargetQueue {
   virtual IoStatus Queue(QueueContext& q, const Request& req) noexcept = 0;
   virtual IoStatus Complete(QueueContext& q, const Request& req,
                             const Completion& c) noexcept = 0;
+  // A completion of an SQE from QueueContext::GetQueueSqe (c.target_data as
+  // given there). The target finishes requests with
+  // QueueContext::FinishRequest. Only targets that ask for queue SQEs see
+  // it.
+  virtual void CompleteQueueOp(QueueContext& q, const Completion& c) noexcept {
+    (void)q;
+    (void)c;
+  }
 };
 
 class Target {
