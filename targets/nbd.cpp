@@ -6,6 +6,8 @@
 
 #include "nbd_connect.h"
 #include "nbd_queue.h"
+#include "nbd_reconnect.h"
+#include "option_table.h"
 #include "nbd_uri.h"
 #include "ublk/log.h"
 
@@ -99,6 +101,15 @@ Result<std::unique_ptr<Target>> CreateNbdTarget(const DeviceSpec& spec) {
     links.push_back(std::move(link));
   }
   const ExportInfo& info = links[0]->conn.info;
+  const auto timeout = std::chrono::seconds(
+      NumberOption(kNbdOptions, spec.options, "reconnect-timeout"));
+  if (timeout.count() != 0) {
+    for (uint16_t i = 0; i < links.size(); ++i) {
+      auto r = nbd::Reconnector::Start(*address, info, timeout, i);
+      if (!r) return r.error();
+      links[i]->reconnector = std::move(*r);
+    }
+  }
   auto geometry = GeometryOf(info, spec.read_only);
   if (!geometry) return geometry.error();
   std::vector<std::string> notes;

@@ -9,16 +9,30 @@
 // Several queues need a server that allows several connections to the
 // export (NBD_FLAG_CAN_MULTI_CONN). Request data moves through the per-tag
 // buffers (copy mode: sockets take no registered buffers). The I/O path is
-// in nbd_queue.h.
+// in nbd_queue.h; a connection that breaks is made again off the queue
+// thread (nbd_reconnect.h) for up to --reconnect-timeout seconds.
 #pragma once
 
 #include <memory>
 
 #include "ublk/result.h"
+#include "ublk/target_options.h"
 #include "ublk/spec.h"
 #include "ublk/target.h"
 
 namespace ublk {
+
+inline constexpr TargetOptionDef kNbdOptions[] = {
+    {.name = "reconnect-timeout",
+     .kind = OptionKind::kNumber,
+     .value_name = "SECONDS",
+     .help = "how long I/O waits for a broken connection to the NBD\n"
+             "server to be made again (in-flight requests are sent\n"
+             "again once it is); past it I/O fails with EIO until the\n"
+             "connection is back; 0: fail at once; default 30",
+     .max = 3600,
+     .default_number = 30},
+};
 
 // Errors are one line: a malformed URI, an unreachable server, an unknown
 // export, a server that breaks the handshake, -q N refused.

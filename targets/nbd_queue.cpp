@@ -10,7 +10,15 @@ namespace ublk::nbd {
 namespace {
 
 // target_data of the queue SQEs.
-enum QueueOp : uint16_t { kSendOp = 1, kRecvOp = 2 };
+enum QueueOp : uint16_t { kSendOp = 1, kRecvOp = 2, kReconnectOp = 3 };
+
+// The connection, as the queue sees it.
+enum class Conn : uint8_t {
+  kUp,
+  kDown,    // broken; requests wait for the Reconnector's new connection
+  kFailed,  // broken past the reconnect timeout, or for good without a
+            // Reconnector: requests fail with EIO at once
+};
 
 enum class SlotState : uint8_t {
   kIdle,        // no request on this tag
@@ -31,6 +39,7 @@ struct Slot {
 
 struct Stats {
   uint64_t requests = 0, sends = 0, short_sends = 0, errors = 0;
+  uint64_t losses = 0, resent = 0, reconnects = 0;
 };
 
 constexpr uint64_t Cookie(uint16_t tag, uint32_t seq) {
@@ -46,13 +55,16 @@ class NbdQueue final : public TargetQueue {
   }
 
   ~NbdQueue() override {
-    log::Info("nbd queue {}: {} requests in {} sends ({} short), {} errors{}",
-              id_, stats_.requests, stats_.sends, stats_.short_sends,
-              stats_.errors, dead_ ? ", connection lost" : "");
+    log::Info(
+        "nbd queue {}: {} requests in {} sends ({} short), {} errors, "
+        "connection lost {} times, {} reconnects, {} requests resent{}",
+        id_, stats_.requests, stats_.sends, stats_.short_sends, stats_.errors,
+        stats_.losses, stats_.reconnects, stats_.resent,
+        conn_ == Conn::kUp ? "" : ", connection down");
   }
 
   IoStatus Queue(QueueContext& q, const Request& req) noexcept override {
-    if (dead_) return Fail(-EIO);
+    if (conn_ == Conn::kFailed) return Fail(-EIO);
     uint16_t cmd, flags = 0;
     uint64_t offset = req.offset;
     uint32_t length = req.length;
@@ -90,11 +102,13 @@ class NbdQueue final : public TargetQueue {
     fifo_[(fifo_head_ + fifo_count_) % fifo_.size()] = req.tag;
     ++fifo_count_;
     ++stats_.requests;
+    // Waiting for a new connection: it goes out with the others then.
+    if (conn_ != Conn::kUp) return IoStatus::Pending();
     // Either may find the ring broken and fail the connection, this
     // request with it (through FinishRequest): it is then finished and
     // Pending is still the right answer.
     if (!recv_armed_) ArmRecv(q);
-    if (!send_in_flight_ && !dead_) StartSend(q);
+    if (!send_in_flight_ && conn_ == Conn::kUp) StartSend(q);
     return IoStatus::Pending();
   }
 
@@ -104,11 +118,20 @@ class NbdQueue final : public TargetQueue {
   }
 
   void CompleteQueueOp(QueueContext& q, const Completion& c) noexcept override {
-    if (dead_) return;  // what was in flight when the connection failed
-    if (c.target_data == kSendOp)
-      OnSent(q, c.res);
-    else if (c.target_data == kRecvOp)
-      OnReceived(q, c.res);
+    switch (c.target_data) {
+      case kSendOp:
+        if (conn_ == Conn::kUp) return OnSent(q, c.res);
+        send_in_flight_ = false;  // on the old connection: ignored
+        return Adopt(q);
+      case kRecvOp:
+        if (conn_ == Conn::kUp) return OnReceived(q, c.res);
+        recv_armed_ = false;
+        return Adopt(q);
+      case kReconnectOp:
+        return OnReconnectEvent(q, c.res);
+      default:
+        return;
+    }
   }
 
  private:
@@ -253,18 +276,45 @@ class NbdQueue final : public TargetQueue {
     q.FinishRequest(tag, result);
   }
 
-  // The stream is unusable: every request on it fails, and so does every
-  // later one. What is still in flight on the ring completes into memory
-  // the target owns (Link) and is ignored.
+  // The stream is unusable. With a Reconnector, what is in flight waits to
+  // be sent again (a reply already complete finishes now) and a new
+  // connection is asked for; without one, everything fails. What is still
+  // in flight on the ring completes into memory the target owns (Link),
+  // and a new socket is adopted only once it has (Adopt).
   void Lost(QueueContext& q, const char* why, int res = 0) noexcept {
-    if (dead_) return;
-    dead_ = true;
+    if (conn_ != Conn::kUp) return;
+    ++stats_.losses;
+    const bool retry = link_.reconnector != nullptr;
+    conn_ = retry ? Conn::kDown : Conn::kFailed;
     if (res < 0)
-      log::Error("nbd queue {}: {}: {}; failing its I/O", id_, why,
-                 std::strerror(-res));
+      log::Error("nbd queue {}: {}: {}; {}", id_, why, std::strerror(-res),
+                 retry ? "reconnecting" : "failing its I/O");
     else
-      log::Error("nbd queue {}: {}; failing its I/O", id_, why);
+      log::Error("nbd queue {}: {}; {}", id_, why,
+                 retry ? "reconnecting" : "failing its I/O");
     (void)::shutdown(link_.conn.socket.get(), SHUT_RDWR);
+    data_tag_ = -1;
+    got_ = 0;
+    if (!retry) return FailAll(q);
+    for (uint16_t tag = 0; tag < slots_.size(); ++tag) {
+      Slot& s = slots_[tag];
+      if (s.state == SlotState::kEarlyReply) {
+        s.state = SlotState::kIdle;
+        q.FinishRequest(tag, s.early_result);
+      } else if (s.state == SlotState::kSending ||
+                 s.state == SlotState::kAwaitReply) {
+        s.state = SlotState::kQueued;
+        fifo_[(fifo_head_ + fifo_count_) % fifo_.size()] = tag;
+        ++fifo_count_;
+        ++stats_.resent;
+      }
+    }
+    link_.reconnector->Request();
+    if (!reconnect_armed_) ArmReconnectEvent(q);
+  }
+
+  // Every request on this queue fails with EIO.
+  void FailAll(QueueContext& q) noexcept {
     fifo_count_ = 0;
     for (uint16_t tag = 0; tag < slots_.size(); ++tag) {
       if (slots_[tag].state == SlotState::kIdle) continue;
@@ -272,6 +322,56 @@ class NbdQueue final : public TargetQueue {
       ++stats_.errors;
       q.FinishRequest(tag, -EIO);
     }
+  }
+
+  void ArmReconnectEvent(QueueContext& q) noexcept {
+    io_uring_sqe* sqe = q.GetQueueSqe(kReconnectOp);
+    if (sqe == nullptr) {
+      // A broken ring: nothing will tell us about a new connection.
+      conn_ = Conn::kFailed;
+      return FailAll(q);
+    }
+    io_uring_prep_read(sqe, link_.reconnector->done_fd(),
+                       &link_.reconnect_event, sizeof(link_.reconnect_event),
+                       0);
+    reconnect_armed_ = true;
+  }
+
+  void OnReconnectEvent(QueueContext& q, int res) noexcept {
+    reconnect_armed_ = false;
+    if (res < 0 && res != -EINTR && res != -EAGAIN) {
+      conn_ = Conn::kFailed;
+      return FailAll(q);
+    }
+    switch (link_.reconnector->Take(&next_socket_)) {
+      case Reconnector::Outcome::kTimedOut:
+        // Keep looking; fail what waits and whatever comes meanwhile.
+        if (conn_ == Conn::kDown) conn_ = Conn::kFailed;
+        FailAll(q);
+        break;
+      case Reconnector::Outcome::kConnected:
+        Adopt(q);
+        break;
+      case Reconnector::Outcome::kNone:
+        break;
+    }
+    if (!next_socket_.valid() && conn_ != Conn::kUp) ArmReconnectEvent(q);
+  }
+
+  // Takes the new socket once nothing is in flight on the old one.
+  void Adopt(QueueContext& q) noexcept {
+    if (!next_socket_.valid() || send_in_flight_ || recv_armed_) return;
+    if (!q.ReplaceFile(file_, next_socket_.get())) {
+      log::Error("nbd queue {}: cannot register the new connection", id_);
+      next_socket_.reset();
+      conn_ = Conn::kFailed;
+      return FailAll(q);
+    }
+    link_.conn.socket = std::move(next_socket_);
+    conn_ = Conn::kUp;
+    ++stats_.reconnects;
+    ArmRecv(q);
+    if (conn_ == Conn::kUp && !send_in_flight_) StartSend(q);
   }
 
   struct Sent {
@@ -291,7 +391,9 @@ class NbdQueue final : public TargetQueue {
   bool recv_armed_ = false;
   int data_tag_ = -1;  // receiving a READ's data for this tag
   uint32_t got_ = 0;   // bytes of the header or data received so far
-  bool dead_ = false;
+  Conn conn_ = Conn::kUp;
+  bool reconnect_armed_ = false;
+  Fd next_socket_;  // a new connection waiting for the old SQEs
   Stats stats_;
 };
 

@@ -14,10 +14,15 @@
 //
 // A broken stream -- the server closes or resets the connection, a reply
 // header with a bad magic, a structured reply (never negotiated), a cookie
-// of no request in flight -- fails every request in flight with EIO, and
-// every later request too (no reconnect yet); the device stays usable for
-// `ublk del`. A reply's data goes only into the buffer of the request it
-// answers, never beyond the request's length.
+// of no request in flight -- ends the connection. With a Reconnector the
+// requests in flight are kept and sent again on the new connection, and
+// new ones wait for it; only past the reconnect timeout do they fail with
+// EIO (and every later one, until the connection is back). The queue
+// adopts the new socket only once both SQEs on the old one have completed,
+// so nothing the old connection receives lands in a buffer now in use.
+// Without a Reconnector everything in flight and later fails with EIO; the
+// device stays usable for `ublk del` either way. A reply's data goes only
+// into the buffer of the request it answers, never beyond its length.
 #pragma once
 
 #include <sys/socket.h>
@@ -29,6 +34,7 @@
 #include <vector>
 
 #include "nbd_connect.h"
+#include "nbd_reconnect.h"
 #include "ublk/target.h"
 
 namespace ublk::nbd {
@@ -45,6 +51,9 @@ struct Link {
   std::vector<std::array<uint8_t, kRequestBytes>> headers;  // per tag
   std::array<iovec, 2 * kMaxSendBatch> iov{};
   msghdr msg{};
+  // nullptr: --reconnect-timeout 0, a broken connection stays broken.
+  std::unique_ptr<Reconnector> reconnector;
+  uint64_t reconnect_event = 0;  // read from reconnector->done_fd()
 };
 
 // `link` is borrowed and outlives the queue; `file` is its socket's slot in

@@ -25,7 +25,8 @@ constexpr TargetType kTypes[] = {
      DataAccess::kMemory, FileUse::kRequired,
      "the NBD server: -f nbd://HOST[:PORT][/EXPORT] or "
      "nbd+unix:///EXPORT?socket=PATH",
-     /*takes_size=*/false, /*takes_read_only=*/true, {}, &CreateNbdTarget,
+     /*takes_size=*/false, /*takes_read_only=*/true, kNbdOptions,
+     &CreateNbdTarget,
      /*file_is_address=*/true},
 };
 

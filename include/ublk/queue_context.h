@@ -246,6 +246,11 @@ class QueueContext {
   // kFileSlots are taken.
   Result<int> AddFile(int fd);
 
+  // Queue thread: puts `fd` in table slot `index` (one AddFile returned)
+  // in place of what was there, on both rings. The old file's table
+  // reference is dropped; SQEs already in flight keep theirs.
+  bool ReplaceFile(int index, int fd) noexcept;
+
   // Queue only: SQEs handed out on the polled ring since the last call,
   // each of which posts one completion there.
   unsigned TakePolledSubmitted() noexcept {

@@ -9,6 +9,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <cerrno>
 #include <cstring>
@@ -78,9 +79,9 @@ class NbdQueueTest : public ::testing::Test {
     EXPECT_TRUE(st.pending());
   }
 
-  // Submits and runs completions until `tag` has a result (or 2 s).
+  // Submits and runs completions until `tag` has a result (or 10 s).
   int Await(uint16_t tag) {
-    for (int i = 0; i < 200 && !results_.count(tag); ++i) Pump(10);
+    for (int i = 0; i < 1000 && !results_.count(tag); ++i) Pump(10);
     return results_.count(tag) ? results_[tag] : 1;
   }
   void Pump(int ms) {
@@ -108,10 +109,15 @@ class NbdQueueTest : public ::testing::Test {
             static_cast<uint16_t>(Be(b + 6, 2)), Be(b + 8, 8), Be(b + 16, 8),
             static_cast<uint32_t>(Be(b + 24, 4))};
   }
+  // Reads from the server's end, running the queue meanwhile (10 s).
   bool ReadAll(uint8_t* p, size_t n) {
-    while (n != 0) {
+    for (int waits = 0; n != 0;) {
       pollfd pf{server_.get(), POLLIN, 0};
-      if (::poll(&pf, 1, 2000) != 1) return false;
+      if (::poll(&pf, 1, 0) != 1) {
+        if (++waits > 1000) return false;
+        Pump(10);
+        continue;
+      }
       ssize_t r = ::recv(server_.get(), p, n, 0);
       if (r <= 0) return false;
       p += r;
@@ -119,6 +125,61 @@ class NbdQueueTest : public ::testing::Test {
     }
     return true;
   }
+  // The server's side of a handshake on a new connection from the
+  // Reconnector: greeting, then INFO export and ACK to its NBD_OPT_GO.
+  void ServeHandshake(int listener) {
+    pollfd pf{listener, POLLIN, 0};
+    ASSERT_EQ(::poll(&pf, 1, 10000), 1);
+    server_ = Fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_TRUE(server_.valid());
+    std::vector<uint8_t> out;
+    auto put = [&out](uint64_t v, int n) {
+      for (int i = n - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    };
+    put(kInitMagic, 8);
+    put(kOptMagic, 8);
+    put(kFlagFixedNewstyle, 2);
+    ASSERT_EQ(::send(server_.get(), out.data(), out.size(), 0), 18);
+    uint8_t in[4 + 16];
+    ASSERT_TRUE(ReadAll(in, sizeof(in)));  // client flags, option header
+    std::vector<uint8_t> data(Be(in + 16, 4));
+    ASSERT_TRUE(ReadAll(data.data(), data.size()));
+    out.clear();
+    put(kOptReplyMagic, 8);
+    put(kOptGo, 4);
+    put(kRepInfo, 4);
+    put(12, 4);
+    put(kInfoExport, 2);
+    put(kExportSize, 8);
+    put(kHasFlags, 2);
+    put(kOptReplyMagic, 8);
+    put(kOptGo, 4);
+    put(kRepAck, 4);
+    put(0, 4);
+    ASSERT_EQ(::send(server_.get(), out.data(), out.size(), 0),
+              static_cast<ssize_t>(out.size()));
+  }
+  // A listening Unix socket at `path`, and the queue's Reconnector to it.
+  Fd ListenAndReconnectTo(const std::string& path, int timeout_s) {
+    ::unlink(path.c_str());
+    Fd l(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, path.c_str(), sizeof(sa.sun_path) - 1);
+    EXPECT_EQ(::bind(l.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    EXPECT_EQ(::listen(l.get(), 4), 0);
+    Address a;
+    a.kind = Address::Kind::kUnix;
+    a.socket_path = path;
+    ExportInfo info;
+    info.size = kExportSize;
+    info.flags = kHasFlags;
+    auto r = Reconnector::Start(a, info, std::chrono::seconds(timeout_s), 0);
+    EXPECT_TRUE(r);
+    if (r) link_.reconnector = std::move(*r);
+    return l;
+  }
+
   void Reply(uint64_t cookie, uint32_t error, const std::vector<uint8_t>& data = {},
              uint32_t magic = kSimpleReplyMagic) {
     std::vector<uint8_t> b;
@@ -136,6 +197,7 @@ class NbdQueueTest : public ::testing::Test {
   }
 
   static constexpr size_t kBuf = 4096, kGuard = 4096;
+  static constexpr uint64_t kExportSize = 1 << 20;
   io_uring ring_{};
   Link link_;
   Fd server_;
@@ -267,6 +329,57 @@ TEST_F(NbdQueueTest, ManyRequestsInFlightAtOnce) {
     EXPECT_EQ(bufs_[t][4095], t);
     EXPECT_TRUE(GuardIntact(t));
   }
+}
+
+TEST_F(NbdQueueTest, RequestsInFlightAreResentOnTheNewConnection) {
+  const std::string path = "/tmp/nbd_queue_test." + std::to_string(getpid());
+  Fd listener = ListenAndReconnectTo(path, 30);
+  Submit(Req(1, abi::kOpRead, 0, 4096));
+  Submit(Req(2, abi::kOpWrite, 4096, 512));
+  WireRequest r = ReadRequest();
+  WireRequest w = ReadRequest();
+  uint8_t data[512];
+  ASSERT_TRUE(ReadAll(data, sizeof(data)));
+  server_.reset();  // the server goes away with both unanswered
+  Pump(10);
+  ServeHandshake(listener.get());
+  // Both come again, with their cookies, the write with its data.
+  WireRequest r2 = ReadRequest(), w2 = ReadRequest();
+  if (r2.cmd == kCmdWrite) std::swap(r2, w2);
+  EXPECT_EQ(r2.cookie, r.cookie);
+  EXPECT_EQ(w2.cookie, w.cookie);
+  ASSERT_TRUE(ReadAll(data, sizeof(data)));
+  EXPECT_TRUE(results_.empty());  // nothing failed meanwhile
+  Reply(r2.cookie, 0, std::vector<uint8_t>(4096, 9));
+  Reply(w2.cookie, 0);
+  EXPECT_EQ(Await(1), 4096);
+  EXPECT_EQ(Await(2), 512);
+  EXPECT_EQ(bufs_[1][4095], 9);
+  EXPECT_TRUE(GuardIntact(1));
+  // New requests go out on the new connection.
+  results_.clear();
+  Submit(Req(3, abi::kOpFlush, 0, 0));
+  WireRequest f = ReadRequest();
+  EXPECT_EQ(f.cmd, kCmdFlush);
+  Reply(f.cookie, 0);
+  EXPECT_EQ(Await(3), 0);
+  ::unlink(path.c_str());
+}
+
+TEST_F(NbdQueueTest, PastTheReconnectTimeoutRequestsFailWithEio) {
+  const std::string path = "/tmp/nbd_queue_test_t." + std::to_string(getpid());
+  Fd listener = ListenAndReconnectTo(path, 1);
+  listener.reset();  // nobody answers
+  ::unlink(path.c_str());
+  Submit(Req(1, abi::kOpRead, 0, 4096));
+  (void)ReadRequest();
+  server_.reset();
+  EXPECT_EQ(Await(1), -EIO);
+  ctx_->BeginIo(2);
+  IoStatus st = queue_->Queue(*ctx_, Req(2, abi::kOpRead, 0, 512));
+  ctx_->EndIo();
+  EXPECT_FALSE(st.pending());
+  EXPECT_EQ(st.result(), -EIO);
 }
 
 }  // namespace

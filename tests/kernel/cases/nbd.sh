@@ -26,15 +26,21 @@ nbd_kit_up() {
 
 nbd_server_gone() { [[ ! -e /proc/$1 ]]; }
 
-# Stops the server and removes its files (an EXIT trap of every test).
-nbd_down() {
+# Stops the server (SIGTERM, or SIGKILL with -9) and waits until it is gone.
+nbd_stop() {
 	local pid
-	umount /mnt/nbd 2>/dev/null || true
 	if [[ -s $nbd_pidfile ]]; then
 		pid=$(cat "$nbd_pidfile")
-		kill "$pid" 2>/dev/null || true
+		kill "$@" "$pid" 2>/dev/null || true
 		wait_until 10 nbd_server_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+		rm -f "$nbd_pidfile"
 	fi
+}
+
+# Stops the server and removes its files (an EXIT trap of every test).
+nbd_down() {
+	umount /mnt/nbd 2>/dev/null || true
+	nbd_stop
 	rm -f "$nbd_pidfile" "$nbd_sock" /tmp/nbd-test.img /tmp/nbd-test.qcow2 /tmp/nbd-pattern
 }
 
@@ -112,6 +118,7 @@ test_nbd_qcow2_image_keeps_ext4_across_del_and_re_add() {
 	[[ $(md5sum </mnt/nbd/data) == "$sum" ]] || fail "the file changed across del and re-add"
 	umount /mnt/nbd
 	ublk del -n "$id"
+	nbd_stop
 	qemu-img check -q /tmp/nbd-test.qcow2 || fail "qemu-img check found errors"
 }
 
@@ -186,12 +193,12 @@ test_nbd_bad_inputs_are_refused_in_one_line_and_leave_nothing() {
 	no_servers || fail "a server was left behind"
 }
 
-test_nbd_server_killed_under_io_fails_requests_with_eio_and_del_works() {
+test_nbd_server_killed_without_reconnect_fails_requests_with_eio_and_del_works() {
 	local id pid
 	trap nbd_down EXIT
 	truncate -s 64M /tmp/nbd-test.img
 	nbd_qemu_up -f raw /tmp/nbd-test.img
-	id=$(add_dev -t nbd -f "$(nbd_uri)")
+	id=$(add_dev -t nbd -f "$(nbd_uri)" --reconnect-timeout 0)
 	pid=$(cat "$nbd_pidfile")
 	dd if=/dev/urandom of=/dev/ublkb"$id" bs=1M count=8 oflag=direct 2>/dev/null
 	kill -9 "$pid"
@@ -203,4 +210,47 @@ test_nbd_server_killed_under_io_fails_requests_with_eio_and_del_works() {
 		fail "a write after the server died succeeded"
 	timeout 60 ublk del -n "$id" || fail "del did not finish"
 	wait_until 10 dev_gone "$id" || fail "the device did not go"
+}
+
+test_nbd_server_restarted_under_fio_verify_loses_no_io() {
+	local id fio_pid rc=0
+	trap nbd_down EXIT
+	truncate -s 64M /tmp/nbd-test.img
+	nbd_qemu_up -f raw /tmp/nbd-test.img
+	id=$(add_dev -t nbd -f "$(nbd_uri)")
+	fio --output-format=normal --name=restart --filename=/dev/ublkb"$id" --rw=randwrite \
+		--bs=64k --size=32M --loops=3 --ioengine=io_uring --direct=1 --iodepth=16 \
+		--verify=crc32c --do_verify=1 --verify_fatal=1 >/tmp/nbd-fio.out 2>&1 &
+	fio_pid=$!
+	sleep 0.5
+	nbd_stop -9
+	sleep 2
+	nbd_qemu_up -f raw /tmp/nbd-test.img
+	wait "$fio_pid" || rc=$?
+	cat /tmp/nbd-fio.out
+	((rc == 0)) || fail "fio failed across the server's restart"
+	grep -E 'err= *[1-9]' /tmp/nbd-fio.out && fail "fio saw errors across the server's restart"
+	grep -q 'reconnected' /tmp/ublk-tests-syslog || fail "the server log shows no reconnect"
+	ublk del -n "$id"
+	rm -f /tmp/nbd-fio.out
+}
+
+test_nbd_server_down_past_the_reconnect_timeout_fails_io_then_serves_again() {
+	local id
+	trap nbd_down EXIT
+	truncate -s 64M /tmp/nbd-test.img
+	nbd_qemu_up -f raw /tmp/nbd-test.img
+	id=$(add_dev -t nbd -f "$(nbd_uri)" --reconnect-timeout 2)
+	dd if=/dev/urandom of=/dev/ublkb"$id" bs=1M count=4 oflag=direct 2>/dev/null
+	nbd_stop
+	# Waits up to the timeout, then fails; never hangs.
+	timeout 30 dd if=/dev/ublkb"$id" of=/dev/null bs=4k count=1 skip=300 iflag=direct 2>/dev/null &&
+		fail "a read with the server down succeeded"
+	timeout 30 dd if=/dev/zero of=/dev/ublkb"$id" bs=4k count=1 oflag=direct 2>/dev/null &&
+		fail "a write with the server down succeeded"
+	nbd_qemu_up -f raw /tmp/nbd-test.img
+	wait_until 20 dd if=/dev/ublkb"$id" of=/dev/null bs=4k count=1 skip=400 iflag=direct status=none ||
+		fail "the device did not serve again once the server was back"
+	nbd_fio_verify /dev/ublkb"$id" 1
+	ublk del -n "$id"
 }
