@@ -159,8 +159,10 @@ write-zeroes and block sizes from the server's handshake (NBD_OPT_GO) at add,
 and advertises only what the server supports. -q N opens one connection per
 queue and needs a server that allows it (NBD_FLAG_CAN_MULTI_CONN). Data is
 copied through the server's buffers (no -z, no --usercopy). An unreachable
-server, an unknown export or a broken handshake is refused at add; if the
-connection breaks later, I/O fails with EIO until the device is deleted.
+server, an unknown export or a broken handshake is refused at add. A
+connection that breaks later is made again: I/O in flight is sent again and
+new I/O waits, for up to --reconnect-timeout; past it I/O fails with EIO
+until the server is back.
 )";
 
 // "      --offset SIZE     where ...", help lines at column 24.
@@ -241,7 +243,7 @@ options:
     if (only == nullptr || &t == only) out += TypeSection(t);
   out += "\ntesting (for test suites; each changes only what it says):\n";
   out += kTestingOptions;
-  if (only == nullptr || only->data_access != DataAccess::kNone)
+  if (only == nullptr || only->data_access == DataAccess::kBuffer)
     out += kForceAutoFallback;
   out += "\nexamples:\n";
   for (std::string_view e : kExamples)

@@ -58,6 +58,7 @@ class ScriptStream final : public Stream {
   explicit ScriptStream(Bytes in) : in_(std::move(in)) {}
   Result<void> Read(std::span<uint8_t> out) override {
     if (in_.size() - pos_ < out.size()) return Invalid("end of stream");
+    if (out.empty()) return {};  // memcpy may not take a null pointer
     std::memcpy(out.data(), in_.data() + pos_, out.size());
     pos_ += out.size();
     return {};
