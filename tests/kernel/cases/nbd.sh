@@ -48,15 +48,7 @@ nbd_uri() { echo "nbd+unix:///${1:-disk}?socket=$nbd_sock"; }
 
 # nbd_fio_verify DEVICE JOBS: random writes of 4k, 64k and 1M blocks with
 # crc32c checksums, each job on its own slice, then verified reads.
-nbd_fio_verify() {
-	local dev=$1 jobs=$2 bs size
-	for bs in 4k 64k 1m; do
-		size=$([[ $bs == 4k ]] && echo 4M || echo 16M)
-		fio_ok --name=verify-$bs --filename="$dev" --rw=randwrite --bs=$bs --size=$size \
-			--offset_increment=20M --numjobs="$jobs" --ioengine=io_uring --direct=1 \
-			--iodepth=16 --verify=crc32c --do_verify=1 --verify_fatal=1 --group_reporting
-	done
-}
+nbd_fio_verify() { fio_verify_slices "$1" "$2" 4M 16M 20M; }
 
 nbd_size() { blockdev --getsize64 /dev/ublkb"$1"; }
 nbd_sum() { dd if="$1" bs="$2" skip="$3" count="$4" 2>/dev/null | md5sum | cut -d' ' -f1; }
