@@ -61,6 +61,22 @@ class NbdTarget final : public Target {
   RingNeeds ring_needs() const override { return {.sqes_per_io = 1}; }
   std::vector<std::string> notes() const override { return notes_; }
 
+  // The worst of the queues' connections.
+  std::string connection_state() const override {
+    uint8_t worst = 0;
+    for (const auto& l : links_)
+      worst = std::max(worst, l->state.load(std::memory_order_relaxed));
+    switch (static_cast<nbd::LinkState>(worst)) {
+      case nbd::LinkState::kConnected:
+        return "connected";
+      case nbd::LinkState::kReconnecting:
+        return "reconnecting";
+      case nbd::LinkState::kFailed:
+        break;
+    }
+    return "down (I/O fails)";
+  }
+
   Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) override {
     if (q.id() >= links_.size())
       return Invalid("nbd: no connection for queue " + std::to_string(q.id()));

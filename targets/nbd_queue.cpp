@@ -12,12 +12,14 @@ namespace {
 // target_data of the queue SQEs.
 enum QueueOp : uint16_t { kSendOp = 1, kRecvOp = 2, kReconnectOp = 3 };
 
-// The connection, as the queue sees it.
+// The connection, as the queue sees it (published as LinkState).
 enum class Conn : uint8_t {
-  kUp,
-  kDown,    // broken; requests wait for the Reconnector's new connection
-  kFailed,  // broken past the reconnect timeout, or for good without a
-            // Reconnector: requests fail with EIO at once
+  kUp = static_cast<uint8_t>(LinkState::kConnected),
+  // broken; requests wait for the Reconnector's new connection
+  kDown = static_cast<uint8_t>(LinkState::kReconnecting),
+  // broken past the reconnect timeout, or for good without a Reconnector:
+  // requests fail with EIO at once
+  kFailed = static_cast<uint8_t>(LinkState::kFailed),
 };
 
 enum class SlotState : uint8_t {
@@ -285,7 +287,7 @@ class NbdQueue final : public TargetQueue {
     if (conn_ != Conn::kUp) return;
     ++stats_.losses;
     const bool retry = link_.reconnector != nullptr;
-    conn_ = retry ? Conn::kDown : Conn::kFailed;
+    SetConn(retry ? Conn::kDown : Conn::kFailed);
     if (res < 0)
       log::Error("nbd queue {}: {}: {}; {}", id_, why, std::strerror(-res),
                  retry ? "reconnecting" : "failing its I/O");
@@ -313,6 +315,11 @@ class NbdQueue final : public TargetQueue {
     if (!reconnect_armed_) ArmReconnectEvent(q);
   }
 
+  void SetConn(Conn c) noexcept {
+    conn_ = c;
+    link_.state.store(static_cast<uint8_t>(c), std::memory_order_relaxed);
+  }
+
   // Every request on this queue fails with EIO.
   void FailAll(QueueContext& q) noexcept {
     fifo_count_ = 0;
@@ -328,7 +335,7 @@ class NbdQueue final : public TargetQueue {
     io_uring_sqe* sqe = q.GetQueueSqe(kReconnectOp);
     if (sqe == nullptr) {
       // A broken ring: nothing will tell us about a new connection.
-      conn_ = Conn::kFailed;
+      SetConn(Conn::kFailed);
       return FailAll(q);
     }
     io_uring_prep_read(sqe, link_.reconnector->done_fd(),
@@ -340,13 +347,13 @@ class NbdQueue final : public TargetQueue {
   void OnReconnectEvent(QueueContext& q, int res) noexcept {
     reconnect_armed_ = false;
     if (res < 0 && res != -EINTR && res != -EAGAIN) {
-      conn_ = Conn::kFailed;
+      SetConn(Conn::kFailed);
       return FailAll(q);
     }
     switch (link_.reconnector->Take(&next_socket_)) {
       case Reconnector::Outcome::kTimedOut:
         // Keep looking; fail what waits and whatever comes meanwhile.
-        if (conn_ == Conn::kDown) conn_ = Conn::kFailed;
+        if (conn_ == Conn::kDown) SetConn(Conn::kFailed);
         FailAll(q);
         break;
       case Reconnector::Outcome::kConnected:
@@ -364,11 +371,11 @@ class NbdQueue final : public TargetQueue {
     if (!q.ReplaceFile(file_, next_socket_.get())) {
       log::Error("nbd queue {}: cannot register the new connection", id_);
       next_socket_.reset();
-      conn_ = Conn::kFailed;
+      SetConn(Conn::kFailed);
       return FailAll(q);
     }
     link_.conn.socket = std::move(next_socket_);
-    conn_ = Conn::kUp;
+    SetConn(Conn::kUp);
     ++stats_.reconnects;
     ArmRecv(q);
     if (conn_ == Conn::kUp && !send_in_flight_) StartSend(q);

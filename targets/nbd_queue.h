@@ -29,6 +29,7 @@
 #include <sys/uio.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -54,6 +55,16 @@ struct Link {
   // nullptr: --reconnect-timeout 0, a broken connection stays broken.
   std::unique_ptr<Reconnector> reconnector;
   uint64_t reconnect_event = 0;  // read from reconnector->done_fd()
+  // The connection as the queue last saw it (LinkState), for `ublk list`:
+  // written by the queue thread, read by the main thread.
+  std::atomic<uint8_t> state{0};
+};
+
+enum class LinkState : uint8_t {
+  kConnected = 0,
+  kReconnecting = 1,  // requests wait for the new connection
+  kFailed = 2,        // requests fail with EIO (past the reconnect timeout,
+                      // still trying; or for good without a Reconnector)
 };
 
 // `link` is borrowed and outlives the queue; `file` is its socket's slot in

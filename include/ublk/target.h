@@ -167,6 +167,10 @@ class Target {
   // why). The target does not log them: the server does, and passes them in
   // its report to `ublk add`, which prints them.
   virtual std::vector<std::string> notes() const { return {}; }
+  // What the backend's connection is doing now, for `ublk list`
+  // ("connected", "reconnecting", ...); empty for a target without one.
+  // Main thread, while the queues run: reads only what they publish.
+  virtual std::string connection_state() const { return ""; }
   // Called on the queue thread during queue setup (may register files).
   virtual Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) = 0;
   // Whether the device may become `bytes` long while it runs (`ublk

@@ -50,6 +50,7 @@ nbd_uri() { echo "nbd+unix:///${1:-disk}?socket=$nbd_sock"; }
 # crc32c checksums, each job on its own slice, then verified reads.
 nbd_fio_verify() { fio_verify_slices "$1" "$2" 4M 16M 20M; }
 
+nbd_list_says() { ublk list -n "$1" 2>/dev/null | grep -q "$2"; }
 nbd_size() { blockdev --getsize64 /dev/ublkb"$1"; }
 nbd_sum() { dd if="$1" bs="$2" skip="$3" count="$4" 2>/dev/null | md5sum | cut -d' ' -f1; }
 nbd_blocks() { stat -c %b "$1"; }
@@ -240,9 +241,12 @@ test_nbd_server_down_past_the_reconnect_timeout_fails_io_then_serves_again() {
 		fail "a read with the server down succeeded"
 	timeout 30 dd if=/dev/zero of=/dev/ublkb"$id" bs=4k count=1 oflag=direct 2>/dev/null &&
 		fail "a write with the server down succeeded"
+	wait_until 5 nbd_list_says "$id" 'connection down' || fail "ublk list does not show the connection down"
 	nbd_qemu_up -f raw /tmp/nbd-test.img
 	wait_until 20 dd if=/dev/ublkb"$id" of=/dev/null bs=4k count=1 skip=400 iflag=direct status=none ||
 		fail "the device did not serve again once the server was back"
+	wait_until 5 nbd_list_says "$id" 'connection connected' || fail "ublk list does not show the connection back"
+	ublk list -n "$id" --json | grep -q '"connection": "connected"' || fail "list --json has no connection"
 	nbd_fio_verify /dev/ublkb"$id" 1
 	ublk del -n "$id"
 }
