@@ -7,8 +7,8 @@
 #include "nbd_connect.h"
 #include "nbd_queue.h"
 #include "nbd_reconnect.h"
-#include "option_table.h"
 #include "nbd_uri.h"
+#include "option_table.h"
 #include "ublk/log.h"
 
 namespace ublk {
@@ -28,7 +28,8 @@ Result<DeviceGeometry> GeometryOf(const ExportInfo& info, bool read_only) {
   if (lbs > 4096)
     return Invalid("the NBD export's minimum block size of " +
                    std::to_string(lbs) + " bytes is more than 4096");
-  const uint32_t pbs = std::clamp<uint32_t>(info.preferred_block, lbs, 1u << 20);
+  const uint32_t pbs =
+      std::clamp<uint32_t>(info.preferred_block, lbs, 1u << 20);
   g.logical_bs_shift = g.io_min_shift = Shift(lbs);
   g.physical_bs_shift = g.io_opt_shift = Shift(pbs);
   g.size_bytes = info.size / lbs * lbs;
@@ -130,15 +131,17 @@ Result<std::unique_ptr<Target>> CreateNbdTarget(const DeviceSpec& spec) {
   if (!geometry) return geometry.error();
   std::vector<std::string> notes;
   if ((info.flags & nbd::kReadOnly) && !spec.read_only)
-    notes.push_back(spec.file + ": read-only device (the NBD export is "
-                                "read-only)");
+    notes.push_back(spec.file +
+                    ": read-only device (the NBD export is "
+                    "read-only)");
   if (info.size != geometry->size_bytes)
     notes.push_back(spec.file + ": the export's last " +
                     std::to_string(info.size - geometry->size_bytes) +
                     " bytes are not a whole block and are left out");
-  log::Info("{}: export of {} bytes, transmission flags {:#x}, {} "
-            "connection(s)",
-            nbd::Describe(*address), info.size, info.flags, links.size());
+  log::Info(
+      "{}: export of {} bytes, transmission flags {:#x}, {} "
+      "connection(s)",
+      nbd::Describe(*address), info.size, info.flags, links.size());
   return std::unique_ptr<Target>(
       new NbdTarget(std::move(links), *geometry, std::move(notes)));
 }

@@ -16,9 +16,9 @@
 #include <memory>
 
 #include "ublk/result.h"
-#include "ublk/target_options.h"
 #include "ublk/spec.h"
 #include "ublk/target.h"
+#include "ublk/target_options.h"
 
 namespace ublk {
 

@@ -148,8 +148,9 @@ Result<Fd> ConnectTcp(const Address& a, Clock::time_point deadline) {
 Result<Connection> Connect(const Address& address,
                            std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  auto fd = address.kind == Address::Kind::kUnix ? ConnectUnix(address, deadline)
-                                                 : ConnectTcp(address, deadline);
+  auto fd = address.kind == Address::Kind::kUnix
+                ? ConnectUnix(address, deadline)
+                : ConnectTcp(address, deadline);
   if (!fd) return fd.error();
   SocketStream stream(fd->get(), deadline, Describe(address));
   auto info = Handshake(stream, address.export_name);

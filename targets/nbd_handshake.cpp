@@ -40,8 +40,9 @@ Result<ExportInfo> Handshake(Stream& s, std::string_view export_name) {
     }
     if (h->type == kRepAck) {
       if (!got_export)
-        return Invalid("the NBD server broke the protocol (NBD_OPT_GO "
-                       "acknowledged without export info)");
+        return Invalid(
+            "the NBD server broke the protocol (NBD_OPT_GO "
+            "acknowledged without export info)");
       UBLK_RETURN_IF_ERROR(CheckExportInfo(info));
       return info;
     }
@@ -50,8 +51,9 @@ Result<ExportInfo> Handshake(Stream& s, std::string_view export_name) {
         std::string_view(reinterpret_cast<const char*>(payload.data()),
                          payload.size())));
   }
-  return Invalid("the NBD server broke the protocol (too many replies to "
-                 "NBD_OPT_GO)");
+  return Invalid(
+      "the NBD server broke the protocol (too many replies to "
+      "NBD_OPT_GO)");
 }
 
 }  // namespace ublk::nbd

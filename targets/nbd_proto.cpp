@@ -54,14 +54,16 @@ Result<uint16_t> ParseGreeting(std::span<const uint8_t, kGreetingBytes> g) {
     return Invalid("not an NBD server (no NBDMAGIC in its greeting)");
   const uint64_t second = Be64(g.data() + 8);
   if (second == kOldstyleMagic)
-    return Invalid("the server speaks the oldstyle NBD handshake, which has "
-                   "no export names; only fixed newstyle is supported");
+    return Invalid(
+        "the server speaks the oldstyle NBD handshake, which has "
+        "no export names; only fixed newstyle is supported");
   if (second != kOptMagic)
     return Invalid("not an NBD server (unknown handshake magic)");
   const uint16_t flags = Be16(g.data() + 16);
   if (!(flags & kFlagFixedNewstyle))
-    return Invalid("the NBD server does not offer the fixed newstyle "
-                   "handshake");
+    return Invalid(
+        "the NBD server does not offer the fixed newstyle "
+        "handshake");
   return flags;
 }
 
@@ -92,11 +94,13 @@ std::vector<uint8_t> BuildGoOption(std::string_view export_name) {
 Result<OptReplyHeader> ParseOptReplyHeader(
     std::span<const uint8_t, kOptReplyHeaderBytes> h, uint32_t option) {
   if (Be64(h.data()) != kOptReplyMagic)
-    return Invalid("the NBD server broke the protocol (bad option reply "
-                   "magic)");
+    return Invalid(
+        "the NBD server broke the protocol (bad option reply "
+        "magic)");
   if (Be32(h.data() + 8) != option)
-    return Invalid("the NBD server broke the protocol (a reply to another "
-                   "option)");
+    return Invalid(
+        "the NBD server broke the protocol (a reply to another "
+        "option)");
   OptReplyHeader r{Be32(h.data() + 12), Be32(h.data() + 16)};
   if (r.length > kMaxOptReplyBytes)
     return Invalid("the NBD server broke the protocol (an option reply of " +
@@ -119,8 +123,10 @@ Result<uint16_t> ApplyInfo(std::span<const uint8_t> payload, ExportInfo& info) {
       return type;
     case kInfoBlockSize:
       if (payload.size() != 14)
-        return Invalid("the NBD server broke the protocol (block size info "
-                       "of " + std::to_string(payload.size()) + " bytes)");
+        return Invalid(
+            "the NBD server broke the protocol (block size info "
+            "of " +
+            std::to_string(payload.size()) + " bytes)");
       info.has_block_size = true;
       info.min_block = Be32(p);
       info.preferred_block = Be32(p + 4);
@@ -143,8 +149,9 @@ std::string GoErrorText(uint32_t type, std::string_view export_name,
       text = "the NBD server does not support NBD_OPT_GO (too old)";
       break;
     case kRepErrTlsReqd:
-      text = "the NBD server requires TLS, which the nbd target does not "
-             "speak";
+      text =
+          "the NBD server requires TLS, which the nbd target does not "
+          "speak";
       break;
     case kRepErrPolicy:
       text = "the NBD server refused " + name + " (policy)";
@@ -176,21 +183,24 @@ std::string GoErrorText(uint32_t type, std::string_view export_name,
 
 Result<void> CheckExportInfo(const ExportInfo& info) {
   if (!(info.flags & kHasFlags))
-    return Invalid("the NBD server broke the protocol (transmission flags "
-                   "without NBD_FLAG_HAS_FLAGS)");
+    return Invalid(
+        "the NBD server broke the protocol (transmission flags "
+        "without NBD_FLAG_HAS_FLAGS)");
   if (!info.has_block_size) return {};
   if (!PowerOfTwo(info.min_block) || !PowerOfTwo(info.preferred_block) ||
       info.min_block > info.preferred_block || info.min_block > (64u << 10) ||
       info.max_block < info.preferred_block)
-    return Invalid("the NBD server sent block sizes the nbd target cannot "
-                   "use (minimum " + std::to_string(info.min_block) +
-                   ", preferred " + std::to_string(info.preferred_block) +
-                   ", maximum " + std::to_string(info.max_block) + ")");
+    return Invalid(
+        "the NBD server sent block sizes the nbd target cannot "
+        "use (minimum " +
+        std::to_string(info.min_block) + ", preferred " +
+        std::to_string(info.preferred_block) + ", maximum " +
+        std::to_string(info.max_block) + ")");
   return {};
 }
 
-void EncodeRequest(uint8_t* out, uint16_t cmd, uint16_t flags,
-                   uint64_t cookie, uint64_t offset, uint32_t length) noexcept {
+void EncodeRequest(uint8_t* out, uint16_t cmd, uint16_t flags, uint64_t cookie,
+                   uint64_t offset, uint32_t length) noexcept {
   Put32(out, kRequestMagic);
   Put16(out + 4, flags);
   Put16(out + 6, cmd);
@@ -211,14 +221,22 @@ SimpleReply ParseSimpleReply(const uint8_t* in) noexcept {
 
 int ReplyErrno(uint32_t error) noexcept {
   switch (error) {
-    case 1: return -EPERM;
-    case 5: return -EIO;
-    case 12: return -ENOMEM;
-    case 22: return -EINVAL;
-    case 28: return -ENOSPC;
-    case 75: return -EOVERFLOW;
-    case 95: return -EOPNOTSUPP;
-    default: return -EIO;  // ESHUTDOWN (108) and anything unknown
+    case 1:
+      return -EPERM;
+    case 5:
+      return -EIO;
+    case 12:
+      return -ENOMEM;
+    case 22:
+      return -EINVAL;
+    case 28:
+      return -ENOSPC;
+    case 75:
+      return -EOVERFLOW;
+    case 95:
+      return -EOPNOTSUPP;
+    default:
+      return -EIO;  // ESHUTDOWN (108) and anything unknown
   }
 }
 

@@ -127,14 +127,14 @@ std::string GoErrorText(uint32_t type, std::string_view export_name,
 Result<void> CheckExportInfo(const ExportInfo& info);
 
 // One request header, written into `out` (28 bytes).
-void EncodeRequest(uint8_t* out, uint16_t cmd, uint16_t flags,
-                   uint64_t cookie, uint64_t offset, uint32_t length) noexcept;
+void EncodeRequest(uint8_t* out, uint16_t cmd, uint16_t flags, uint64_t cookie,
+                   uint64_t offset, uint32_t length) noexcept;
 
 struct SimpleReply {
   enum class Status : uint8_t {
-    kOk,             // a simple reply: error and cookie are valid
-    kStructured,     // a structured reply, which we never negotiated
-    kBadMagic,       // not a reply at all: the stream is out of step
+    kOk,          // a simple reply: error and cookie are valid
+    kStructured,  // a structured reply, which we never negotiated
+    kBadMagic,    // not a reply at all: the stream is out of step
   } status;
   uint32_t error;  // the server's NBD error value, 0 on success
   uint64_t cookie;

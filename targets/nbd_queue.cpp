@@ -176,7 +176,8 @@ class NbdQueue final : public TargetQueue {
   }
 
   void OnSent(QueueContext& q, int res) noexcept {
-    if (res <= 0) return Lost(q, res == 0 ? "send wrote nothing" : "send failed", res);
+    if (res <= 0)
+      return Lost(q, res == 0 ? "send wrote nothing" : "send failed", res);
     size_t left = static_cast<size_t>(res);
     while (left != 0 && iov_pos_ < iov_count_) {
       iovec& v = link_.iov[iov_pos_];
@@ -228,9 +229,9 @@ class NbdQueue final : public TargetQueue {
   void OnReceived(QueueContext& q, int res) noexcept {
     recv_armed_ = false;
     if (res <= 0)
-      return Lost(q, res == 0 ? "the server closed the connection"
-                              : "receive failed",
-                  res);
+      return Lost(
+          q, res == 0 ? "the server closed the connection" : "receive failed",
+          res);
     got_ += static_cast<uint32_t>(res);
     if (data_tag_ >= 0) {
       const uint16_t tag = static_cast<uint16_t>(data_tag_);

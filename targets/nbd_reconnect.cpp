@@ -58,7 +58,8 @@ void Reconnector::Request() noexcept {
 }
 
 Reconnector::Outcome Reconnector::Take(Fd* socket) noexcept {
-  const Outcome o = outcome_.exchange(Outcome::kNone, std::memory_order_acq_rel);
+  const Outcome o =
+      outcome_.exchange(Outcome::kNone, std::memory_order_acq_rel);
   if (o == Outcome::kConnected) socket->reset(socket_.exchange(-1));
   return o;
 }
@@ -91,12 +92,13 @@ void Reconnector::Run(std::stop_token stop) noexcept {
         auto conn = Connect(address_, kTryTimeout);
         if (conn && (conn->info.size != expected_.size ||
                      conn->info.flags != expected_.flags)) {
-          log::Warn("nbd queue {}: {} now serves a different export; not "
-                    "reconnecting to it",
-                    queue_id_, Describe(address_));
+          log::Warn(
+              "nbd queue {}: {} now serves a different export; not "
+              "reconnecting to it",
+              queue_id_, Describe(address_));
         } else if (conn) {
-          log::Info("nbd queue {}: reconnected to {} after {} tries",
-                    queue_id_, Describe(address_), tries);
+          log::Info("nbd queue {}: reconnected to {} after {} tries", queue_id_,
+                    Describe(address_), tries);
           socket_.store(conn->socket.release(), std::memory_order_release);
           Report(Outcome::kConnected);
           break;
@@ -109,9 +111,10 @@ void Reconnector::Run(std::stop_token stop) noexcept {
       }
       if (!timed_out && std::chrono::steady_clock::now() >= deadline) {
         timed_out = true;
-        log::Error("nbd queue {}: no connection to {} within {} s; failing "
-                   "I/O until it is back",
-                   queue_id_, Describe(address_), timeout_.count());
+        log::Error(
+            "nbd queue {}: no connection to {} within {} s; failing "
+            "I/O until it is back",
+            queue_id_, Describe(address_), timeout_.count());
         Report(Outcome::kTimedOut);
       }
       if (!Nap(kRetryMs)) return;

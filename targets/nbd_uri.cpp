@@ -81,8 +81,9 @@ Result<Address> ParseUri(std::string_view uri) {
   const std::string bad = "-f " + std::string(uri) + ": ";
   const size_t sep = uri.find("://");
   if (sep == std::string_view::npos)
-    return Invalid(bad + "not an NBD URI (nbd://HOST[:PORT][/EXPORT] or "
-                         "nbd+unix:///EXPORT?socket=PATH)");
+    return Invalid(bad +
+                   "not an NBD URI (nbd://HOST[:PORT][/EXPORT] or "
+                   "nbd+unix:///EXPORT?socket=PATH)");
   const std::string_view scheme = uri.substr(0, sep);
   Address a;
   if (scheme == "nbd") {
@@ -105,8 +106,9 @@ Result<Address> ParseUri(std::string_view uri) {
     return Invalid(bad + "fragments (#) are not supported");
   const size_t slash = rest.find('/');
   const std::string_view auth = rest.substr(0, slash);
-  const std::string_view path =
-      slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+  const std::string_view path = slash == std::string_view::npos
+                                    ? std::string_view{}
+                                    : rest.substr(slash + 1);
   if (!PercentDecode(path, &a.export_name))
     return Invalid(bad + "bad %-escape in the export name");
   if (a.export_name.size() > kMaxExportName)
@@ -119,10 +121,13 @@ Result<Address> ParseUri(std::string_view uri) {
     return a;
   }
   if (!auth.empty())
-    return Invalid(bad + "nbd+unix:// takes no host (nbd+unix:///EXPORT?socket=PATH)");
-  if (!query.starts_with("socket=") || query.find('&') != std::string_view::npos)
-    return Invalid(bad + "nbd+unix:// needs exactly one query parameter, "
-                         "socket=PATH");
+    return Invalid(
+        bad + "nbd+unix:// takes no host (nbd+unix:///EXPORT?socket=PATH)");
+  if (!query.starts_with("socket=") ||
+      query.find('&') != std::string_view::npos)
+    return Invalid(bad +
+                   "nbd+unix:// needs exactly one query parameter, "
+                   "socket=PATH");
   if (!PercentDecode(query.substr(7), &a.socket_path) || a.socket_path.empty())
     return Invalid(bad + "bad socket path");
   // sockaddr_un's sun_path holds 108 bytes with the terminating NUL.

@@ -1,5 +1,7 @@
 // The NBD handshake and reply parsing against scripted server bytes: what a
 // well-behaved server says, and each way a broken one is refused.
+#include "nbd_proto.h"
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "nbd_handshake.h"
-#include "nbd_proto.h"
 
 namespace ublk::nbd {
 namespace {
@@ -16,7 +17,8 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 
 void Add(Bytes& b, uint64_t v, int n) {
-  for (int i = n - 1; i >= 0; --i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  for (int i = n - 1; i >= 0; --i)
+    b.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
 Bytes Greeting(uint16_t flags = kFlagFixedNewstyle | kFlagNoZeroes) {
@@ -201,9 +203,9 @@ TEST(NbdRequest, EncodesBigEndianFields) {
   uint8_t b[kRequestBytes];
   EncodeRequest(b, kCmdWrite, kCmdFlagFua, 0x0102030405060708ull, 0x1000,
                 0x200);
-  const uint8_t want[kRequestBytes] = {
-      0x25, 0x60, 0x95, 0x13, 0, 1, 0, 1, 1, 2, 3, 4, 5, 6,
-      7,    8,    0,    0,    0, 0, 0, 0, 0x10, 0, 0, 0, 2, 0};
+  const uint8_t want[kRequestBytes] = {0x25, 0x60, 0x95, 0x13, 0, 1, 0, 1, 1, 2,
+                                       3,    4,    5,    6,    7, 8, 0, 0, 0, 0,
+                                       0,    0,    0x10, 0,    0, 0, 2, 0};
   EXPECT_EQ(std::memcmp(b, want, sizeof(b)), 0);
 }
 

@@ -134,7 +134,8 @@ class NbdQueueTest : public ::testing::Test {
     ASSERT_TRUE(server_.valid());
     std::vector<uint8_t> out;
     auto put = [&out](uint64_t v, int n) {
-      for (int i = n - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+      for (int i = n - 1; i >= 0; --i)
+        out.push_back(static_cast<uint8_t>(v >> (8 * i)));
     };
     put(kInitMagic, 8);
     put(kOptMagic, 8);
@@ -180,12 +181,16 @@ class NbdQueueTest : public ::testing::Test {
     return l;
   }
 
-  void Reply(uint64_t cookie, uint32_t error, const std::vector<uint8_t>& data = {},
+  void Reply(uint64_t cookie, uint32_t error,
+             const std::vector<uint8_t>& data = {},
              uint32_t magic = kSimpleReplyMagic) {
     std::vector<uint8_t> b;
-    for (int i = 3; i >= 0; --i) b.push_back(static_cast<uint8_t>(magic >> (8 * i)));
-    for (int i = 3; i >= 0; --i) b.push_back(static_cast<uint8_t>(error >> (8 * i)));
-    for (int i = 7; i >= 0; --i) b.push_back(static_cast<uint8_t>(cookie >> (8 * i)));
+    for (int i = 3; i >= 0; --i)
+      b.push_back(static_cast<uint8_t>(magic >> (8 * i)));
+    for (int i = 3; i >= 0; --i)
+      b.push_back(static_cast<uint8_t>(error >> (8 * i)));
+    for (int i = 7; i >= 0; --i)
+      b.push_back(static_cast<uint8_t>(cookie >> (8 * i)));
     b.insert(b.end(), data.begin(), data.end());
     ASSERT_EQ(::send(server_.get(), b.data(), b.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(b.size()));
