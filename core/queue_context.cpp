@@ -17,4 +17,11 @@ Result<int> QueueContext::AddFile(int fd) {
   return slot;
 }
 
+bool QueueContext::ReplaceFile(int index, int fd) noexcept {
+  if (index <= 0 || index >= next_file_) return false;
+  if (io_uring_register_files_update(ring_, index, &fd, 1) != 1) return false;
+  return poll_ring_ == nullptr ||
+         io_uring_register_files_update(poll_ring_, index, &fd, 1) == 1;
+}
+
 }  // namespace ublk

@@ -30,7 +30,9 @@ constexpr CommonOption kCommonOptions[] = {
                         offset, rounded down to whole blocks)
 )"},
     {"file", R"(  -f, --file PATH       backing file or device (required by the types
-                        that have one, refused by the others)
+                        that have one, refused by the others); nbd: the
+                        server's URI, nbd://HOST[:PORT][/EXPORT] (port
+                        10809 by default) or nbd+unix:///EXPORT?socket=PATH
 )"},
     {"read-only", R"(      --read-only       the device refuses writes (blockdev --getro is 1,
                         writes fail with EPERM or EROFS) and the backend is
@@ -140,6 +142,8 @@ constexpr std::string_view kExamples[] = {
     "queues\n",
     "  sudo ublk add -t loop -f disk.img -r        # survives its server's "
     "death\n",
+    "  sudo ublk add -t nbd -f nbd://storage.example:10809/vm1\n",
+    "  sudo ublk add -t nbd -f 'nbd+unix:///?socket=/run/nbdkit.sock' -q 2\n",
 };
 
 constexpr std::string_view kLoopNotes = R"(
@@ -147,6 +151,18 @@ A loop backing store is refused when it is missing, a directory, smaller
 than one block, already served by another ublk device, or (block devices)
 mounted or claimed by another driver. Discard, write-zeroes and a volatile
 write cache (FLUSH, FUA) are advertised only when the backing store has them.
+)";
+
+constexpr std::string_view kNbdNotes = R"(
+An nbd device takes its size, read-only state, FLUSH/FUA, discard,
+write-zeroes and block sizes from the server's handshake (NBD_OPT_GO) at add,
+and advertises only what the server supports. -q N opens one connection per
+queue and needs a server that allows it (NBD_FLAG_CAN_MULTI_CONN). Data is
+copied through the server's buffers (no -z, no --usercopy). An unreachable
+server, an unknown export or a broken handshake is refused at add. A
+connection that breaks later is made again: I/O in flight is sent again and
+new I/O waits, for up to --reconnect-timeout; past it I/O fails with EIO
+until the server is back.
 )";
 
 // "      --offset SIZE     where ...", help lines at column 24.
@@ -227,7 +243,7 @@ options:
     if (only == nullptr || &t == only) out += TypeSection(t);
   out += "\ntesting (for test suites; each changes only what it says):\n";
   out += kTestingOptions;
-  if (only == nullptr || only->data_access != DataAccess::kNone)
+  if (only == nullptr || only->data_access == DataAccess::kBuffer)
     out += kForceAutoFallback;
   out += "\nexamples:\n";
   for (std::string_view e : kExamples)
@@ -235,6 +251,7 @@ options:
         e.find("-t " + target + " ") != std::string_view::npos)
       out += e;
   if (only == nullptr || target == "loop") out += kLoopNotes;
+  if (only == nullptr || target == "nbd") out += kNbdNotes;
   return out;
 }
 

@@ -100,6 +100,8 @@ nlohmann::json Describe(const Row& row) {
     j["size"] = row.state->size_bytes;
     j["data_path"] = row.state->data_path;
     j["poll"] = Polled(row.state->spec);
+    if (!row.state->connection.empty())
+      j["connection"] = row.state->connection;
     j["spec"] = SpecToJson(row.state->spec);
   } else {
     j["type"] = nullptr;
@@ -174,6 +176,8 @@ void PrintDevice(ControlDevice& control, const Row& r) {
               Polled(st->spec) ? ", polled backend I/O" : "", RecoveryName(RecoveryOfDevice(info.flags)),
               FormatSize(st->size_bytes).c_str(),
               ("/dev/ublkb" + std::to_string(info.dev_id)).c_str());
+  if (!st->connection.empty())
+    std::printf("\tconnection %s\n", st->connection.c_str());
   if (r.integrity.metadata_size != 0)
     std::printf("\tintegrity %s, metadata %u bytes per block, tag size %u\n",
                 IntegrityFormatName(r.integrity).c_str(),

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "registry.h"
 #include "ublk/fd.h"
 
 namespace ublk {
@@ -69,6 +70,9 @@ Result<void> CheckBackingFile(const std::string& path,
 
 Result<void> CheckBackingFile(const DeviceState& state) {
   if (state.spec.file.empty()) return {};
+  // A server's address (nbd) names no file to compare.
+  const TargetType* type = FindTargetType(state.spec.type);
+  if (type != nullptr && type->file_is_address) return {};
   if (!state.backing)
     return Invalid("state of device " + std::to_string(state.dev_id) +
                    " names backing file " + state.spec.file +

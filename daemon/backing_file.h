@@ -29,7 +29,8 @@ Result<void> CheckBackingFile(const std::string& path,
                               const BackingIdentity& expected);
 
 // For a state file read back: ok when state.spec.file is empty (no backing
-// file: null target) or names the file recorded in state.backing; refused
+// file: null target), is a server's address (nbd), or names the file
+// recorded in state.backing; refused
 // when a backing path has no recorded identity. This is the call for
 // `recover`:
 //   auto state = ReadState(StateDir(), id);

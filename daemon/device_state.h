@@ -33,6 +33,9 @@ struct DeviceState {
   std::vector<pid_t> queue_tids;
   // Set when spec.file is: what that path named when the device was added.
   std::optional<BackingIdentity> backing;
+  // A network target's connection (Target::connection_state), as the
+  // server last saw it; empty for the others.
+  std::string connection;
 
   friend bool operator==(const DeviceState&, const DeviceState&) = default;
 };

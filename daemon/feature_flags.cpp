@@ -80,6 +80,9 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
     // memory is copied through the per-tag buffer as usual.
     return FlagChoice{abi::kFCmdIoctlEncode | abi::kFShmemZc, DataPath::kCopy};
   }
+  if (spec.user_copy && access == DataAccess::kMemory)
+    return Invalid("user copy (--usercopy) is not for this target: it moves "
+                   "request data through its own memory (copy mode only)");
   if (spec.user_copy) {
     if (!(kernel_features & abi::kFUserCopy))
       return Invalid("user copy (--usercopy) needs the ublk feature UBLK_F_USER_COPY "
@@ -188,6 +191,12 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
       c.flags |= abi::kFUserCopy;
       c.data_path = DataPath::kNone;
     }
+    return c;
+  }
+  if (access == DataAccess::kMemory) {
+    if (AsksZeroCopy(zero_copy))
+      return Invalid("zero copy (-z) is not for this target: sockets take "
+                     "no registered buffers, so it runs in copy mode only");
     return c;
   }
   // Registration as SUPPORT_ZERO_COPY means it arrived in 6.15; a 6.13-era

@@ -189,6 +189,7 @@ Result<void> Queue::Setup() {
   context_ = std::make_unique<QueueContext>(
       r, config_.id, config_.depth, sqe_bytes, config_.ring_needs.sqes_per_io,
       poll_ring_ ? poll_ring_->get() : nullptr);
+  context_->SetFinisher(&Queue::FinishFromTarget, this);
   auto tq = target_.OpenQueue(*context_);
   if (!tq) return tq.error();
   target_queue_ = std::move(*tq);
@@ -375,6 +376,10 @@ void Queue::HandleCqe(const io_uring_cqe* cqe) noexcept {
       OnTargetDone(ud.tag, Completion{cqe->res, ud.target_data, big});
       return;
     }
+    case UserOp::kTargetQueue:
+      target_queue_->CompleteQueueOp(*context_,
+                                     Completion{cqe->res, ud.target_data, nullptr});
+      return;
     case UserOp::kStopEvent:
       stop_requested_ = true;
       return;
@@ -589,6 +594,17 @@ void Queue::OnTargetDone(uint16_t tag, const Completion& c) noexcept {
     chains_[tag].append_sector = st.append_sector();
     Finish(tag, st.result());
   }
+}
+
+void Queue::FinishFromTarget(void* self, uint16_t tag, int result) noexcept {
+  auto* q = static_cast<Queue*>(self);
+  // Only a tag the target holds: anything else is the target's mistake.
+  if (tag >= q->chains_.size() ||
+      q->ledger_.state(tag) != TagLedger::State::kInTarget) {
+    q->ledger_.NoteUnexpected();
+    return;
+  }
+  q->Finish(tag, result);
 }
 
 void Queue::Finish(uint16_t tag, int result) noexcept {

@@ -112,6 +112,8 @@ class Queue {
   void OnFetchDone(uint16_t tag, int res) noexcept;
   void OnTargetDone(uint16_t tag, const Completion& c) noexcept;
   void Finish(uint16_t tag, int result) noexcept;
+  // QueueContext::FinishRequest lands here.
+  static void FinishFromTarget(void* self, uint16_t tag, int result) noexcept;
   bool QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept;
   bool ArmStopEvent() noexcept;
   void BeginTargetCall(uint16_t tag, bool first) noexcept;

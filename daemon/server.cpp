@@ -71,6 +71,8 @@ class Server {
   // What ended the wait: a stop, or a request to hand the device over.
   enum class Wake { kStop, kHandOver, kResize };
   Wake WaitForStop();
+  // Writes the state file again when the target's connection changed.
+  void RefreshConnectionState();
   void Stop();
   // Parks the device for the next server; on failure keeps serving.
   Result<void> HandOver();
@@ -126,8 +128,8 @@ Result<void> Server::Start() {
   if (type == nullptr) return Invalid("unknown target type '" + spec_.type + "'");
   // Asked before the target opens the store, so the refusal names the other
   // device (a block device's exclusive open would only say "in use").
-  if (!spec_.file.empty())
-    UBLK_RETURN_IF_ERROR(CheckNotInUse(spec_.file, spec_.id));
+  const bool has_path = !spec_.file.empty() && !type->file_is_address;
+  if (has_path) UBLK_RETURN_IF_ERROR(CheckNotInUse(spec_.file, spec_.id));
   auto target = type->create(spec_);
   if (!target) return target.error();
   target_ = std::move(*target);
@@ -138,7 +140,7 @@ Result<void> Server::Start() {
 
   // Identify the backing store now, while the target holds it open, so the
   // state file can later prove that its path still names this file.
-  if (!spec_.file.empty()) {
+  if (has_path) {
     auto backing = IdentifyBackingFile(spec_.file);
     if (!backing) return backing.error();
     backing_ = *backing;
@@ -199,6 +201,7 @@ Result<void> Server::Start() {
       uint64_t{target_->Geometry().zoned.capacity_sectors} << 9;
   for (const auto& q : queues_) state.queue_tids.push_back(q->tid());
   state.backing = backing_;
+  state.connection = target_->connection_state();
   auto written = WriteState(StateDir(), state);
   if (!written) {
     // Without its state file a recovery device could never be recovered:
@@ -210,6 +213,15 @@ Result<void> Server::Start() {
     log::Warn("dev {}: {}", info.dev_id, written.error().message());
   }
   return {};
+}
+
+void Server::RefreshConnectionState() {
+  std::string now = target_->connection_state();
+  if (now == state_.connection) return;
+  log::Info("dev {}: connection {}", device_->id(), now);
+  state_.connection = std::move(now);
+  if (auto written = WriteState(StateDir(), state_); !written)
+    log::Warn("dev {}: {}", device_->id(), written.error().message());
 }
 
 void Server::SendDevId(uint32_t id) const {
@@ -381,7 +393,13 @@ nlohmann::json Server::Report() const {
 Server::Wake Server::WaitForStop() {
   pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0},
                    {queue_exit_fd_.get(), POLLIN, 0}};
-  while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+  // A target with a connection is looked at once a second, so the state
+  // file (and `ublk list`) follows it.
+  const int tick = state_.connection.empty() ? -1 : 1000;
+  for (;;) {
+    const int n = ::poll(fds, 2, tick);
+    if (n > 0) break;
+    if (n == 0) RefreshConnectionState();
   }
   if (fds[0].revents & POLLIN) {
     signalfd_siginfo si{};

@@ -290,6 +290,7 @@ json StateToJson(const DeviceState& st) {
   if (st.backing) j["backing"] = BackingToJson(*st.backing);
   if (!st.queue_tids.empty()) j["queue_tids"] = st.queue_tids;
   if (st.zone_capacity_bytes != 0) j["zone_capacity"] = st.zone_capacity_bytes;
+  if (!st.connection.empty()) j["connection"] = st.connection;
   return j;
 }
 
@@ -319,6 +320,7 @@ Result<DeviceState> StateFromJson(const json& j) {
   UBLK_RETURN_IF_ERROR(GetUnsigned(j, "zone_capacity",
                                    std::numeric_limits<int64_t>::max(),
                                    &st.zone_capacity_bytes, false));
+  UBLK_RETURN_IF_ERROR(GetString(j, "connection", &st.connection, false));
   if (st.spec.id && *st.spec.id != st.dev_id)
     return Invalid("field \"dev_id\" " + std::to_string(st.dev_id) +
                    " does not match the spec's id " +

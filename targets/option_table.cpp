@@ -64,10 +64,11 @@ bool TargetTakes(const TargetType& type, std::string_view long_name) {
   if (long_name == "file") return type.file != FileUse::kNone;
   if (long_name == "size") return type.takes_size;
   if (long_name == "read-only") return type.takes_read_only;
-  // Every type: null, which copies nothing anyway, takes -z as the
+  // Every type but one that moves data through its own memory (nbd: copy
+  // mode only): null, which copies nothing anyway, takes -z as the
   // reference server's null does (ChooseFlags still refuses it where the
   // kernel has no zero copy).
-  if (long_name == "zero-copy") return true;
+  if (long_name == "zero-copy") return type.data_access != DataAccess::kMemory;
   return FindOptionDef(type.options, long_name) != nullptr;
 }
 
@@ -136,7 +137,7 @@ Result<void> CheckSpecOptions(const TargetType& type, const DeviceSpec& spec) {
       t.stall_before_stop_s > kMaxStallSeconds)
     return Invalid("--stall-before-start/--stall-before-stop: at most " +
                    std::to_string(kMaxStallSeconds) + " seconds");
-  if (t.force_auto_fallback && type.data_access == DataAccess::kNone)
+  if (t.force_auto_fallback && type.data_access != DataAccess::kBuffer)
     return NotAnOption("--force-auto-fallback", type);
   if (t.force_auto_fallback && spec.zero_copy != ZeroCopy::kAuto)
     return Invalid(

@@ -1,6 +1,7 @@
 #include "registry.h"
 
 #include "loop.h"
+#include "nbd.h"
 #include "null.h"
 #include "nvme.h"
 
@@ -19,6 +20,14 @@ constexpr TargetType kTypes[] = {
      DataAccess::kBuffer, FileUse::kRequired, "a backing file: -f PATH", true,
      true, kLoopOptions,
      &CreateLoopTarget},
+    {"nbd", "an export of an NBD server (-f nbd://HOST[:PORT][/EXPORT] or "
+            "nbd+unix:///EXPORT?socket=PATH)",
+     DataAccess::kMemory, FileUse::kRequired,
+     "the NBD server: -f nbd://HOST[:PORT][/EXPORT] or "
+     "nbd+unix:///EXPORT?socket=PATH",
+     /*takes_size=*/false, /*takes_read_only=*/true, kNbdOptions,
+     &CreateNbdTarget,
+     /*file_is_address=*/true},
 };
 
 }  // namespace

@@ -36,6 +36,9 @@ struct TargetType {
   // (option_table.h), turning spec.options into the target's own typed
   // options. Errors name the option or file at fault.
   Result<std::unique_ptr<Target>> (*create)(const DeviceSpec& spec);
+  // -f names a server (a URI), not a path: no file to stat, identify or
+  // check against other devices' backing stores.
+  bool file_is_address = false;
 };
 
 std::span<const TargetType> TargetTypes();

@@ -21,6 +21,9 @@ packages=(
 	qemu-system-x86 busybox-static cpio xz-utils kmod ca-certificates
 	# Kernel tier: the tools the tests run (tests/vm/lib.sh VM_HOST_TOOLS).
 	fio e2fsprogs xfsprogs util-linux procps strace nvme-cli btrfs-progs
+	# ... and the NBD servers the nbd target's tests serve from (qemu-nbd,
+	# qemu-img; nbdkit with its memory plugin) and nbd-client (benchmark).
+	qemu-utils nbdkit nbd-client
 	# System tier: the Debian guest's root file system (tests/vm/system-tier.sh).
 	mmdebstrap
 )

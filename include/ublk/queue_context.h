@@ -28,6 +28,13 @@
 // read, of its integrity buffer, linked between the data's and the
 // target's SQEs (CopyKind tells the completions apart).
 //
+// A target whose backend I/O is not one request's (a network connection's
+// send and receive carry many requests each) asks for queue SQEs instead
+// (GetQueueSqe): their completions go to TargetQueue::CompleteQueueOp, and
+// the target finishes requests from there with FinishRequest. Queue SQEs
+// never join a request's links, so they are for targets that run in copy
+// mode (DataAccess::kMemory), where no request has any.
+//
 // With a polled backend (RingNeeds::polled) every SQE the target asks for
 // comes from the queue's second ring, created with IORING_SETUP_IOPOLL;
 // its completions reach the target the same way. Chains and copies are
@@ -148,6 +155,37 @@ class QueueContext {
     return sqe;
   }
 
+  // A zeroed SQE of the queue as a whole, routed to
+  // TargetQueue::CompleteQueueOp with `target_data`; flushes first when the
+  // submission queue is full. nullptr when the ring is broken, or when
+  // asked inside a call that links its SQEs (a chain, a copy), which a
+  // queue SQE would split.
+  io_uring_sqe* GetQueueSqe(uint16_t target_data) noexcept {
+    if (poll_ring_ != nullptr) return nullptr;
+    if (call_.open && (call_.chained || call_.copy_in)) return nullptr;
+    if (io_uring_sq_space_left(ring_) == 0 && !Flush()) return nullptr;
+    io_uring_sqe* sqe = ZeroedSqe();
+    if (sqe != nullptr)
+      sqe->user_data =
+          EncodeUserData({0, UserOp::kTargetQueue, target_data, id_});
+    return sqe;
+  }
+
+  // Finishes request `tag` with `result` (bytes or -errno), from
+  // TargetQueue::CompleteQueueOp or from Queue()/Complete() for a request
+  // other than the one the call is about (which finishes by returning
+  // IoStatus::Done). A tag that is not in the target is ignored (and
+  // counted by the queue as unexpected).
+  void FinishRequest(uint16_t tag, int result) noexcept {
+    if (finish_ != nullptr) finish_(finish_arg_, tag, result);
+  }
+  // Queue only, at setup: where FinishRequest goes.
+  using FinishFn = void (*)(void* arg, uint16_t tag, int result) noexcept;
+  void SetFinisher(FinishFn fn, void* arg) noexcept {
+    finish_ = fn;
+    finish_arg_ = arg;
+  }
+
   // Queue only, before calling the target for `tag`.
   void BeginIo(uint16_t tag) noexcept {
     call_ = {};
@@ -210,6 +248,11 @@ class QueueContext {
   // kFileSlots are taken.
   Result<int> AddFile(int fd);
 
+  // Queue thread: puts `fd` in table slot `index` (one AddFile returned)
+  // in place of what was there, on both rings. The old file's table
+  // reference is dropped; SQEs already in flight keep theirs.
+  bool ReplaceFile(int index, int fd) noexcept;
+
   // Queue only: SQEs handed out on the polled ring since the last call,
   // each of which posts one completion there.
   unsigned TakePolledSubmitted() noexcept {
@@ -260,6 +303,8 @@ class QueueContext {
 
   io_uring* ring_;
   io_uring* poll_ring_;
+  FinishFn finish_ = nullptr;
+  void* finish_arg_ = nullptr;
   unsigned polled_submitted_ = 0;
   uint16_t id_;
   uint16_t depth_;

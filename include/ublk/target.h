@@ -70,6 +70,9 @@ enum class DataAccess {
   kNone,    // never touches data (null): no buffers, no copies
   kBuffer,  // reads/writes fixed buffer Request::buf_index only through
             // Request::buf_addr (so it works in copy and zero-copy mode alike)
+  kMemory,  // reads/writes Request::buf_addr as plain memory (sockets take
+            // no registered buffers): copy mode only, no zero copy, no
+            // user copy
 };
 
 struct RingNeeds {
@@ -143,6 +146,14 @@ class TargetQueue {
   virtual IoStatus Queue(QueueContext& q, const Request& req) noexcept = 0;
   virtual IoStatus Complete(QueueContext& q, const Request& req,
                             const Completion& c) noexcept = 0;
+  // A completion of an SQE from QueueContext::GetQueueSqe (c.target_data as
+  // given there). The target finishes requests with
+  // QueueContext::FinishRequest. Only targets that ask for queue SQEs see
+  // it.
+  virtual void CompleteQueueOp(QueueContext& q, const Completion& c) noexcept {
+    (void)q;
+    (void)c;
+  }
 };
 
 class Target {
@@ -156,6 +167,10 @@ class Target {
   // why). The target does not log them: the server does, and passes them in
   // its report to `ublk add`, which prints them.
   virtual std::vector<std::string> notes() const { return {}; }
+  // What the backend's connection is doing now, for `ublk list`
+  // ("connected", "reconnecting", ...); empty for a target without one.
+  // Main thread, while the queues run: reads only what they publish.
+  virtual std::string connection_state() const { return ""; }
   // Called on the queue thread during queue setup (may register files).
   virtual Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) = 0;
   // Whether the device may become `bytes` long while it runs (`ublk

@@ -23,6 +23,8 @@ enum class UserOp : uint8_t {
                      // UNREGISTER_IO_BUF (1); their successes post nothing
   kCopy = 5,         // user copy: a WRITE's data read from /dev/ublkcN
                      // (target data 0) or a READ's written to it (1)
+  kTargetQueue = 6,  // a backend I/O of the queue as a whole, not of one
+                     // request (a connection's receive); tag unused
 };
 
 struct UserData {

@@ -14,6 +14,8 @@
 # ratio ublk/kernel-loop per workload, and a JSON document between
 # BENCH_JSON_BEGIN / BENCH_JSON_END lines.
 set -euo pipefail
+# shellcheck source=compare.sh
+source "$(dirname "$0")/compare.sh"
 rounds=${1:-3}
 secs=${2:-10}
 drive=/dev/disk/by-id/nvme-ublktest0
@@ -42,37 +44,4 @@ workloads=(randread-4k-qd1:randread:4k:1 randread-4k-qd64:randread:4k:64
 	randwrite-4k-qd1:randwrite:4k:1 randwrite-4k-qd64:randwrite:4k:64
 	seqread-512k-qd16:read:512k:16)
 
-iops() { # DEVICE RW BS IODEPTH
-	local field=8
-	[[ $2 != *write ]] || field=49
-	fio --name=bench --filename="$1" --rw="$2" --bs="$3" --iodepth="$4" --numjobs=1 \
-		--ioengine=io_uring --direct=1 --runtime="$secs" --time_based \
-		--output-format=terse --terse-version=3 | awk -F';' -v f=$field '{print $f}'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (a > 0 ? b / a : 0)}'; }
-
-json='' summary=''
-printf '%-18s %6s %12s %12s %8s\n' workload round kernel-loop ublk ratio
-for w in "${workloads[@]}"; do
-	IFS=: read -r name rw bs depth <<<"$w"
-	k_all=() u_all=() ksum=0 usum=0
-	for r in $(seq 1 "$rounds"); do
-		k=$(iops "$kloop" "$rw" "$bs" "$depth")
-		u=$(iops "$ublk" "$rw" "$bs" "$depth")
-		k_all+=("$k") u_all+=("$u")
-		ksum=$((ksum + k)) usum=$((usum + u))
-		printf '%-18s %6s %12s %12s %8s\n' "$name" "$r" "$k" "$u" "$(ratio "$k" "$u")"
-	done
-	rat=$(ratio "$ksum" "$usum")
-	summary+=$(printf '%-18s kernel-loop %8s IOPS  ublk %8s IOPS  ublk/kernel-loop %s' \
-		"$name" $((ksum / rounds)) $((usum / rounds)) "$rat")$'\n'
-	json+=$(printf '%s{"workload":"%s","rw":"%s","bs":"%s","iodepth":%s,"kernel_loop_iops":[%s],"ublk_iops":[%s],"ratio":%s}' \
-		"${json:+,}" "$name" "$rw" "$bs" "$depth" "$(IFS=,; echo "${k_all[*]}")" \
-		"$(IFS=,; echo "${u_all[*]}")" "$rat")
-done
-echo "means over $rounds rounds of $secs s ($(nproc) vCPU, $(uname -r)):"
-printf '%s' "$summary"
-echo BENCH_JSON_BEGIN
-printf '{"benchmark":"loop_vs_kernel_loop","kernel":"%s","vcpus":%s,"rounds":%s,"seconds":%s,"results":[%s]}\n' \
-	"$(uname -r)" "$(nproc)" "$rounds" "$secs" "$json"
-echo BENCH_JSON_END
+compare_devices loop_vs_kernel_loop kernel-loop "$kloop" "$ublk" "$rounds" "$secs"

@@ -2,7 +2,7 @@
 # Benchmarks, run side by side with the kernel's own drivers in one guest boot.
 #
 # Usage: tests/bench/run.sh --prefix STAGE [--kernel KDIR] [--rounds N] [--seconds S]
-#                           [--out DIR] [--only null|loop|nvme|nvme-poll|zero-copy]
+#                           [--out DIR] [--only null|loop|nvme|nvme-poll|zero-copy|nbd]
 #
 # STAGE is an install tree (cmake --install build --prefix STAGE). For each of
 # 1 and 2 vCPUs, boots the test VM and runs null_vs_null_blk.sh (ublk null
@@ -15,8 +15,9 @@
 # against both zero-copy modes on loop and nvme, and the server's memory)
 # into DIR/zero-copy-2vcpu.json (kernels with zero copy only), and, booted
 # with nvme.poll_queues=1, nvme_poll.sh (nvme with and without --poll against
-# the kernel's polled paths) into DIR/nvme-poll-2vcpu.json. --only runs one of
-# them.
+# the kernel's polled paths) into DIR/nvme-poll-2vcpu.json, and
+# nbd_vs_kernel_nbd.sh (ublk nbd against nbd.ko, both on one qemu-nbd server;
+# kernels with nbd.ko only) into DIR/nbd-2vcpu.json. --only runs one of them.
 # Under TCG only the ratios mean something; absolute IOPS do not.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,8 +35,8 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ -n $stage ]] || { echo "run.sh: --prefix STAGE is required" >&2; exit 2; }
-[[ -z $only || $only =~ ^(null|loop|nvme|nvme-poll|zero-copy)$ ]] ||
-	{ echo "run.sh: --only null|loop|nvme|nvme-poll|zero-copy" >&2; exit 2; }
+[[ -z $only || $only =~ ^(null|loop|nvme|nvme-poll|zero-copy|nbd)$ ]] ||
+	{ echo "run.sh: --only null|loop|nvme|nvme-poll|zero-copy|nbd" >&2; exit 2; }
 mkdir -p "$out"
 
 # bench NAME VCPUS TIMEOUT VM_ARGS... -- GUEST_COMMAND...
@@ -71,4 +72,8 @@ fi
 if [[ -z $only || $only == nvme-poll ]]; then
 	bench nvme-poll 2 $((rounds * secs * 10 * 3 + 600)) --nvme 1024 \
 		--append nvme.poll_queues=1 -- /opt/tests/nvme_poll.sh "$rounds" "$secs"
+fi
+if [[ -z $only || $only == nbd ]]; then
+	bench nbd 2 $((rounds * secs * 6 * 3 + 600)) -- \
+		/opt/tests/nbd_vs_kernel_nbd.sh "$rounds" "$secs"
 fi

@@ -5,7 +5,8 @@
 # $UBLK_FUZZ_BUILD (default build-fuzz beside the sources) and runs each for
 # SECONDS (default $UBLK_FUZZ_SECONDS, else 60) from a copy of its seed corpus
 # tests/fuzz/corpus/NAME. Harnesses: options_fuzz (the ublk command line),
-# state_fuzz (state-file and --spec JSON). A crash, leak, timeout or sanitizer
+# state_fuzz (state-file and --spec JSON), nbd_fuzz (NBD URIs, the server's
+# handshake bytes and reply headers). A crash, leak, timeout or sanitizer
 # report fails the run; the reproducer is left in the work folder it names.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,7 +14,7 @@ src=$(cd "$here/../.." && pwd)
 seconds=${1:-${UBLK_FUZZ_SECONDS:-60}}
 [[ $# -gt 0 ]] && shift
 harnesses=("$@")
-[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(options_fuzz state_fuzz)
+[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(options_fuzz state_fuzz nbd_fuzz)
 # Absolute: the harnesses run from their work folder.
 build=$(realpath -m "${UBLK_FUZZ_BUILD:-$src/build-fuzz}")
 

@@ -76,6 +76,19 @@ fio_ok() {
 	echo "$out" | grep -E '^ *(read|write):' || true
 }
 
+# fio_verify_slices DEVICE JOBS SMALL LARGE STRIDE: random writes of 4k blocks
+# (SMALL bytes per job), then 64k and 1M blocks (LARGE per job), with crc32c
+# checksums, job N on the slice at N * STRIDE, each followed by verified reads.
+fio_verify_slices() {
+	local dev=$1 jobs=$2 small=$3 large=$4 stride=$5 bs
+	for bs in 4k 64k 1m; do
+		fio_ok --name=verify-$bs --filename="$dev" --rw=randwrite --bs=$bs \
+			--size="$([[ $bs == 4k ]] && echo "$small" || echo "$large")" \
+			--offset_increment="$stride" --numjobs="$jobs" --ioengine=io_uring --direct=1 \
+			--iodepth=16 --verify=crc32c --do_verify=1 --verify_fatal=1 --group_reporting
+	done
+}
+
 # Deletes whatever a test left; prints what it had to clean (run.sh treats any
 # output as a leak).
 cleanup_everything() {

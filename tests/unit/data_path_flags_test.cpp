@@ -50,6 +50,24 @@ TEST(DataPathFlags, UserCopyKeepsADatalessTargetCopyFree) {
   EXPECT_TRUE(c->flags & abi::kFUserCopy);
 }
 
+// nbd: sockets take no registered buffers, so copy mode even where the
+// kernel has automatic registration; zero copy and user copy are refused.
+TEST(DataPathFlags, AMemoryTargetRunsInCopyModeOnly) {
+  auto c = ChooseFlags(kKernel72, DataAccess::kMemory, Spec(false, false));
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->data_path, DataPath::kCopy);
+  EXPECT_FALSE(c->flags & (abi::kFUserCopy | abi::kFSupportZeroCopy |
+                           abi::kFAutoBufReg));
+  ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kMemory,
+                            Spec(false, false, ZeroCopy::kAuto)),
+                "zero copy");
+  ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kMemory, Spec(true, false)),
+                "user copy");
+  auto g = ChooseFlags(kKernel72, DataAccess::kMemory, Spec(false, true));
+  ASSERT_TRUE(g.ok()) << g.error().message();
+  EXPECT_EQ(g->data_path, DataPath::kGetData);
+}
+
 TEST(DataPathFlags, GetDataIsCopyModeInTwoSteps) {
   for (DataAccess a : {DataAccess::kBuffer, DataAccess::kNone}) {
     auto c = ChooseFlags(kKernel72, a, Spec(false, true));

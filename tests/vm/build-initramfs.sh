@@ -12,7 +12,9 @@
 #   /opt/tests                       TESTDIR
 #   host tools at their host paths   VM_HOST_TOOLS in lib.sh: bash fio mkfs.ext4 e2fsck
 #                                    mkfs.xfs xfs_repair blkdiscard losetup strace setpriv
-#                                    mount umount ... (missing ones are skipped)
+#                                    mount umount qemu-nbd qemu-img nbdkit ... (missing
+#                                    ones are skipped); nbdkit's plugins named in
+#                                    VM_NBDKIT_PLUGINS (dlopen'ed, so copied explicitly)
 #   their shared libraries and those of every ELF file in STAGE and TESTDIR (via ldd)
 #   /etc/passwd, /etc/group          root and nobody (uid/gid 65534, group nogroup)
 #   /etc/hosts, /etc/mke2fs.conf     localhost; the host's mke2fs defaults
@@ -79,6 +81,19 @@ for t in "${VM_HOST_TOOLS[@]}"; do
 		echo "build-initramfs.sh: warning: $t not found on the host, not included" >&2
 	fi
 done
+# nbdkit's plugins are loaded with dlopen, which ldd cannot see.
+if nbdkit=$(command -v nbdkit); then
+	plugins=$("$nbdkit" --dump-config 2>/dev/null | sed -n 's/^plugindir=//p')
+	for p in "${VM_NBDKIT_PLUGINS[@]}"; do
+		so=$plugins/nbdkit-$p-plugin.so
+		if [[ -f $so ]]; then
+			cp -L --parents "$so" "$root"
+			elfs+=("$so")
+		else
+			echo "build-initramfs.sh: warning: nbdkit plugin $so not found, not included" >&2
+		fi
+	done
+fi
 cp -L "$busybox" "$root/bin/busybox"
 elfs+=("$busybox")
 "$busybox" --list-full | while read -r a; do

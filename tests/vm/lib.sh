@@ -7,7 +7,10 @@ vm_cache=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}
 # Host programs copied into the guest, besides busybox (their libraries come along).
 # shellcheck disable=SC2034 # used by the scripts that source this file
 VM_HOST_TOOLS=(bash fio mkfs.ext4 mke2fs e2fsck resize2fs blkdiscard mkfs.xfs xfs_repair losetup strace
-	pgrep pkill setpriv mount umount blkzone nvme mkfs.btrfs btrfs)
+	pgrep pkill setpriv mount umount blkzone nvme mkfs.btrfs btrfs qemu-nbd qemu-img nbdkit nbd-client)
+# nbdkit dlopens its plugins: the ones the tests use, copied with their
+# libraries (build-initramfs.sh).
+VM_NBDKIT_PLUGINS=(memory)
 
 vm_repo_root() { (cd "$vm_dir/../.." && pwd); }
 

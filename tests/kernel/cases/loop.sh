@@ -25,15 +25,7 @@ loop_add() { add_dev -t loop "$@"; }
 
 # loop_fio_verify DEVICE JOBS: random writes of 4k, 64k and 1M blocks with crc32c
 # checksums, each job on its own slice, then verified reads.
-loop_fio_verify() {
-	local dev=$1 jobs=$2 bs size
-	for bs in 4k 64k 1m; do
-		size=$([[ $bs == 4k ]] && echo 8M || echo 32M)
-		fio_ok --name=verify-$bs --filename="$dev" --rw=randwrite --bs=$bs --size=$size \
-			--offset_increment=40M --numjobs="$jobs" --ioengine=io_uring --direct=1 \
-			--iodepth=16 --verify=crc32c --do_verify=1 --verify_fatal=1 --group_reporting
-	done
-}
+loop_fio_verify() { fio_verify_slices "$1" "$2" 8M 32M 40M; }
 
 # loop_slice_sum FILE BS SKIP COUNT: checksum of COUNT blocks of BS after SKIP blocks.
 loop_slice_sum() { dd if="$1" bs="$2" skip="$3" count="$4" 2>/dev/null | md5sum | cut -d' ' -f1; }

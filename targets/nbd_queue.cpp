@@ -1,0 +1,415 @@
+#include "nbd_queue.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "ublk/abi.h"
+#include "ublk/log.h"
+
+namespace ublk::nbd {
+namespace {
+
+// target_data of the queue SQEs.
+enum QueueOp : uint16_t { kSendOp = 1, kRecvOp = 2, kReconnectOp = 3 };
+
+// The connection, as the queue sees it (published as LinkState).
+enum class Conn : uint8_t {
+  kUp = static_cast<uint8_t>(LinkState::kConnected),
+  // broken; requests wait for the Reconnector's new connection
+  kDown = static_cast<uint8_t>(LinkState::kReconnecting),
+  // broken past the reconnect timeout, or for good without a Reconnector:
+  // requests fail with EIO at once
+  kFailed = static_cast<uint8_t>(LinkState::kFailed),
+};
+
+enum class SlotState : uint8_t {
+  kIdle,        // no request on this tag
+  kQueued,      // waiting for the next SENDMSG
+  kSending,     // in the SENDMSG in flight
+  kAwaitReply,  // sent; the reply has not come
+  kEarlyReply,  // the reply came before its SENDMSG completed
+};
+
+struct Slot {
+  SlotState state = SlotState::kIdle;
+  uint16_t cmd = 0;
+  uint32_t seq = 0;     // requests this tag has carried, in the cookie
+  uint32_t length = 0;  // READ/WRITE bytes
+  uint8_t* buf = nullptr;
+  int early_result = 0;
+};
+
+struct Stats {
+  uint64_t requests = 0, sends = 0, short_sends = 0, errors = 0;
+  uint64_t losses = 0, resent = 0, reconnects = 0;
+};
+
+constexpr uint64_t Cookie(uint16_t tag, uint32_t seq) {
+  return uint64_t{seq} << 16 | tag;
+}
+
+class NbdQueue final : public TargetQueue {
+ public:
+  NbdQueue(Link& link, int file, uint16_t queue_id, uint16_t depth)
+      : link_(link), file_(file), id_(queue_id), slots_(depth) {
+    fifo_.resize(depth);
+    link_.headers.assign(depth, {});
+  }
+
+  ~NbdQueue() override {
+    log::Info(
+        "nbd queue {}: {} requests in {} sends ({} short), {} errors, "
+        "connection lost {} times, {} reconnects, {} requests resent{}",
+        id_, stats_.requests, stats_.sends, stats_.short_sends, stats_.errors,
+        stats_.losses, stats_.reconnects, stats_.resent,
+        conn_ == Conn::kUp ? "" : ", connection down");
+  }
+
+  IoStatus Queue(QueueContext& q, const Request& req) noexcept override {
+    if (conn_ == Conn::kFailed) return Fail(-EIO);
+    uint16_t cmd, flags = 0;
+    uint64_t offset = req.offset;
+    uint32_t length = req.length;
+    switch (req.op) {
+      case abi::kOpRead:
+        cmd = kCmdRead;
+        break;
+      case abi::kOpWrite:
+        cmd = kCmdWrite;
+        if (req.op_flags & abi::kIoFFua) flags |= kCmdFlagFua;
+        break;
+      case abi::kOpFlush:
+        cmd = kCmdFlush;
+        offset = length = 0;
+        break;
+      case abi::kOpDiscard:
+        cmd = kCmdTrim;
+        break;
+      case abi::kOpWriteZeroes:
+        cmd = kCmdWriteZeroes;
+        if (req.op_flags & abi::kIoFNoUnmap) flags |= kCmdFlagNoHole;
+        break;
+      default:
+        return Fail(-EOPNOTSUPP);
+    }
+    Slot& s = slots_[req.tag];
+    if (s.state != SlotState::kIdle) return Fail(-EIO);  // cannot happen
+    s.cmd = cmd;
+    s.length = length;
+    s.buf = reinterpret_cast<uint8_t*>(req.buf_addr);
+    ++s.seq;
+    EncodeRequest(link_.headers[req.tag].data(), cmd, flags,
+                  Cookie(req.tag, s.seq), offset, length);
+    s.state = SlotState::kQueued;
+    fifo_[(fifo_head_ + fifo_count_) % fifo_.size()] = req.tag;
+    ++fifo_count_;
+    ++stats_.requests;
+    // Waiting for a new connection: it goes out with the others then.
+    if (conn_ != Conn::kUp) return IoStatus::Pending();
+    // Either may find the ring broken and fail the connection, this
+    // request with it (through FinishRequest): it is then finished and
+    // Pending is still the right answer.
+    if (!recv_armed_) ArmRecv(q);
+    if (!send_in_flight_ && conn_ == Conn::kUp) StartSend(q);
+    return IoStatus::Pending();
+  }
+
+  IoStatus Complete(QueueContext&, const Request&,
+                    const Completion&) noexcept override {
+    return IoStatus::Done(-EIO);  // every SQE is a queue SQE
+  }
+
+  void CompleteQueueOp(QueueContext& q, const Completion& c) noexcept override {
+    switch (c.target_data) {
+      case kSendOp:
+        if (conn_ == Conn::kUp) return OnSent(q, c.res);
+        send_in_flight_ = false;  // on the old connection: ignored
+        return Adopt(q);
+      case kRecvOp:
+        if (conn_ == Conn::kUp) return OnReceived(q, c.res);
+        recv_armed_ = false;
+        return Adopt(q);
+      case kReconnectOp:
+        return OnReconnectEvent(q, c.res);
+      default:
+        return;
+    }
+  }
+
+ private:
+  IoStatus Fail(int err) noexcept {
+    ++stats_.errors;
+    return IoStatus::Done(err);
+  }
+
+  // Gathers the queued requests into one SENDMSG.
+  void StartSend(QueueContext& q) noexcept {
+    if (fifo_count_ == 0) return;
+    unsigned n = 0, iovs = 0;
+    while (fifo_count_ != 0 && n < kMaxSendBatch) {
+      const uint16_t tag = fifo_[fifo_head_];
+      fifo_head_ = (fifo_head_ + 1) % fifo_.size();
+      --fifo_count_;
+      Slot& s = slots_[tag];
+      link_.iov[iovs++] = {link_.headers[tag].data(), kRequestBytes};
+      if (s.cmd == kCmdWrite && s.length != 0)
+        link_.iov[iovs++] = {s.buf, s.length};
+      s.state = SlotState::kSending;
+      batch_[n++] = {tag, s.seq};
+    }
+    batch_size_ = n;
+    iov_pos_ = 0;
+    iov_count_ = iovs;
+    send_in_flight_ = true;
+    SubmitSend(q);
+  }
+
+  void SubmitSend(QueueContext& q) noexcept {
+    io_uring_sqe* sqe = q.GetQueueSqe(kSendOp);
+    if (sqe == nullptr) return Lost(q, "no SQE for a send (broken ring)");
+    link_.msg = {};
+    link_.msg.msg_iov = &link_.iov[iov_pos_];
+    link_.msg.msg_iovlen = iov_count_ - iov_pos_;
+    io_uring_prep_sendmsg(sqe, file_, &link_.msg, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    ++stats_.sends;
+  }
+
+  void OnSent(QueueContext& q, int res) noexcept {
+    if (res <= 0)
+      return Lost(q, res == 0 ? "send wrote nothing" : "send failed", res);
+    size_t left = static_cast<size_t>(res);
+    while (left != 0 && iov_pos_ < iov_count_) {
+      iovec& v = link_.iov[iov_pos_];
+      if (left >= v.iov_len) {
+        left -= v.iov_len;
+        ++iov_pos_;
+      } else {
+        v.iov_base = static_cast<uint8_t*>(v.iov_base) + left;
+        v.iov_len -= left;
+        left = 0;
+      }
+    }
+    if (iov_pos_ < iov_count_) {
+      ++stats_.short_sends;
+      return SubmitSend(q);
+    }
+    send_in_flight_ = false;
+    for (unsigned i = 0; i < batch_size_; ++i) {
+      Slot& s = slots_[batch_[i].tag];
+      if (s.seq != batch_[i].seq) continue;
+      if (s.state == SlotState::kSending) {
+        s.state = SlotState::kAwaitReply;
+      } else if (s.state == SlotState::kEarlyReply) {
+        s.state = SlotState::kIdle;
+        q.FinishRequest(batch_[i].tag, s.early_result);
+      }
+    }
+    StartSend(q);
+  }
+
+  void ArmRecv(QueueContext& q) noexcept {
+    io_uring_sqe* sqe = q.GetQueueSqe(kRecvOp);
+    if (sqe == nullptr) return Lost(q, "no SQE for a receive (broken ring)");
+    uint8_t* to;
+    size_t len;
+    if (data_tag_ < 0) {
+      to = link_.reply.data() + got_;
+      len = kSimpleReplyBytes - got_;
+    } else {
+      const Slot& s = slots_[static_cast<uint16_t>(data_tag_)];
+      to = s.buf + got_;
+      len = s.length - got_;
+    }
+    io_uring_prep_recv(sqe, file_, to, len, MSG_WAITALL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    recv_armed_ = true;
+  }
+
+  void OnReceived(QueueContext& q, int res) noexcept {
+    recv_armed_ = false;
+    if (res <= 0)
+      return Lost(
+          q, res == 0 ? "the server closed the connection" : "receive failed",
+          res);
+    got_ += static_cast<uint32_t>(res);
+    if (data_tag_ >= 0) {
+      const uint16_t tag = static_cast<uint16_t>(data_tag_);
+      if (got_ < slots_[tag].length) return ArmRecv(q);
+      data_tag_ = -1;
+      got_ = 0;
+      Answer(q, tag, static_cast<int>(slots_[tag].length));
+      return ArmRecv(q);
+    }
+    if (got_ < kSimpleReplyBytes) return ArmRecv(q);
+    got_ = 0;
+    const SimpleReply r = ParseSimpleReply(link_.reply.data());
+    if (r.status == SimpleReply::Status::kStructured)
+      return Lost(q, "protocol violation: a structured reply");
+    if (r.status != SimpleReply::Status::kOk)
+      return Lost(q, "protocol violation: bad reply magic");
+    const uint16_t tag = static_cast<uint16_t>(r.cookie & 0xffff);
+    if (tag >= slots_.size() || (r.cookie >> 48) != 0 ||
+        slots_[tag].seq != static_cast<uint32_t>(r.cookie >> 16) ||
+        (slots_[tag].state != SlotState::kSending &&
+         slots_[tag].state != SlotState::kAwaitReply))
+      return Lost(q, "protocol violation: a reply to no request in flight");
+    const Slot& s = slots_[tag];
+    if (r.error != 0) {
+      ++stats_.errors;
+      Answer(q, tag, ReplyErrno(r.error));
+    } else if (s.cmd == kCmdRead && s.length != 0) {
+      data_tag_ = tag;  // the data follows, straight into its buffer
+    } else {
+      Answer(q, tag, s.cmd == kCmdWrite ? static_cast<int>(s.length) : 0);
+    }
+    ArmRecv(q);
+  }
+
+  // The reply for `tag` is complete: finish it, or, when its SENDMSG has
+  // not completed yet (its buffers may still be in use), once it has.
+  void Answer(QueueContext& q, uint16_t tag, int result) noexcept {
+    Slot& s = slots_[tag];
+    if (s.state == SlotState::kSending) {
+      s.state = SlotState::kEarlyReply;
+      s.early_result = result;
+      return;
+    }
+    s.state = SlotState::kIdle;
+    q.FinishRequest(tag, result);
+  }
+
+  // The stream is unusable. With a Reconnector, what is in flight waits to
+  // be sent again (a reply already complete finishes now) and a new
+  // connection is asked for; without one, everything fails. What is still
+  // in flight on the ring completes into memory the target owns (Link),
+  // and a new socket is adopted only once it has (Adopt).
+  void Lost(QueueContext& q, const char* why, int res = 0) noexcept {
+    if (conn_ != Conn::kUp) return;
+    ++stats_.losses;
+    const bool retry = link_.reconnector != nullptr;
+    SetConn(retry ? Conn::kDown : Conn::kFailed);
+    if (res < 0)
+      log::Error("nbd queue {}: {}: {}; {}", id_, why, std::strerror(-res),
+                 retry ? "reconnecting" : "failing its I/O");
+    else
+      log::Error("nbd queue {}: {}; {}", id_, why,
+                 retry ? "reconnecting" : "failing its I/O");
+    (void)::shutdown(link_.conn.socket.get(), SHUT_RDWR);
+    data_tag_ = -1;
+    got_ = 0;
+    if (!retry) return FailAll(q);
+    for (uint16_t tag = 0; tag < slots_.size(); ++tag) {
+      Slot& s = slots_[tag];
+      if (s.state == SlotState::kEarlyReply) {
+        s.state = SlotState::kIdle;
+        q.FinishRequest(tag, s.early_result);
+      } else if (s.state == SlotState::kSending ||
+                 s.state == SlotState::kAwaitReply) {
+        s.state = SlotState::kQueued;
+        fifo_[(fifo_head_ + fifo_count_) % fifo_.size()] = tag;
+        ++fifo_count_;
+        ++stats_.resent;
+      }
+    }
+    link_.reconnector->Request();
+    if (!reconnect_armed_) ArmReconnectEvent(q);
+  }
+
+  void SetConn(Conn c) noexcept {
+    conn_ = c;
+    link_.state.store(static_cast<uint8_t>(c), std::memory_order_relaxed);
+  }
+
+  // Every request on this queue fails with EIO.
+  void FailAll(QueueContext& q) noexcept {
+    fifo_count_ = 0;
+    for (uint16_t tag = 0; tag < slots_.size(); ++tag) {
+      if (slots_[tag].state == SlotState::kIdle) continue;
+      slots_[tag].state = SlotState::kIdle;
+      ++stats_.errors;
+      q.FinishRequest(tag, -EIO);
+    }
+  }
+
+  void ArmReconnectEvent(QueueContext& q) noexcept {
+    io_uring_sqe* sqe = q.GetQueueSqe(kReconnectOp);
+    if (sqe == nullptr) {
+      // A broken ring: nothing will tell us about a new connection.
+      SetConn(Conn::kFailed);
+      return FailAll(q);
+    }
+    io_uring_prep_read(sqe, link_.reconnector->done_fd(),
+                       &link_.reconnect_event, sizeof(link_.reconnect_event),
+                       0);
+    reconnect_armed_ = true;
+  }
+
+  void OnReconnectEvent(QueueContext& q, int res) noexcept {
+    reconnect_armed_ = false;
+    if (res < 0 && res != -EINTR && res != -EAGAIN) {
+      SetConn(Conn::kFailed);
+      return FailAll(q);
+    }
+    switch (link_.reconnector->Take(&next_socket_)) {
+      case Reconnector::Outcome::kTimedOut:
+        // Keep looking; fail what waits and whatever comes meanwhile.
+        if (conn_ == Conn::kDown) SetConn(Conn::kFailed);
+        FailAll(q);
+        break;
+      case Reconnector::Outcome::kConnected:
+        Adopt(q);
+        break;
+      case Reconnector::Outcome::kNone:
+        break;
+    }
+    if (!next_socket_.valid() && conn_ != Conn::kUp) ArmReconnectEvent(q);
+  }
+
+  // Takes the new socket once nothing is in flight on the old one.
+  void Adopt(QueueContext& q) noexcept {
+    if (!next_socket_.valid() || send_in_flight_ || recv_armed_) return;
+    if (!q.ReplaceFile(file_, next_socket_.get())) {
+      log::Error("nbd queue {}: cannot register the new connection", id_);
+      next_socket_.reset();
+      SetConn(Conn::kFailed);
+      return FailAll(q);
+    }
+    link_.conn.socket = std::move(next_socket_);
+    SetConn(Conn::kUp);
+    ++stats_.reconnects;
+    ArmRecv(q);
+    if (conn_ == Conn::kUp && !send_in_flight_) StartSend(q);
+  }
+
+  struct Sent {
+    uint16_t tag;
+    uint32_t seq;
+  };
+
+  Link& link_;
+  const int file_;
+  const uint16_t id_;
+  std::vector<Slot> slots_;
+  std::vector<uint16_t> fifo_;  // tags waiting to be sent, oldest first
+  size_t fifo_head_ = 0, fifo_count_ = 0;
+  std::array<Sent, kMaxSendBatch> batch_{};  // in the SENDMSG in flight
+  unsigned batch_size_ = 0, iov_pos_ = 0, iov_count_ = 0;
+  bool send_in_flight_ = false;
+  bool recv_armed_ = false;
+  int data_tag_ = -1;  // receiving a READ's data for this tag
+  uint32_t got_ = 0;   // bytes of the header or data received so far
+  Conn conn_ = Conn::kUp;
+  bool reconnect_armed_ = false;
+  Fd next_socket_;  // a new connection waiting for the old SQEs
+  Stats stats_;
+};
+
+}  // namespace
+
+std::unique_ptr<TargetQueue> MakeNbdQueue(Link& link, int file,
+                                          uint16_t queue_id, uint16_t depth) {
+  return std::make_unique<NbdQueue>(link, file, queue_id, depth);
+}
+
+}  // namespace ublk::nbd

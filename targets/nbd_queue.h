@@ -1,0 +1,75 @@
+// The nbd target's I/O path: one queue's requests over its own connection.
+//
+// Every request becomes one NBD command on the connection, sent and answered
+// on the queue's ring; many are in flight at once, told apart by their
+// cookie (the tag in the low 16 bits, the tag's request count above, so a
+// late reply to an earlier request on the same tag is never mistaken for
+// this one's). Sends go out one SENDMSG at a time, each carrying every
+// request queued since the last one (headers and WRITE data as one iovec
+// array), so two requests' bytes never interleave on the stream; a short
+// send continues where it stopped. One RECV at a time reads a reply header,
+// then, for a successful READ, the data straight into the request's buffer.
+// All of it through queue SQEs (QueueContext::GetQueueSqe) on the socket as
+// a fixed file; nothing blocks, nothing allocates past OpenQueue.
+//
+// A broken stream -- the server closes or resets the connection, a reply
+// header with a bad magic, a structured reply (never negotiated), a cookie
+// of no request in flight -- ends the connection. With a Reconnector the
+// requests in flight are kept and sent again on the new connection, and
+// new ones wait for it; only past the reconnect timeout do they fail with
+// EIO (and every later one, until the connection is back). The queue
+// adopts the new socket only once both SQEs on the old one have completed,
+// so nothing the old connection receives lands in a buffer now in use.
+// Without a Reconnector everything in flight and later fails with EIO; the
+// device stays usable for `ublk del` either way. A reply's data goes only
+// into the buffer of the request it answers, never beyond its length.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "nbd_connect.h"
+#include "nbd_reconnect.h"
+#include "ublk/target.h"
+
+namespace ublk::nbd {
+
+// Requests one SENDMSG carries at most (each a header and maybe data).
+inline constexpr unsigned kMaxSendBatch = 32;
+
+// The memory of one connection that the kernel may still write into when
+// the queue thread exits (a receive in flight is cancelled only when the
+// ring goes): owned by the target, which outlives every queue.
+struct Link {
+  Connection conn;
+  std::array<uint8_t, kSimpleReplyBytes> reply{};
+  std::vector<std::array<uint8_t, kRequestBytes>> headers;  // per tag
+  std::array<iovec, 2 * kMaxSendBatch> iov{};
+  msghdr msg{};
+  // nullptr: --reconnect-timeout 0, a broken connection stays broken.
+  std::unique_ptr<Reconnector> reconnector;
+  uint64_t reconnect_event = 0;  // read from reconnector->done_fd()
+  // The connection as the queue last saw it (LinkState), for `ublk list`:
+  // written by the queue thread, read by the main thread.
+  std::atomic<uint8_t> state{0};
+};
+
+enum class LinkState : uint8_t {
+  kConnected = 0,
+  kReconnecting = 1,  // requests wait for the new connection
+  kFailed = 2,        // requests fail with EIO (past the reconnect timeout,
+                      // still trying; or for good without a Reconnector)
+};
+
+// `link` is borrowed and outlives the queue; `file` is its socket's slot in
+// the ring's file table.
+std::unique_ptr<TargetQueue> MakeNbdQueue(Link& link, int file,
+                                          uint16_t queue_id, uint16_t depth);
+
+}  // namespace ublk::nbd
