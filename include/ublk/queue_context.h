@@ -106,26 +106,12 @@ class QueueContext {
       if (io_uring_sq_space_left(ring_) < room &&
           (!Flush() || io_uring_sq_space_left(ring_) < room))
         return nullptr;
-      if (data_in) {
-        io_uring_sqe* copy = ZeroedSqe();
-        if (copy == nullptr) return nullptr;
-        io_uring_prep_read(copy, kCharFileSlot, call_.copy_buf,
-                           call_.copy_len, call_.copy_off);
-        copy->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-        copy->user_data =
-            EncodeUserData({tag, UserOp::kCopy, kCopyDataIn, id_});
-        ++call_.copies_sent;
-      }
-      if (meta_in) {
-        io_uring_sqe* meta = ZeroedSqe();
-        if (meta == nullptr) return nullptr;
-        io_uring_prep_read(meta, kCharFileSlot, call_.meta_buf,
-                           call_.meta_len, call_.meta_off);
-        meta->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-        meta->user_data =
-            EncodeUserData({tag, UserOp::kCopy, kCopyMetaIn, id_});
-        ++call_.copies_sent;
-      }
+      if (data_in && !CopyIn(call_.copy_buf, call_.copy_len, call_.copy_off,
+                             kCopyDataIn))
+        return nullptr;
+      if (meta_in && !CopyIn(call_.meta_buf, call_.meta_len, call_.meta_off,
+                             kCopyMetaIn))
+        return nullptr;
       if (chained) {
         io_uring_sqe* reg = ZeroedSqe();
         if (reg == nullptr) return nullptr;
@@ -292,6 +278,18 @@ class QueueContext {
     sqe->user_data = EncodeUserData({tag, UserOp::kTarget, target_data, id_});
     ++polled_submitted_;
     return sqe;
+  }
+
+  // One of the open call's reads from /dev/ublkcN, linked ahead of what
+  // follows; false without an SQE.
+  bool CopyIn(void* buf, uint32_t len, uint64_t off, CopyKind kind) noexcept {
+    io_uring_sqe* sqe = ZeroedSqe();
+    if (sqe == nullptr) return false;
+    io_uring_prep_read(sqe, kCharFileSlot, buf, len, off);
+    sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+    sqe->user_data = EncodeUserData({call_.tag, UserOp::kCopy, kind, id_});
+    ++call_.copies_sent;
+    return true;
   }
 
   // Callers have made sure the submission queue has room.

@@ -19,6 +19,12 @@ zbd_verify() {
 		--do_verify=1 --verify_fatal=1
 }
 
+# same_zones ID: device ID's zone report (conditions, write pointers) is
+# that of namespace 3.
+same_zones() {
+	diff <(blkzone report /dev/ublkb"$1") <(blkzone report "$(nvme_blk 3)")
+}
+
 # zone_cond DEV ZONE: the condition number blkzone reports for zone ZONE.
 zone_cond() {
 	blkzone report -c 1 -o "$(($2 * $(cat /sys/block/"$(basename "$1")"/queue/chunk_sectors)))" "$1" |
@@ -46,7 +52,7 @@ test_nvme_zoned_device_is_host_managed_with_the_namespaces_zones_and_limits() {
 	[[ $(data_path_of "$id") == "$(copy_free_default)" ]] ||
 		fail "data path $(data_path_of "$id"), want $(copy_free_default)"
 	blkzone reset /dev/ublkb"$id"
-	diff <(blkzone report /dev/ublkb"$id") <(blkzone report "$(nvme_blk 3)") ||
+	same_zones "$id" ||
 		fail "the zone report differs from the namespace's"
 	ublk del -n "$id"
 }
@@ -59,7 +65,7 @@ test_nvme_zoned_fio_zbd_write_verify_passes_in_every_data_path() {
 		echo "data path: $path"
 		id=$(add_dev -t nvme -f "$(nvme_ng 3)" $path)
 		zbd_verify /dev/ublkb"$id" 2
-		diff <(blkzone report /dev/ublkb"$id") <(blkzone report "$(nvme_blk 3)") ||
+		same_zones "$id" ||
 			fail "$path: the write pointers differ from the namespace's"
 		ublk del -n "$id"
 	done < <(copy_free_paths)
@@ -78,7 +84,7 @@ test_nvme_zoned_two_queues_serve_two_writers_verified() {
 	fio_ok --name=zbd2 --filename=/dev/ublkb"$id" --ioengine=io_uring --direct=1 --zonemode=zbd \
 		--rw=write --bs=64k --iodepth=4 --numjobs=2 --offset_increment=$((2 * zone_bytes)) \
 		--size=$((2 * zone_bytes)) --verify=crc32c --do_verify=1 --verify_fatal=1 --group_reporting
-	diff <(blkzone report /dev/ublkb"$id") <(blkzone report "$(nvme_blk 3)") ||
+	same_zones "$id" ||
 		fail "the write pointers differ from the namespace's"
 	ublk del -n "$id"
 }
@@ -178,6 +184,9 @@ test_nvme_zoned_open_close_finish_reset_and_misplaced_writes() {
 	fi
 	blkzone finish -o $((2 * 131072)) -c 1 "$dev" || fail "finish"
 	[[ $(zone_cond "$dev" 2) == 14 ]] || fail "zone 2 not full after finish"
+	if dd if=/dev/zero of="$dev" bs=64k count=1 seek=$((2 * 1024 + 1)) oflag=direct status=none; then
+		fail "a write to a full zone succeeded"
+	fi
 	blkzone reset -o $((2 * 131072)) -c 1 "$dev" || fail "reset one"
 	[[ $(zone_cond "$dev" 2) == 1 ]] || fail "zone 2 not empty after reset"
 	ublk del -n "$id"

@@ -80,18 +80,8 @@ test_config_file_errors_name_the_file_the_line_and_the_key_and_create_nothing() 
 	rm -rf /tmp/svc-etc
 }
 
-# Without QUIESCE (6.12) a restart under load hands in-flight I/O over by
-# reissue; after the recovery tests that has wedged the 6.12 guest for good
-# (no console output, every process stuck), while the same test alone
-# passes. Until that is understood, restart under load is tested where the
-# kernel quiesces.
-need_quiesce_for_load() {
-	rec_has QUIESCE || skip "kernel $(uname -r) has no QUIESCE: restart under load without it has hung the 6.12 guest after the recovery tests"
-}
-
 test_restart_loop_under_fio_verify_sees_no_error() {
 	local id
-	need_quiesce_for_load
 	truncate -s 64M /tmp/svc-loop.img
 	id=$(add_dev -t loop -f /tmp/svc-loop.img -q 2 -r --zero-copy=off)
 	svc_restart_under_fio /dev/ublkb"$id" "$id"
@@ -113,7 +103,6 @@ test_restart_loop_zero_copy_under_fio_verify_sees_no_error() {
 
 test_restart_nvme_under_fio_verify_sees_no_error() {
 	local id mode
-	need_quiesce_for_load
 	[[ -e $svc_nvme ]] || skip "no NVMe drive $svc_nvme (tests/vm/kernel-tier.sh emulates it)"
 	for mode in off auto; do
 		if [[ $mode == auto ]] && ! rec_has AUTO_BUF_REG; then
