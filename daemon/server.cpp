@@ -18,6 +18,7 @@
 #include "device.h"
 #include "feature_flags.h"
 #include "json_fields.h"
+#include "metrics_file.h"
 #include "params.h"
 #include "queue.h"
 #include "recovery.h"
@@ -101,6 +102,7 @@ class Server {
   std::optional<BackingIdentity> backing_;
   std::vector<std::string> notes_;  // the target's, for the report
   std::unique_ptr<ShmemRegion> shmem_;  // --htlb; outlives the queues
+  std::optional<MetricsFile> metrics_;  // outlives the queues
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::jthread> threads_;
   bool started_ = false;  // START_DEV (or END_USER_RECOVERY) succeeded
@@ -325,6 +327,15 @@ Result<void> Server::StartQueues() {
   const abi::DevInfo& info = device_->info();
   const DeviceGeometry geometry = target_->Geometry();
   std::vector<std::future<Result<void>>> ready;
+  if (spec_.metrics) {
+    // Fresh after a recovery too: the dead server's counts are gone with
+    // its queues (see metrics_file.h).
+    auto m = MetricsFile::Create(StateDir(), info.dev_id, info.nr_hw_queues,
+                                 spec_.name);
+    if (!m) return m.error().Wrap("the metrics file (ublk add --metrics=off "
+                                  "goes without)");
+    metrics_.emplace(std::move(*m));
+  }
   for (uint16_t q = 0; q < info.nr_hw_queues; ++q) {
     QueueConfig qc;
     qc.dev_id = info.dev_id;
@@ -339,6 +350,7 @@ Result<void> Server::StartQueues() {
     qc.register_buffers = target_->data_access() == DataAccess::kBuffer;
     qc.occupy_auto_slots = spec_.testing.force_auto_fallback;
     qc.shmem = shmem_.get();
+    if (metrics_) qc.metrics = metrics_->queue(q);
     if (data_path_ == DataPath::kUserCopy &&
         (info.flags & abi::kFIntegrity)) {
       qc.metadata_size = geometry.integrity.metadata_size;

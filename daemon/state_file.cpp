@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "json_fields.h"
+#include "metrics_file.h"
 #include "ublk/fd.h"
 
 namespace ublk {
@@ -154,6 +155,7 @@ Result<DeviceState> ReadState(const std::string& dir, uint32_t dev_id) {
 
 void RemoveState(const std::string& dir, uint32_t dev_id) {
   ::unlink(StatePath(dir, dev_id).c_str());
+  ::unlink(MetricsPath(dir, dev_id).c_str());
 }
 
 }  // namespace ublk

@@ -41,6 +41,7 @@ Result<void> WriteState(const std::string& dir, const DeviceState& state);
 // ENOENT when there is none (check error().code()); any other error means
 // the file (or its directory) exists but is not trusted.
 Result<DeviceState> ReadState(const std::string& dir, uint32_t dev_id);
+// Removes the metrics file (metrics_file.h) with it.
 void RemoveState(const std::string& dir, uint32_t dev_id);
 
 }  // namespace ublk

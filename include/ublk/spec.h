@@ -91,6 +91,9 @@ struct DeviceSpec {
   // --no-partition-scan: the kernel does not read a partition table off the
   // new disk (UBLK_F_NO_AUTO_PART_SCAN), e.g. a VM image's own.
   bool no_partition_scan = false;
+  // --metrics=off: the server keeps no live counters (no metrics file,
+  // nothing counted per request).
+  bool metrics = true;
   Recovery recovery = Recovery::kOff;
   TestingOptions testing;
 
