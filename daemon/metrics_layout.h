@@ -13,10 +13,11 @@
 // is never negative.
 //
 // Latency is measured from the pass that reaped a request's fetch to the
-// end of the pass that queued its commit (one CLOCK_MONOTONIC read after
-// each io_uring_enter and one after the completions are handled, through
-// the vDSO), so its resolution is one pass of the queue loop, and a request
-// the target completes at once (null) takes under a microsecond.
+// end of the pass that queued its commit (CLOCK_MONOTONIC through the vDSO,
+// read at most twice a pass: at the pass's first new request and after
+// its completions are handled), so its resolution is one pass of the queue
+// loop, and a request the target completes at once (null) takes under a
+// microsecond.
 //
 // The histogram has log2 buckets: bucket 0 counts latencies up to 1 us,
 // bucket b (1..kBuckets-2) those in (2^(b-1), 2^b] us, the last one the

@@ -331,7 +331,7 @@ bool Queue::Pass() noexcept {
   if (polled_in_flight_ == 0) {
     // Nothing to poll for: sleep until the kernel hands us something.
     if (!Entered(io_uring_submit_and_wait(r, 1), config_, "")) return false;
-    if (config_.metrics != nullptr) pass_ns_ = MonotonicNs();
+    pass_ns_ = 0;
     Reap(r);
     if (finished_count_ != 0) RecordFinished(MonotonicNs());
     return true;
@@ -346,7 +346,7 @@ bool Queue::Pass() noexcept {
   if (!Entered(io_uring_submit_and_get_events(p), config_,
                " on the polled ring"))
     return false;
-  if (config_.metrics != nullptr) pass_ns_ = MonotonicNs();
+  pass_ns_ = 0;
   const unsigned polled = Reap(p);
   polled_in_flight_ -= polled;
   polled_completions_ += polled;
@@ -456,6 +456,8 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
   }
   if (!ledger_.Deliver(tag)) return;
   if (config_.metrics != nullptr) {
+    // The clock is read once a pass, by its first new request.
+    if (pass_ns_ == 0) pass_ns_ = MonotonicNs();
     reaped_ns_[tag] = pass_ns_;
     metrics::Add(config_.metrics->started, 1);
   }

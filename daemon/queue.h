@@ -28,8 +28,8 @@
 // With QueueConfig::metrics the thread counts what it serves in its block
 // of the device's metrics file (metrics_layout.h), which only it writes:
 // a request's counts and latency are recorded at the end of the pass that
-// queued its commit, with one clock read after each io_uring_enter and one
-// at the end of the pass.
+// queued its commit, with one clock read in a pass that reaps new requests
+// and one at the end of a pass that commits any.
 #pragma once
 
 #include <sys/types.h>
@@ -175,7 +175,8 @@ class Queue {
     int result;
     uint32_t bytes;
   };
-  uint64_t pass_ns_ = 0;  // the clock after this pass's io_uring_enter
+  uint64_t pass_ns_ = 0;  // the clock when this pass reaped its first
+                          // request; 0 until then
   std::vector<uint64_t> reaped_ns_;
   std::vector<Finished> finished_;
   size_t finished_count_ = 0;
