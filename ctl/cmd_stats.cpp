@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "control_device.h"
 #include "metrics_file.h"
+#include "recovery.h"
 #include "state_file.h"
 #include "stats.h"
 
@@ -31,6 +32,13 @@ Result<DeviceSample> Sample(uint32_t id) {
                      "or is not running)");
     return view.error();
   }
+  // A recovery device keeps its dead server's file until `ublk recover`:
+  // those counts are not live.
+  if (!ServerAlive(view->header().pid))
+    return Invalid("device " + std::to_string(id) + ": its server (pid " +
+                   std::to_string(view->header().pid) +
+                   ") is not running; no live metrics until 'ublk recover -n " +
+                   std::to_string(id) + "'");
   return TakeSample(*view);
 }
 

@@ -433,8 +433,9 @@ one report every SECONDS (1-3600) covers the interval since the one before,
 like 'iostat -x 1', until interrupted. A new server (recover, restart)
 starts counting from zero.
 
-Refused in one line for a device that does not exist, and for one that has
-no metrics (made with --metrics=off, or its server is not running).
+Refused in one line for a device that does not exist, for one without
+metrics (made with --metrics=off), and for one whose server is not running
+(a recovery device waiting for 'ublk recover').
 
 options:
   -n, --number ID       the device

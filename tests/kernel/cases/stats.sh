@@ -196,6 +196,8 @@ test_stats_a_recovered_device_counts_afresh() {
 	pid=$(server_pid "$id")
 	kill -9 "$pid"
 	wait_until 20 bash -c "! kill -0 $pid 2>/dev/null" || fail "server did not die"
+	expect_error "^ublk: device $id: its server \(pid $pid\) is not running; no live metrics" \
+		ublk stats -n "$id"
 	ublk recover -n "$id" >/dev/null || fail "recover"
 	out=$(ublk stats -n "$id" --json)
 	[[ $out == *'"pid": '"$(server_pid "$id")"* ]] || fail "stats not from the new server: $out"
