@@ -63,9 +63,11 @@ Result<MetricsFile> MetricsFile::Create(const std::string& dir, uint32_t dev_id,
     ::unlink(tmp.c_str());
     return SysError(err, doing + " " + tmp);
   };
-  // Zero-filled: every counter starts at 0.
-  if (::ftruncate(fd->get(), static_cast<off_t>(bytes)) != 0)
-    return fail(errno, "sizing");
+  // Zero-filled: every counter starts at 0. Allocated now, not sized
+  // sparse: on a full file system a queue's first store into a page
+  // that has no block would be SIGBUS.
+  if (int err = ::posix_fallocate(fd->get(), 0, static_cast<off_t>(bytes)))
+    return fail(err, "allocating");
   auto map = Mmap::Map(bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
                        fd->get(), 0, "the metrics file");
   if (!map) {
