@@ -13,7 +13,7 @@
 #include "metrics_file.h"
 #include "recovery.h"
 #include "state_file.h"
-#include "stats.h"
+#include "metrics_sample.h"
 
 namespace ublk {
 namespace {
@@ -39,7 +39,7 @@ Result<DeviceSample> Sample(uint32_t id) {
                    std::to_string(view->header().pid) +
                    ") is not running; no live metrics until 'ublk recover -n " +
                    std::to_string(id) + "'");
-  return TakeSample(*view);
+  return TakeSample(view->header(), view->blocks());
 }
 
 // The devices asked for: the one named, or every one with a metrics file.

@@ -100,6 +100,12 @@ constexpr CommonOption kCommonOptions[] = {
       --metrics on|off  live per-queue counters and latency histograms for
                         'ublk stats' (default on; off saves their cost, see
                         the README's performance section)
+      --metrics-file PATH
+                        the server rewrites PATH (absolute; a temporary file
+                        renamed over it) every 10 s with what 'ublk stats
+                        --prometheus' prints for the device, for
+                        node_exporter's textfile collector (name it *.prom
+                        in its folder); removed when the device is deleted
       --no-partition-scan
                         the kernel does not scan the new disk for partitions
                         (NO_AUTO_PART_SCAN, Linux 7.0+), for a disk that

@@ -168,6 +168,7 @@ const std::vector<OptionDef>& AddOptionDefs() {
         {0, "htlb", kValue},
         {0, "no-partition-scan", kNoValue},
         {0, "metrics", kValue},
+        {0, "metrics-file", kValue},
         // The reference server's spellings.
         {'u', "uring_comp", kValue},
         {'g', "need_get_data", kValue},
@@ -462,6 +463,12 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
         return Invalid(o.spelled + " " + (o.value.empty() ? "''" : o.value) +
                        ": must be on or off");
       cmd.spec.metrics = o.value == "on";
+    } else if (name == "metrics-file") {
+      // The server runs elsewhere (cwd /): a relative path would mislead.
+      if (o.value.empty() || o.value[0] != '/')
+        return Invalid(o.spelled + " " + (o.value.empty() ? "''" : o.value) +
+                       ": must be an absolute path");
+      cmd.spec.metrics_textfile = o.value;
     } else if (name == "htlb") {
       if (o.value.empty()) return Invalid(o.spelled + ": needs a path");
       cmd.spec.shmem_file = o.value;
@@ -496,6 +503,8 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
   cmd.spec.recovery = *mode;
   if (!cmd.spec.shmem_file.empty() && !cmd.spec.shmem_zc)
     return Invalid("--htlb: only with --shmem_zc");
+  if (!cmd.spec.metrics_textfile.empty() && !cmd.spec.metrics)
+    return Invalid("--metrics-file: not with --metrics=off");
   UBLK_RETURN_IF_ERROR(CheckSpecOptions(*type, cmd.spec));
   return Command(std::move(cmd));
 }

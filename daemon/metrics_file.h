@@ -31,6 +31,9 @@ class MetricsFile {
                                     uint16_t nr_queues, const std::string& name);
   // Queue q's block, for its thread alone to write; lives as long as this.
   metrics::QueueBlock* queue(uint16_t q) const;
+  const metrics::FileHeader& header() const {
+    return *static_cast<const metrics::FileHeader*>(map_.data());
+  }
 
  private:
   explicit MetricsFile(Mmap map) : map_(std::move(map)) {}
@@ -46,6 +49,8 @@ class MetricsView {
     return *static_cast<const metrics::FileHeader*>(map_.data());
   }
   const metrics::QueueBlock& queue(uint16_t q) const;
+  // Block 0; the others follow it.
+  const metrics::QueueBlock* blocks() const { return &queue(0); }
 
  private:
   explicit MetricsView(Mmap map) : map_(std::move(map)) {}

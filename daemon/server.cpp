@@ -19,6 +19,7 @@
 #include "feature_flags.h"
 #include "json_fields.h"
 #include "metrics_file.h"
+#include "metrics_sample.h"
 #include "params.h"
 #include "queue.h"
 #include "recovery.h"
@@ -30,6 +31,9 @@
 
 namespace ublk {
 namespace {
+
+// How often --metrics-file is rewritten.
+constexpr int kTextfileEveryMs = 10000;
 
 // --stall-before-start / --stall-before-stop (testing options): sleep at a
 // point where a test kills the server, to make that race certain.
@@ -66,6 +70,13 @@ class Server {
   ~Server() {
     if (started_ && !stopped_ && device_) (void)control_->StopDev(device_->id());
     StopQueues();
+    // Whether it failed to start, stopped or handed over, its counts end
+    // here; a server that crashed leaves its file for `ublk recover`.
+    if (metrics_) {
+      ::unlink(MetricsPath(StateDir(), metrics_->header().dev_id).c_str());
+      if (!spec_.metrics_textfile.empty())
+        ::unlink(spec_.metrics_textfile.c_str());
+    }
   }
 
   Result<void> Start();
@@ -86,6 +97,7 @@ class Server {
   Result<void> TakeOver(DataAccess access);
   Result<void> StartQueues();
   void SendDevId(uint32_t id) const;
+  Result<void> WriteMetricsTextfile() const;
 
   DeviceSpec spec_;
   ServerOptions options_;
@@ -164,6 +176,9 @@ Result<void> Server::Start() {
   const abi::DevInfo& info = device_->info();
   UBLK_RETURN_IF_ERROR(device_->OpenCharDev(Millis(10000)));
   UBLK_RETURN_IF_ERROR(StartQueues());
+  // Once before the device starts, so a path that cannot be written fails
+  // the add.
+  UBLK_RETURN_IF_ERROR(WriteMetricsTextfile());
   if (shmem_) {
     // Before START_DEV, so the index is known before any request arrives.
     auto index = control_->RegBuf(info.dev_id, shmem_->base(), shmem_->size());
@@ -329,12 +344,15 @@ Result<void> Server::StartQueues() {
   std::vector<std::future<Result<void>>> ready;
   if (spec_.metrics) {
     // Fresh after a recovery too: the dead server's counts are gone with
-    // its queues (see metrics_file.h).
+    // its queues (see metrics_file.h). Without one the device still
+    // serves, uncounted.
     auto m = MetricsFile::Create(StateDir(), info.dev_id, info.nr_hw_queues,
                                  spec_.name);
-    if (!m) return m.error().Wrap("the metrics file (ublk add --metrics=off "
-                                  "goes without)");
-    metrics_.emplace(std::move(*m));
+    if (m)
+      metrics_.emplace(std::move(*m));
+    else
+      log::Warn("dev {}: no live metrics: {}", info.dev_id,
+                m.error().message());
   }
   for (uint16_t q = 0; q < info.nr_hw_queues; ++q) {
     QueueConfig qc;
@@ -394,7 +412,13 @@ nlohmann::json Server::Report() const {
 Server::Wake Server::WaitForStop() {
   pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0},
                    {queue_exit_fd_.get(), POLLIN, 0}};
-  while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+  // With --metrics-file, rewritten whenever nothing happened for a while.
+  const int timeout_ms = spec_.metrics_textfile.empty() ? -1 : kTextfileEveryMs;
+  for (int n; (n = ::poll(fds, 2, timeout_ms)) <= 0;) {
+    if (n < 0 && errno != EINTR) break;
+    if (n == 0)
+      if (auto w = WriteMetricsTextfile(); !w)
+        log::Warn("dev {}: {}", device_->id(), w.error().message());
   }
   if (fds[0].revents & POLLIN) {
     signalfd_siginfo si{};
@@ -471,14 +495,22 @@ void Server::AnswerResize() {
   auto r = Resize(resize_to_);
   if (!r) log::Warn("dev {}: resize: {}", device_->id(), r.error().message());
   const std::string path = ResizeAnswerPath(StateDir(), device_->id());
-  const std::string tmp = path + ".tmp";
   const std::string line = (r ? std::string("ok") : r.error().message()) + "\n";
-  Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!f.valid() ||
-      ::write(f.get(), line.data(), line.size()) !=
-          static_cast<ssize_t>(line.size()) ||
-      ::rename(tmp.c_str(), path.c_str()) != 0)
+  if (!ReplaceFile(path, line))
     log::Warn("dev {}: cannot answer resize in {}", device_->id(), path);
+}
+
+Result<void> Server::WriteMetricsTextfile() const {
+  if (spec_.metrics_textfile.empty()) return {};
+  if (!metrics_)
+    return Invalid("--metrics-file " + spec_.metrics_textfile +
+                   ": the server has no metrics (it could not create " +
+                   MetricsPath(StateDir(), device_->id()) + ")");
+  auto r = ReplaceFile(
+      spec_.metrics_textfile,
+      PrometheusText({TakeSample(metrics_->header(), metrics_->queue(0))}));
+  if (!r) return r.error().Wrap("--metrics-file");
+  return {};
 }
 
 void Server::Stop() {

@@ -94,6 +94,10 @@ struct DeviceSpec {
   // --metrics=off: the server keeps no live counters (no metrics file,
   // nothing counted per request).
   bool metrics = true;
+  // --metrics-file PATH: the server rewrites PATH (absolute) with its
+  // counters in the Prometheus text format every few seconds, for
+  // node_exporter's textfile collector.
+  std::string metrics_textfile;
   Recovery recovery = Recovery::kOff;
   TestingOptions testing;
 

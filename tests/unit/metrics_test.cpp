@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "metrics_file.h"
-#include "stats.h"
+#include "metrics_sample.h"
 
 namespace ublk {
 namespace {
@@ -145,7 +145,7 @@ TEST_F(MetricsFileTest, ReaderSeesWhatTheQueuesWrite) {
   metrics::Add(file->queue(1)->started, 4);
   auto view = MetricsView::Open(dir_, 4);
   ASSERT_TRUE(view.ok()) << view.error().message();
-  DeviceSample s = TakeSample(*view);
+  DeviceSample s = TakeSample(view->header(), view->blocks());
   EXPECT_EQ(s.dev_id, 4u);
   EXPECT_EQ(s.name, "scratch");
   EXPECT_EQ(s.pid, getpid());
@@ -155,7 +155,7 @@ TEST_F(MetricsFileTest, ReaderSeesWhatTheQueuesWrite) {
   EXPECT_EQ(s.queues[0].in_flight(), 0u);
   // Live: a later write shows in the same mapping.
   metrics::Add(file->queue(1)->ops[metrics::kWrite].requests, 1);
-  EXPECT_EQ(TakeSample(*view).queues[1].ops[metrics::kWrite].requests, 4u);
+  EXPECT_EQ(TakeSample(view->header(), view->blocks()).queues[1].ops[metrics::kWrite].requests, 4u);
 }
 
 TEST_F(MetricsFileTest, AMissingFileIsEnoent) {
@@ -198,7 +198,7 @@ TEST_F(MetricsFileTest, ANewServerReplacesTheFile) {
   ASSERT_TRUE(second.ok());
   auto view = MetricsView::Open(dir_, 1);
   ASSERT_TRUE(view.ok());
-  EXPECT_EQ(TakeSample(*view).queues[0].ops[metrics::kRead].requests, 0u);
+  EXPECT_EQ(TakeSample(view->header(), view->blocks()).queues[0].ops[metrics::kRead].requests, 0u);
 }
 
 }  // namespace

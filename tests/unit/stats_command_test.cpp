@@ -55,5 +55,21 @@ TEST(AddMetrics, IsOnUnlessTurnedOffAndSurvivesTheStateFile) {
             "--metrics maybe: must be on or off");
 }
 
+TEST(AddMetricsFile, TakesAnAbsolutePathAndSurvivesTheStateFile) {
+  auto r = ParseCommandLine({"add", "-t", "null", "--metrics-file",
+                             "/var/lib/node_exporter/ublk.prom"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  const DeviceSpec spec = std::get<AddCommand>(*r).spec;
+  EXPECT_EQ(spec.metrics_textfile, "/var/lib/node_exporter/ublk.prom");
+  auto back = SpecFromJson(SpecToJson(spec));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(*back, spec);
+  EXPECT_EQ(ErrorOf({"add", "-t", "null", "--metrics-file", "u.prom"}),
+            "--metrics-file u.prom: must be an absolute path");
+  EXPECT_EQ(ErrorOf({"add", "-t", "null", "--metrics-file", "/u.prom",
+                     "--metrics=off"}),
+            "--metrics-file: not with --metrics=off");
+}
+
 }  // namespace
 }  // namespace ublk

@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "stats.h"
+#include "metrics_sample.h"
 
 namespace ublk {
 namespace {

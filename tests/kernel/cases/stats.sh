@@ -206,3 +206,31 @@ test_stats_a_recovered_device_counts_afresh() {
 	[[ $(stat_sum "$id" ublk_requests_total read) == 10 ]] || fail "reads after recovery not counted"
 	ublk del -n "$id"
 }
+
+# file_reads FILE: reads counted in a Prometheus text file, over the queues.
+file_reads() {
+	awk 'index($0, "ublk_requests_total{") == 1 && index($0, "op=\"read\"") { s += $NF }
+		END { printf "%d\n", s }' "$1"
+}
+file_has_reads() { [[ $(file_reads "$1") == "$2" ]]; }
+
+test_stats_metrics_file_for_node_exporter_is_rewritten_and_removed() {
+	local id f=/tmp/ublk-node.prom before
+	id=$(add_dev -t null --size 1G --metrics-file "$f")
+	[[ -f $f ]] || fail "add did not write $f"
+	prom_check <"$f" || fail "invalid Prometheus text in $f"
+	before=$(stat_sum "$id" ublk_requests_total read)
+	dd if=/dev/ublkb"$id" of=/dev/null bs=4k count=20 iflag=direct 2>/dev/null || fail "reads"
+	# Rewritten every 10 s.
+	wait_until 25 file_has_reads "$f" $((before + 20)) ||
+		fail "$f not rewritten: $(file_reads "$f") reads, expected $((before + 20))"
+	prom_check <"$f" || fail "invalid Prometheus text in $f"
+	ublk del -n "$id"
+	[[ ! -e $f ]] || fail "del left $f"
+	expect_error "^ublk: .*--metrics-file.*/nonexistent/m\.prom.*No such file" \
+		ublk add -t null --metrics-file /nonexistent/m.prom
+	expect_error "^ublk: --metrics-file m.prom: must be an absolute path$" \
+		ublk add -t null --metrics-file m.prom
+	expect_error "^ublk: --metrics-file: not with --metrics=off$" \
+		ublk add -t null --metrics-file "$f" --metrics=off
+}

@@ -2,7 +2,7 @@
 // family one # HELP and one # TYPE line, then all its samples together.
 #include <cstdio>
 
-#include "stats.h"
+#include "metrics_sample.h"
 
 namespace ublk {
 namespace {

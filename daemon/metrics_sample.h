@@ -1,6 +1,7 @@
-// `ublk stats`: samples of a device's metrics file and what is computed
-// from them (rates, percentiles, the Prometheus text). Pure functions on
-// plain data, tested without a server; cmd_stats.cpp reads and prints.
+// Samples of a device's metrics file (metrics_layout.h) and what is
+// computed from them: rates, percentiles, the Prometheus text. Pure
+// functions on plain data, tested without a server; `ublk stats` prints
+// them, and a server with --metrics-file writes the Prometheus text.
 #pragma once
 
 #include <array>
@@ -11,8 +12,6 @@
 #include "metrics_layout.h"
 
 namespace ublk {
-
-class MetricsView;
 
 struct OpSample {
   uint64_t requests = 0, bytes = 0, errors = 0, latency_ns = 0;
@@ -33,8 +32,10 @@ struct DeviceSample {
   std::vector<QueueSample> queues;
 };
 
-// Every counter of view, each loaded once (relaxed).
-DeviceSample TakeSample(const MetricsView& view);
+// Every counter of a metrics file's header and its queue blocks (which
+// follow one another), each loaded once (relaxed).
+DeviceSample TakeSample(const metrics::FileHeader& header,
+                        const metrics::QueueBlock* blocks);
 // later - earlier, counter by counter (in flight: later's); a counter that
 // went down (a new server) counts from zero.
 DeviceSample Delta(const DeviceSample& later, const DeviceSample& earlier);

@@ -1,7 +1,8 @@
 #include <cstring>
 
+#include "metrics_sample.h"
+
 #include "metrics_file.h"
-#include "stats.h"
 
 namespace ublk {
 namespace {
@@ -15,8 +16,8 @@ uint64_t Since(uint64_t later, uint64_t earlier) {
 
 }  // namespace
 
-DeviceSample TakeSample(const MetricsView& view) {
-  const metrics::FileHeader& h = view.header();
+DeviceSample TakeSample(const metrics::FileHeader& h,
+                        const metrics::QueueBlock* blocks) {
   DeviceSample s;
   s.dev_id = h.dev_id;
   s.name.assign(h.name, strnlen(h.name, sizeof(h.name)));
@@ -24,7 +25,7 @@ DeviceSample TakeSample(const MetricsView& view) {
   s.started_ns = h.started_monotonic_ns;
   s.queues.resize(h.nr_queues);
   for (uint16_t q = 0; q < h.nr_queues; ++q) {
-    const metrics::QueueBlock& b = view.queue(q);
+    const metrics::QueueBlock& b = blocks[q];
     QueueSample& out = s.queues[q];
     // finished before started: in flight is never negative.
     out.finished = Load(b.finished);
