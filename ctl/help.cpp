@@ -454,7 +454,8 @@ options:
                         ublk_request_errors_total, ublk_errors_total; gauge
                         ublk_in_flight_requests; histogram
                         ublk_request_duration_seconds; labels device, name,
-                        queue, op, errno), for example for node_exporter's
+                        queue, op, errno); 'ublk add --metrics-file PATH'
+                        has the server keep it in a file for node_exporter's
                         textfile collector
 )";
   }
