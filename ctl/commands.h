@@ -12,6 +12,7 @@ int RunDel(const DelCommand& cmd);
 int RunRecover(const RecoverCommand& cmd);
 int RunRestart(const RestartCommand& cmd);
 int RunResize(const ResizeCommand& cmd);
+int RunStats(const StatsCommand& cmd);
 int RunList(const ListCommand& cmd);
 int RunFeatures(const FeaturesCommand& cmd);
 

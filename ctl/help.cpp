@@ -99,6 +99,15 @@ constexpr CommonOption kCommonOptions[] = {
                         the application (SHMEM_ZC, Linux 7.1) without a copy;
                         --htlb names the hugetlbfs (or tmpfs) file both map,
                         at most 1G; other requests are copied as usual
+      --metrics on|off  live per-queue counters and latency histograms for
+                        'ublk stats' (default on; off saves their cost, see
+                        the README's performance section)
+      --metrics-file PATH
+                        the server rewrites PATH (absolute; a temporary file
+                        renamed over it) every 10 s with what 'ublk stats
+                        --prometheus' prints for the device, for
+                        node_exporter's textfile collector (name it *.prom
+                        in its folder); removed when the device is deleted
       --no-partition-scan
                         the kernel does not scan the new disk for partitions
                         (NO_AUTO_PART_SCAN, Linux 7.0+), for a disk that
@@ -270,6 +279,7 @@ commands:
   recover   give a device whose server died a new one (ublk help recover)
   restart   a new server for a running device          (ublk help restart)
   resize    change a running device's size            (ublk help resize)
+  stats     live counters, IOPS, latency percentiles  (ublk help stats)
   features  show the ublk features of this kernel     (ublk help features)
   help      show help for a command
 
@@ -424,6 +434,46 @@ options:
       --name NAME   the device of that name
       --size SIZE   the new size; bytes or K/M/G/T (binary) suffix, a
                     multiple of the device's logical block size
+)";
+  }
+  if (topic == "stats") {
+    return R"(usage: ublk stats [-n ID | --name NAME] [--json] [--watch SECONDS]
+       ublk stats [-n ID | --name NAME] --prometheus
+
+Shows what a device's server is doing, read from the counters each queue
+thread keeps in /run/ublk/<id>.metrics while it serves (the server is not
+stopped or asked anything). Without -n or --name: every device that has
+metrics. For each queue and in total: requests, IOPS, MB/s, requests in
+flight, errors; for each operation (read, write, flush, discard,
+write_zeroes, zone_append, zone_mgmt, report_zones): requests, IOPS, MB/s,
+errors and the 50th, 99th and 99.9th percentile of the time from the fetch
+of a request to its commit, in microseconds, from a histogram of log2
+buckets (1 us to 16.8 s; resolution: one pass of the queue's loop). Errors
+are also counted by errno.
+
+The first report covers the time since the server started; with --watch,
+one report every SECONDS (1-3600) covers the interval since the one before,
+like 'iostat -x 1', until interrupted. A new server (recover, restart)
+starts counting from zero.
+
+Refused in one line for a device that does not exist, for one without
+metrics (made with --metrics=off), and for one whose server is not running
+(a recovery device waiting for 'ublk recover').
+
+options:
+  -n, --number ID       the device
+      --name NAME       the device of that name
+      --json            print JSON: an array with one object per device
+                        (with --watch: one such array per line)
+      --watch SECONDS   report every SECONDS
+      --prometheus      print the Prometheus text format (counters
+                        ublk_requests_total, ublk_bytes_total,
+                        ublk_request_errors_total, ublk_errors_total; gauge
+                        ublk_in_flight_requests; histogram
+                        ublk_request_duration_seconds; labels device, name,
+                        queue, op, errno); 'ublk add --metrics-file PATH'
+                        has the server keep it in a file for node_exporter's
+                        textfile collector
 )";
   }
   if (topic == "features") {

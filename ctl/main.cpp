@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
           return ublk::RunRestart(cmd);
         } else if constexpr (std::is_same_v<T, ublk::ResizeCommand>) {
           return ublk::RunResize(cmd);
+        } else if constexpr (std::is_same_v<T, ublk::StatsCommand>) {
+          return ublk::RunStats(cmd);
         } else if constexpr (std::is_same_v<T, ublk::ListCommand>) {
           return ublk::RunList(cmd);
         } else if constexpr (std::is_same_v<T, ublk::FeaturesCommand>) {

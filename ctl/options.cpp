@@ -167,6 +167,8 @@ const std::vector<OptionDef>& AddOptionDefs() {
         {0, "shmem_zc", kNoValue},
         {0, "htlb", kValue},
         {0, "no-partition-scan", kNoValue},
+        {0, "metrics", kValue},
+        {0, "metrics-file", kValue},
         // The reference server's spellings.
         {'u', "uring_comp", kValue},
         {'g', "need_get_data", kValue},
@@ -456,6 +458,17 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       cmd.spec.shmem_zc = true;
     } else if (name == "no-partition-scan") {
       cmd.spec.no_partition_scan = true;
+    } else if (name == "metrics") {
+      if (o.value != "on" && o.value != "off")
+        return Invalid(o.spelled + " " + (o.value.empty() ? "''" : o.value) +
+                       ": must be on or off");
+      cmd.spec.metrics = o.value == "on";
+    } else if (name == "metrics-file") {
+      // The server runs elsewhere (cwd /): a relative path would mislead.
+      if (o.value.empty() || o.value[0] != '/')
+        return Invalid(o.spelled + " " + (o.value.empty() ? "''" : o.value) +
+                       ": must be an absolute path");
+      cmd.spec.metrics_textfile = o.value;
     } else if (name == "htlb") {
       if (o.value.empty()) return Invalid(o.spelled + ": needs a path");
       cmd.spec.shmem_file = o.value;
@@ -490,6 +503,8 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
   cmd.spec.recovery = *mode;
   if (!cmd.spec.shmem_file.empty() && !cmd.spec.shmem_zc)
     return Invalid("--htlb: only with --shmem_zc");
+  if (!cmd.spec.metrics_textfile.empty() && !cmd.spec.metrics)
+    return Invalid("--metrics-file: not with --metrics=off");
   UBLK_RETURN_IF_ERROR(CheckSpecOptions(*type, cmd.spec));
   return Command(std::move(cmd));
 }
@@ -606,6 +621,41 @@ Result<Command> ParseRestart(const std::vector<std::string>& args) {
   return Command(cmd);
 }
 
+const std::vector<OptionDef>& StatsOptionDefs() {
+  static const std::vector<OptionDef> defs = {
+      {'n', "number", kValue},   {0, "name", kValue},
+      {0, "json", kNoValue},     {0, "prometheus", kNoValue},
+      {0, "watch", kValue},      {'h', "help", kNoValue}};
+  return defs;
+}
+
+Result<Command> ParseStats(const std::vector<std::string>& args) {
+  auto opts = Tokenize("stats", args, StatsOptionDefs());
+  if (!opts) return opts.error();
+  StatsCommand cmd;
+  bool named = false;
+  for (const auto& o : *opts) {
+    const std::string_view name = o.def->long_name;
+    if (name == "help") return Command(HelpCommand{"stats"});
+    if (name == "json") cmd.json = true;
+    if (name == "prometheus") cmd.prometheus = true;
+    if (name == "number" || name == "name") named = true;
+    if (name == "watch") {
+      auto v = ParseNumber(o, 1, 3600);
+      if (!v) return v.error();
+      cmd.watch_s = static_cast<uint32_t>(*v);
+    }
+  }
+  if (named)
+    UBLK_RETURN_IF_ERROR(TakeDeviceRef("stats", *opts, &cmd.id, &cmd.name));
+  if (cmd.json && cmd.prometheus)
+    return Invalid("stats: give --json or --prometheus, not both");
+  if (cmd.prometheus && cmd.watch_s != 0)
+    return Invalid("stats: --watch does not go with --prometheus (Prometheus "
+                   "scrapes when it wants)");
+  return Command(cmd);
+}
+
 Result<Command> ParseResize(const std::vector<std::string>& args) {
   auto opts = Tokenize("resize", args, ResizeOptionDefs());
   if (!opts) return opts.error();
@@ -702,6 +752,7 @@ Result<Command> ParseWords(const std::vector<std::string>& args) {
   if (first == "recover") return ParseRecover(rest);
   if (first == "restart") return ParseRestart(rest);
   if (first == "resize") return ParseResize(rest);
+  if (first == "stats") return ParseStats(rest);
   if (first == "features") return ParseFeatures(rest);
   return Invalid("unknown command '" + first + "' (try 'ublk --help')");
 }
@@ -710,7 +761,7 @@ Result<Command> ParseWords(const std::vector<std::string>& args) {
 
 std::vector<std::string> CommandNames() {
   return {"add",     "del",    "list",     "recover",
-          "restart", "resize", "features", "help"};
+          "restart", "resize", "stats",    "features", "help"};
 }
 
 std::vector<OptionSpelling> CommandOptions(const std::string& command) {
@@ -721,6 +772,7 @@ std::vector<OptionSpelling> CommandOptions(const std::string& command) {
   if (command == "recover") defs = &RecoverOptionDefs();
   if (command == "restart") defs = &RestartOptionDefs();
   if (command == "resize") defs = &ResizeOptionDefs();
+  if (command == "stats") defs = &StatsOptionDefs();
   if (command == "features") defs = &FeaturesOptionDefs();
   std::vector<OptionSpelling> out;
   if (defs == nullptr) return out;

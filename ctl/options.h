@@ -47,6 +47,14 @@ struct ListCommand {
   std::optional<uint32_t> id;
   bool json = false;
 };
+// stats names a device by id or name, or none: every device with metrics.
+struct StatsCommand {
+  std::optional<uint32_t> id;
+  std::string name;
+  bool json = false;
+  bool prometheus = false;
+  uint32_t watch_s = 0;  // 0: print once
+};
 struct FeaturesCommand {
   bool json = false;
 };
@@ -58,7 +66,8 @@ struct VersionCommand {};
 
 using Command = std::variant<AddCommand, DelCommand, ListCommand,
                              FeaturesCommand, HelpCommand, VersionCommand,
-                             RecoverCommand, RestartCommand, ResizeCommand>;
+                             RecoverCommand, RestartCommand, ResizeCommand,
+                             StatsCommand>;
 
 // args excludes the program name.
 Result<Command> ParseCommandLine(const std::vector<std::string>& args);

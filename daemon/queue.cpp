@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "io_desc_check.h"
+#include "metrics_file.h"
 #include "ublk/log.h"
 #include "ublk/user_data.h"
 
@@ -195,6 +196,10 @@ Result<void> Queue::Setup() {
   target_queue_ = std::move(*tq);
 
   ledger_.Reset(config_.depth);
+  if (config_.metrics != nullptr) {
+    reaped_ns_.assign(config_.depth, 0);
+    finished_.assign(config_.depth, Finished{});
+  }
   requests_.assign(config_.depth, Request{});
   chains_.assign(config_.depth, TagChain{});
   for (uint16_t t = 0; t < config_.depth; ++t) {
@@ -330,7 +335,9 @@ bool Queue::Pass() noexcept {
   if (polled_in_flight_ == 0) {
     // Nothing to poll for: sleep until the kernel hands us something.
     if (!Entered(io_uring_submit_and_wait(r, 1), config_, "")) return false;
+    pass_ns_ = 0;
     Reap(r);
+    if (finished_count_ != 0) RecordFinished(MonotonicNs());
     return true;
   }
   // Backend I/O in flight on the polled ring: submit what was queued there
@@ -343,12 +350,47 @@ bool Queue::Pass() noexcept {
   if (!Entered(io_uring_submit_and_get_events(p), config_,
                " on the polled ring"))
     return false;
+  pass_ns_ = 0;
   const unsigned polled = Reap(p);
   polled_in_flight_ -= polled;
   polled_completions_ += polled;
   if (!Entered(io_uring_submit_and_get_events(r), config_, "")) return false;
   Reap(r);
+  if (finished_count_ != 0) RecordFinished(MonotonicNs());
   return true;
+}
+
+void Queue::NoteFinished(uint16_t tag, int result) noexcept {
+  // A tag cannot finish twice in a pass (its next request needs the
+  // commit submitted first) unless a full SQ made NextSqe submit early:
+  // then record what is there now.
+  if (finished_count_ == finished_.size()) RecordFinished(MonotonicNs());
+  const Request& req = requests_[tag];
+  finished_[finished_count_++] = {tag, metrics::OpOf(req.op), result,
+                                  req.length};
+}
+
+void Queue::RecordFinished(uint64_t now_ns) noexcept {
+  metrics::QueueBlock& m = *config_.metrics;
+  for (size_t i = 0; i < finished_count_; ++i) {
+    const Finished& f = finished_[i];
+    metrics::OpCounters& op = m.ops[f.op];
+    metrics::Add(op.requests, 1);
+    if (f.result < 0) {
+      metrics::Add(op.errors, 1);
+      const unsigned e = static_cast<unsigned>(-f.result);
+      metrics::Add(m.errnos[e < metrics::kErrnoSlots ? e : 0], 1);
+    } else {
+      metrics::Add(op.bytes, f.bytes);
+    }
+    const uint64_t reaped = reaped_ns_[f.tag];
+    const uint64_t ns = now_ns > reaped ? now_ns - reaped : 0;
+    metrics::Add(op.latency_ns, ns);
+    metrics::Add(op.buckets[metrics::BucketOf(ns)], 1);
+  }
+  // Last, so a reader never sees more finished than counted.
+  metrics::Add(m.finished, finished_count_);
+  finished_count_ = 0;
 }
 
 unsigned Queue::Reap(io_uring* ring) noexcept {
@@ -421,6 +463,12 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
     return;
   }
   if (!ledger_.Deliver(tag)) return;
+  if (config_.metrics != nullptr) {
+    // The clock is read once a pass, by its first new request.
+    if (pass_ns_ == 0) pass_ns_ = MonotonicNs();
+    reaped_ns_[tag] = pass_ns_;
+    metrics::Add(config_.metrics->started, 1);
+  }
 
   const auto* desc = static_cast<const abi::IoDesc*>(descs_.data()) + tag;
   Request& req = requests_[tag];
@@ -618,6 +666,7 @@ void Queue::Finish(uint16_t tag, int result) noexcept {
   }
   if (c.copy_failed) result = -EIO;
   if (!ledger_.Park(tag)) return;
+  if (config_.metrics != nullptr) NoteFinished(tag, result);
   c.by_hand = false;
   // The commit hands the kernel the per-tag buffer for the next request,
   // whatever this one used.

@@ -24,6 +24,12 @@
 // aborted, or once RequestStop() was called and nothing is in the target.
 // Run() never throws and, past setup, never allocates or blocks on anything
 // but its own ring.
+//
+// With QueueConfig::metrics the thread counts what it serves in its block
+// of the device's metrics file (metrics_layout.h), which only it writes:
+// a request's counts and latency are recorded at the end of the pass that
+// queued its commit, with one clock read in a pass that reaps new requests
+// and one at the end of a pass that commits any.
 #pragma once
 
 #include <sys/types.h>
@@ -35,6 +41,7 @@
 #include <vector>
 
 #include "data_path.h"
+#include "metrics_layout.h"
 #include "shmem_region.h"
 #include "tag_ledger.h"
 #include "ublk/abi.h"
@@ -72,6 +79,9 @@ struct QueueConfig {
   uint8_t metadata_size = 0;
   uint8_t block_shift = 9;
   std::vector<int> cpus;          // affinity; empty: leave as is
+  // This queue's block in the metrics file, written only by the queue
+  // thread; null with --metrics=off. Borrowed: outlives the queue.
+  metrics::QueueBlock* metrics = nullptr;
 };
 
 class Queue {
@@ -130,6 +140,8 @@ class Queue {
   // buffer at once (for requests registered by hand).
   bool ReadMetaNow(uint16_t tag) noexcept;
   void UseTagBuffer(uint16_t tag) noexcept;
+  void NoteFinished(uint16_t tag, int result) noexcept;
+  void RecordFinished(uint64_t now_ns) noexcept;
 
   QueueConfig config_;
   Target& target_;
@@ -160,6 +172,20 @@ class Queue {
   uint64_t polled_completions_ = 0;  // statistics: reaped from it
   uint64_t polling_passes_ = 0;      // ... in passes that did not sleep
   bool stop_requested_ = false;
+
+  // Metrics (config_.metrics set): when each tag's request was reaped, and
+  // the requests finished in this pass, recorded at its end.
+  struct Finished {
+    uint16_t tag;
+    uint8_t op;  // metrics::Op
+    int result;
+    uint32_t bytes;
+  };
+  uint64_t pass_ns_ = 0;  // the clock when this pass reaped its first
+                          // request; 0 until then
+  std::vector<uint64_t> reaped_ns_;
+  std::vector<Finished> finished_;
+  size_t finished_count_ = 0;
 };
 
 }  // namespace ublk

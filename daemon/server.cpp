@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <future>
 #include <thread>
@@ -18,6 +19,8 @@
 #include "device.h"
 #include "feature_flags.h"
 #include "json_fields.h"
+#include "metrics_file.h"
+#include "metrics_sample.h"
 #include "params.h"
 #include "queue.h"
 #include "recovery.h"
@@ -29,6 +32,9 @@
 
 namespace ublk {
 namespace {
+
+// How often --metrics-file is rewritten.
+constexpr int kTextfileEveryMs = 10000;
 
 // --stall-before-start / --stall-before-stop (testing options): sleep at a
 // point where a test kills the server, to make that race certain.
@@ -65,6 +71,13 @@ class Server {
   ~Server() {
     if (started_ && !stopped_ && device_) (void)control_->StopDev(device_->id());
     StopQueues();
+    // Whether it failed to start, stopped or handed over, its counts end
+    // here; a server that crashed leaves its file for `ublk recover`.
+    if (metrics_) {
+      ::unlink(MetricsPath(StateDir(), metrics_->header().dev_id).c_str());
+      if (!spec_.metrics_textfile.empty())
+        ::unlink(spec_.metrics_textfile.c_str());
+    }
   }
 
   Result<void> Start();
@@ -87,6 +100,7 @@ class Server {
   Result<void> TakeOver(DataAccess access);
   Result<void> StartQueues();
   void SendDevId(uint32_t id) const;
+  Result<void> WriteMetricsTextfile() const;
 
   DeviceSpec spec_;
   ServerOptions options_;
@@ -103,6 +117,7 @@ class Server {
   std::optional<BackingIdentity> backing_;
   std::vector<std::string> notes_;  // the target's, for the report
   std::unique_ptr<ShmemRegion> shmem_;  // --htlb; outlives the queues
+  std::optional<MetricsFile> metrics_;  // outlives the queues
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::jthread> threads_;
   bool started_ = false;  // START_DEV (or END_USER_RECOVERY) succeeded
@@ -164,6 +179,9 @@ Result<void> Server::Start() {
   const abi::DevInfo& info = device_->info();
   UBLK_RETURN_IF_ERROR(device_->OpenCharDev(Millis(10000)));
   UBLK_RETURN_IF_ERROR(StartQueues());
+  // Once before the device starts, so a path that cannot be written fails
+  // the add.
+  UBLK_RETURN_IF_ERROR(WriteMetricsTextfile());
   if (shmem_) {
     // Before START_DEV, so the index is known before any request arrives.
     auto index = control_->RegBuf(info.dev_id, shmem_->base(), shmem_->size());
@@ -337,6 +355,18 @@ Result<void> Server::StartQueues() {
   const abi::DevInfo& info = device_->info();
   const DeviceGeometry geometry = target_->Geometry();
   std::vector<std::future<Result<void>>> ready;
+  if (spec_.metrics) {
+    // Fresh after a recovery too: the dead server's counts are gone with
+    // its queues (see metrics_file.h). Without one the device still
+    // serves, uncounted.
+    auto m = MetricsFile::Create(StateDir(), info.dev_id, info.nr_hw_queues,
+                                 spec_.name);
+    if (m)
+      metrics_.emplace(std::move(*m));
+    else
+      log::Warn("dev {}: no live metrics: {}", info.dev_id,
+                m.error().message());
+  }
   for (uint16_t q = 0; q < info.nr_hw_queues; ++q) {
     QueueConfig qc;
     qc.dev_id = info.dev_id;
@@ -351,6 +381,7 @@ Result<void> Server::StartQueues() {
     qc.register_buffers = target_->data_access() == DataAccess::kBuffer;
     qc.occupy_auto_slots = spec_.testing.force_auto_fallback;
     qc.shmem = shmem_.get();
+    if (metrics_) qc.metrics = metrics_->queue(q);
     if (info.flags & abi::kFIntegrity) {
       qc.metadata_size = geometry.integrity.metadata_size;
       qc.block_shift = geometry.logical_bs_shift;
@@ -394,12 +425,23 @@ Server::Wake Server::WaitForStop() {
   pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0},
                    {queue_exit_fd_.get(), POLLIN, 0}};
   // A target with a connection is looked at once a second, so the state
-  // file (and `ublk list`) follows it.
-  const int tick = state_.connection.empty() ? -1 : 1000;
-  for (;;) {
-    const int n = ::poll(fds, 2, tick);
-    if (n > 0) break;
-    if (n == 0) RefreshConnectionState();
+  // file (and `ublk list`) follows it; with --metrics-file that file is
+  // rewritten every kTextfileEveryMs.
+  const bool connection = !state_.connection.empty();
+  const bool textfile = !spec_.metrics_textfile.empty();
+  const int tick = connection ? 1000 : textfile ? kTextfileEveryMs : -1;
+  auto textfile_due = std::chrono::steady_clock::now() +
+                      std::chrono::milliseconds(kTextfileEveryMs);
+  for (int n; (n = ::poll(fds, 2, tick)) <= 0;) {
+    if (n < 0 && errno != EINTR) break;
+    if (n != 0) continue;
+    if (connection) RefreshConnectionState();
+    const auto now = std::chrono::steady_clock::now();
+    if (textfile && now >= textfile_due) {
+      textfile_due = now + std::chrono::milliseconds(kTextfileEveryMs);
+      if (auto w = WriteMetricsTextfile(); !w)
+        log::Warn("dev {}: {}", device_->id(), w.error().message());
+    }
   }
   if (fds[0].revents & POLLIN) {
     signalfd_siginfo si{};
@@ -486,14 +528,22 @@ void Server::AnswerResize() {
   auto r = Resize(resize_to_);
   if (!r) log::Warn("dev {}: resize: {}", device_->id(), r.error().message());
   const std::string path = ResizeAnswerPath(StateDir(), device_->id());
-  const std::string tmp = path + ".tmp";
   const std::string line = (r ? std::string("ok") : r.error().message()) + "\n";
-  Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!f.valid() ||
-      ::write(f.get(), line.data(), line.size()) !=
-          static_cast<ssize_t>(line.size()) ||
-      ::rename(tmp.c_str(), path.c_str()) != 0)
+  if (!ReplaceFile(path, line))
     log::Warn("dev {}: cannot answer resize in {}", device_->id(), path);
+}
+
+Result<void> Server::WriteMetricsTextfile() const {
+  if (spec_.metrics_textfile.empty()) return {};
+  if (!metrics_)
+    return Invalid("--metrics-file " + spec_.metrics_textfile +
+                   ": the server has no metrics (it could not create " +
+                   MetricsPath(StateDir(), device_->id()) + ")");
+  auto r = ReplaceFile(
+      spec_.metrics_textfile,
+      PrometheusText({TakeSample(metrics_->header(), metrics_->queue(0))}));
+  if (!r) return r.error().Wrap("--metrics-file");
+  return {};
 }
 
 void Server::Stop() {

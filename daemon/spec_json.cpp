@@ -156,6 +156,8 @@ json SpecToJson(const DeviceSpec& s) {
   if (s.need_get_data) j["need_get_data"] = true;
   if (s.shmem_zc) j["shmem_zc"] = true;
   if (s.no_partition_scan) j["no_partition_scan"] = true;
+  if (!s.metrics) j["metrics"] = false;
+  if (!s.metrics_textfile.empty()) j["metrics_textfile"] = s.metrics_textfile;
   if (!s.shmem_file.empty()) j["shmem_file"] = s.shmem_file;
   return j;
 }
@@ -224,6 +226,9 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   UBLK_RETURN_IF_ERROR(GetBool(j, "need_get_data", &s.need_get_data));
   UBLK_RETURN_IF_ERROR(GetBool(j, "shmem_zc", &s.shmem_zc));
   UBLK_RETURN_IF_ERROR(GetBool(j, "no_partition_scan", &s.no_partition_scan));
+  UBLK_RETURN_IF_ERROR(GetBool(j, "metrics", &s.metrics));
+  UBLK_RETURN_IF_ERROR(
+      GetString(j, "metrics_textfile", &s.metrics_textfile, false));
   UBLK_RETURN_IF_ERROR(GetString(j, "shmem_file", &s.shmem_file, false));
   if (auto it = j.find("testing"); it != j.end()) {
     auto t = TestingFromJson(*it);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "json_fields.h"
+#include "metrics_file.h"
 #include "ublk/fd.h"
 
 namespace ublk {
@@ -107,6 +108,25 @@ Result<void> WriteState(const std::string& dir, const DeviceState& state) {
   return SyncDir(dir);
 }
 
+Result<void> ReplaceFile(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+              0644));
+  if (!f.valid()) return SysError(errno, "creating " + tmp);
+  if (::write(f.get(), text.data(), text.size()) !=
+      static_cast<ssize_t>(text.size())) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return SysError(err != 0 ? err : EIO, "writing " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return SysError(err, "renaming " + tmp);
+  }
+  return {};
+}
+
 Result<DeviceState> ReadState(const std::string& dir, uint32_t dev_id) {
   const std::string path = StatePath(dir, dev_id);
   const std::string what = "state file " + path;
@@ -154,6 +174,7 @@ Result<DeviceState> ReadState(const std::string& dir, uint32_t dev_id) {
 
 void RemoveState(const std::string& dir, uint32_t dev_id) {
   ::unlink(StatePath(dir, dev_id).c_str());
+  ::unlink(MetricsPath(dir, dev_id).c_str());
 }
 
 }  // namespace ublk

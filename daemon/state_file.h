@@ -38,9 +38,13 @@ Result<void> PrepareStateDir(const std::string& dir);
 Result<void> CheckStateDir(const std::string& dir);
 
 Result<void> WriteState(const std::string& dir, const DeviceState& state);
+// Replaces path with text, whole: written to path.tmp (mode 0644) and
+// renamed over it, so a reader sees the old text or the new, never part.
+Result<void> ReplaceFile(const std::string& path, const std::string& text);
 // ENOENT when there is none (check error().code()); any other error means
 // the file (or its directory) exists but is not trusted.
 Result<DeviceState> ReadState(const std::string& dir, uint32_t dev_id);
+// Removes the metrics file (metrics_file.h) with it.
 void RemoveState(const std::string& dir, uint32_t dev_id);
 
 }  // namespace ublk

@@ -91,6 +91,13 @@ struct DeviceSpec {
   // --no-partition-scan: the kernel does not read a partition table off the
   // new disk (UBLK_F_NO_AUTO_PART_SCAN), e.g. a VM image's own.
   bool no_partition_scan = false;
+  // --metrics=off: the server keeps no live counters (no metrics file,
+  // nothing counted per request).
+  bool metrics = true;
+  // --metrics-file PATH: the server rewrites PATH (absolute) with its
+  // counters in the Prometheus text format every few seconds, for
+  // node_exporter's textfile collector.
+  std::string metrics_textfile;
   Recovery recovery = Recovery::kOff;
   TestingOptions testing;
 
