@@ -274,6 +274,11 @@ zoned_btrfs_round_trip() {
 	btrfs scrub start -B /mnt/zbtrfs || fail "scrub found errors"
 	umount /mnt/zbtrfs
 	rm -f /tmp/zfile
+	# The device's own counters: btrfs wrote its data by zone append.
+	local appends
+	appends=$(stat_sum "$id" ublk_requests_total zone_append)
+	echo "zone appends served: $appends"
+	((appends > 0)) || fail "btrfs sent no ZONE_APPEND"
 	ublk del -n "$id"
 }
 
