@@ -250,3 +250,18 @@ test_nbd_server_down_past_the_reconnect_timeout_fails_io_then_serves_again() {
 	nbd_fio_verify /dev/ublkb"$id" 1
 	ublk del -n "$id"
 }
+
+# A device with recovery: a new ublk server takes the nbd device over after
+# the old one is killed (it connects to the NBD server again) and after a
+# restart, with fio verifying throughout (rec_fio_rounds in recovery.sh,
+# svc_restart_under_fio in service.sh).
+test_nbd_recovery_and_restart_keep_every_block_under_fio_verify() {
+	local id
+	trap nbd_down EXIT
+	truncate -s 64M /tmp/nbd-test.img
+	nbd_qemu_up -f raw --shared=4 /tmp/nbd-test.img
+	id=$(add_dev -t nbd -f "$(nbd_uri)" -r)
+	rec_fio_rounds /dev/ublkb"$id" "$id" 2
+	svc_restart_under_fio /dev/ublkb"$id" "$id"
+	ublk del -n "$id"
+}
