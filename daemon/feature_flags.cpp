@@ -121,6 +121,20 @@ bool WantsZeroCopy(uint64_t kernel_features, const DeviceSpec& spec) {
           (kernel_features & abi::kFAutoBufReg));
 }
 
+// For a device the kernel serves only in zero copy or user copy: zero copy
+// where WantsZeroCopy says so, else user copy; `extra` added to either.
+Result<FlagChoice> ZeroCopyOrUserCopy(uint64_t kernel_features,
+                                      const DeviceSpec& spec, uint64_t extra) {
+  if (WantsZeroCopy(kernel_features, spec)) {
+    auto c = ChooseFlags(kernel_features, DataAccess::kBuffer, spec.zero_copy);
+    if (!c) return c.error();
+    c->flags |= extra;
+    return c;
+  }
+  return FlagChoice{abi::kFCmdIoctlEncode | abi::kFUserCopy | extra,
+                    DataPath::kUserCopy};
+}
+
 }  // namespace
 
 Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
@@ -135,17 +149,11 @@ Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
   if (const char* other = DataPathBesideZeroOrUserCopy(spec))
     return Invalid(what + ": a zoned device is served by zero copy or user "
                           "copy, not " + other);
-  if (WantsZeroCopy(kernel_features, spec)) {
-    auto c = ChooseFlags(kernel_features, DataAccess::kBuffer, spec.zero_copy);
-    if (!c) return c.error();
-    c->flags |= abi::kFZoned;
-    return c;
-  }
-  if (!(kernel_features & abi::kFUserCopy))
+  if (!WantsZeroCopy(kernel_features, spec) &&
+      !(kernel_features & abi::kFUserCopy))
     return Invalid(what + ": UBLK_F_ZONED is served with UBLK_F_USER_COPY, "
                           "which this kernel lacks");
-  return FlagChoice{abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFZoned,
-                    DataPath::kUserCopy};
+  return ZeroCopyOrUserCopy(kernel_features, spec, abi::kFZoned);
 }
 
 Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
@@ -165,15 +173,8 @@ Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
     return Invalid(what + ": its data moves by zero copy or user copy "
                           "(UBLK_F_INTEGRITY needs UBLK_F_USER_COPY), not " +
                    other);
-  const uint64_t flags =
-      abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFIntegrity;
-  if (WantsZeroCopy(kernel_features, spec)) {
-    auto c = ChooseFlags(kernel_features, DataAccess::kBuffer, spec.zero_copy);
-    if (!c) return c.error();
-    c->flags |= flags;
-    return c;
-  }
-  return FlagChoice{flags, DataPath::kUserCopy};
+  return ZeroCopyOrUserCopy(kernel_features, spec,
+                            abi::kFUserCopy | abi::kFIntegrity);
 }
 
 Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,

@@ -136,8 +136,7 @@ class NvmeQueue final : public TargetQueue {
         // the first ones): short only at the device's end. The answer
         // comes into the tag's scratch (it has a 64-byte header and
         // needs translating), then goes to the request's buffer.
-        const uint32_t wanted = std::min(req.length / nvme::kZoneReportEntry,
-                                         scratch_.zones_per_tag);
+        const uint32_t wanted = ZonesWanted(req);
         if (wanted == 0) return IoStatus::Done(-EIO);
         cmd = nvme::BuildZoneMgmtRecv(
             ns_.nsid, zone_lba, reinterpret_cast<uintptr_t>(scratch_.For(req.tag)),
@@ -266,8 +265,7 @@ class NvmeQueue final : public TargetQueue {
                                   nvme::LbaToSector(zones_, lba));
       }
       case abi::kOpReportZones: {
-        const uint32_t wanted = std::min(req.length / nvme::kZoneReportEntry,
-                                         scratch_.zones_per_tag);
+        const uint32_t wanted = ZonesWanted(req);
         return CopyReport(q, req,
                           nvme::TranslateZoneReport(
                               zones_, scratch_.For(req.tag), wanted, wanted));
@@ -275,6 +273,12 @@ class NvmeQueue final : public TargetQueue {
       default:
         return IoStatus::Done(0);
     }
+  }
+
+  // How many zones a REPORT_ZONES answer holds: what its buffer takes, at
+  // most what the tag's scratch does.
+  uint32_t ZonesWanted(const Request& req) const noexcept {
+    return std::min(req.length / nvme::kZoneReportEntry, scratch_.zones_per_tag);
   }
 
   // Where a READ's zeroes start: the end of the zone's capacity, or 0 when
