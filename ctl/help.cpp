@@ -108,6 +108,12 @@ constexpr CommonOption kCommonOptions[] = {
                         --prometheus' prints for the device, for
                         node_exporter's textfile collector (name it *.prom
                         in its folder); removed when the device is deleted
+      --poll-us N       a queue thread with nothing to do checks its ring for
+                        up to N microseconds (0-10000; default 0) before it
+                        sleeps, which saves a sleep and a wake-up per request
+                        at low queue depth for a CPU kept busy meanwhile; it
+                        stops spinning while waits run longer than N (see the
+                        README's performance section for when it helps)
       --no-partition-scan
                         the kernel does not scan the new disk for partitions
                         (NO_AUTO_PART_SCAN, Linux 7.0+), for a disk that

@@ -169,6 +169,7 @@ const std::vector<OptionDef>& AddOptionDefs() {
         {0, "no-partition-scan", kNoValue},
         {0, "metrics", kValue},
         {0, "metrics-file", kValue},
+        {0, "poll-us", kValue},
         // The reference server's spellings.
         {'u', "uring_comp", kValue},
         {'g', "need_get_data", kValue},
@@ -469,6 +470,10 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
         return Invalid(o.spelled + " " + (o.value.empty() ? "''" : o.value) +
                        ": must be an absolute path");
       cmd.spec.metrics_textfile = o.value;
+    } else if (name == "poll-us") {
+      auto v = ParseNumber(o, 0, kMaxPollUs);
+      if (!v) return v.error();
+      cmd.spec.poll_us = static_cast<uint32_t>(*v);
     } else if (name == "htlb") {
       if (o.value.empty()) return Invalid(o.spelled + ": needs a path");
       cmd.spec.shmem_file = o.value;

@@ -43,6 +43,7 @@
 #include "data_path.h"
 #include "metrics_layout.h"
 #include "shmem_region.h"
+#include "spin_policy.h"
 #include "tag_ledger.h"
 #include "ublk/abi.h"
 #include "ublk/fd.h"
@@ -82,6 +83,9 @@ struct QueueConfig {
   // This queue's block in the metrics file, written only by the queue
   // thread; null with --metrics=off. Borrowed: outlives the queue.
   metrics::QueueBlock* metrics = nullptr;
+  // --poll-us: how long the thread may busy-check its ring before it
+  // sleeps (spin_policy.h); 0 never.
+  uint32_t poll_us = 0;
 };
 
 class Queue {
@@ -116,6 +120,10 @@ class Queue {
   Result<void> Setup();
   Result<void> SetupPollRing(const std::vector<iovec>& buffers);
   bool Pass() noexcept;
+  // --poll-us: checks the ring without sleeping until a completion is
+  // there or the spin budget is spent. 1: work found, 0: none, -1: the
+  // ring failed (logged).
+  int Spin(io_uring* ring) noexcept;
   unsigned Reap(io_uring* ring) noexcept;
   void Serve() noexcept;
   void HandleCqe(const io_uring_cqe* cqe) noexcept;
@@ -171,6 +179,9 @@ class Queue {
   uint64_t polled_in_flight_ = 0;   // SQEs on the polled ring not reaped
   uint64_t polled_completions_ = 0;  // statistics: reaped from it
   uint64_t polling_passes_ = 0;      // ... in passes that did not sleep
+  SpinPolicy spin_;
+  uint64_t spins_found_ = 0;  // statistics: --poll-us spins that found work
+  uint64_t spins_idle_ = 0;   // ... and that slept after all
   bool stop_requested_ = false;
 
   // Metrics (config_.metrics set): when each tag's request was reaped, and

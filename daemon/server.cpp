@@ -382,6 +382,7 @@ Result<void> Server::StartQueues() {
     qc.occupy_auto_slots = spec_.testing.force_auto_fallback;
     qc.shmem = shmem_.get();
     if (metrics_) qc.metrics = metrics_->queue(q);
+    qc.poll_us = spec_.poll_us;
     if (info.flags & abi::kFIntegrity) {
       qc.metadata_size = geometry.integrity.metadata_size;
       qc.block_shift = geometry.logical_bs_shift;

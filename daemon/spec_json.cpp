@@ -158,6 +158,7 @@ json SpecToJson(const DeviceSpec& s) {
   if (s.no_partition_scan) j["no_partition_scan"] = true;
   if (!s.metrics) j["metrics"] = false;
   if (!s.metrics_textfile.empty()) j["metrics_textfile"] = s.metrics_textfile;
+  if (s.poll_us != 0) j["poll_us"] = s.poll_us;
   if (!s.shmem_file.empty()) j["shmem_file"] = s.shmem_file;
   return j;
 }
@@ -230,6 +231,9 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   UBLK_RETURN_IF_ERROR(
       GetString(j, "metrics_textfile", &s.metrics_textfile, false));
   UBLK_RETURN_IF_ERROR(GetString(j, "shmem_file", &s.shmem_file, false));
+  v = 0;
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "poll_us", kMaxPollUs, &v, false));
+  s.poll_us = static_cast<uint32_t>(v);
   if (auto it = j.find("testing"); it != j.end()) {
     auto t = TestingFromJson(*it);
     if (!t) return t.error().Wrap("testing");

@@ -59,6 +59,8 @@ struct TestingOptions {
 
 // Seconds a --stall-* option may ask for.
 inline constexpr uint32_t kMaxStallSeconds = 3600;
+// --poll-us: a spin longer than this costs more CPU than any sleep saves.
+inline constexpr uint32_t kMaxPollUs = 10000;
 
 struct DeviceSpec {
   std::string type;            // registry name: "null", ...
@@ -98,6 +100,9 @@ struct DeviceSpec {
   // counters in the Prometheus text format every few seconds, for
   // node_exporter's textfile collector.
   std::string metrics_textfile;
+  // --poll-us N: a queue thread with nothing to do checks its ring for up
+  // to N microseconds before it sleeps (0: it sleeps at once).
+  uint32_t poll_us = 0;
   Recovery recovery = Recovery::kOff;
   TestingOptions testing;
 

@@ -2,7 +2,8 @@
 # Benchmarks, run side by side with the kernel's own drivers in one guest boot.
 #
 # Usage: tests/bench/run.sh --prefix STAGE [--kernel KDIR] [--rounds N] [--seconds S]
-#                           [--out DIR] [--only null|loop|nvme|nvme-poll|zero-copy|nbd]
+#                           [--out DIR] [--only null|loop|nvme|nvme-poll|zero-copy|nbd|peers]
+#                           [--peers DIR]
 #
 # STAGE is an install tree (cmake --install build --prefix STAGE). For each of
 # 1 and 2 vCPUs, boots the test VM and runs null_vs_null_blk.sh (ublk null
@@ -17,11 +18,15 @@
 # with nvme.poll_queues=1, nvme_poll.sh (nvme with and without --poll against
 # the kernel's polled paths) into DIR/nvme-poll-2vcpu.json, and
 # nbd_vs_kernel_nbd.sh (ublk nbd against nbd.ko, both on one qemu-nbd server;
-# kernels with nbd.ko only) into DIR/nbd-2vcpu.json. --only runs one of them.
+# kernels with nbd.ko only) into DIR/nbd-2vcpu.json; with 1 and 2 vCPUs,
+# peers.sh (null and loop on tmpfs against the kernel's drivers and, with
+# --peers DIR, the reference servers whose install trees are DIR's folders,
+# each server in its default and fastest modes) into DIR/peers-<N>vcpu.json.
+# --only runs one of them.
 # Under TCG only the ratios mean something; absolute IOPS do not.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-stage='' kernel=() rounds=4 secs=10 out=bench-results only=''
+stage='' kernel=() rounds=4 secs=10 out=bench-results only='' peers=''
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--prefix) stage=$2; shift 2 ;;
@@ -30,21 +35,36 @@ while [[ $# -gt 0 ]]; do
 	--seconds) secs=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
+	--peers) peers=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set -/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 [[ -n $stage ]] || { echo "run.sh: --prefix STAGE is required" >&2; exit 2; }
-[[ -z $only || $only =~ ^(null|loop|nvme|nvme-poll|zero-copy|nbd)$ ]] ||
-	{ echo "run.sh: --only null|loop|nvme|nvme-poll|zero-copy|nbd" >&2; exit 2; }
+[[ -z $only || $only =~ ^(null|loop|nvme|nvme-poll|zero-copy|nbd|peers)$ ]] ||
+	{ echo "run.sh: --only null|loop|nvme|nvme-poll|zero-copy|nbd|peers" >&2; exit 2; }
+[[ -z $peers || -d $peers ]] || { echo "run.sh: --peers $peers is not a folder" >&2; exit 2; }
 mkdir -p "$out"
+
+# The guest's /opt/tests: this folder, and with --peers the reference
+# servers' install trees under peers/.
+tests=$here
+if [[ -n $peers ]]; then
+	tests=$(mktemp -d)
+	trap 'rm -rf "$tests"' EXIT
+	cp -a "$here/." "$tests/"
+	mkdir "$tests/peers"
+	for tree in "$peers"/*/; do
+		[[ -d ${tree}usr ]] && cp -a "$tree" "$tests/peers/" && echo "peer: $(basename "$tree")"
+	done
+fi
 
 # bench NAME VCPUS TIMEOUT VM_ARGS... -- GUEST_COMMAND...
 bench() {
 	local name=$1 vcpus=$2 timeout=$3 log
 	shift 3
 	log=$(mktemp)
-	"$here/../vm/run.sh" --prefix "$stage" --tests "$here" "${kernel[@]}" --vcpus "$vcpus" \
+	"$here/../vm/run.sh" --prefix "$stage" --tests "$tests" "${kernel[@]}" --vcpus "$vcpus" \
 		--timeout "$timeout" "$@" | tee "$log" | grep -v '^BENCH_JSON\|^{'
 	sed -n '/^BENCH_JSON_BEGIN/,/^BENCH_JSON_END/p' "$log" | sed '1d;$d' >"$out/$name-${vcpus}vcpu.json"
 	rm -f "$log"
@@ -59,6 +79,10 @@ for vcpus in 1 2; do
 	if [[ -z $only || $only == loop ]]; then
 		bench loop "$vcpus" $((rounds * secs * 10 * 3 + 600)) --nvme 1024 -- \
 			/opt/tests/loop_vs_kernel_loop.sh "$rounds" "$secs"
+	fi
+	if [[ -z $only || $only == peers ]]; then
+		bench peers "$vcpus" $((rounds * secs * 5 * 14 * 3 + 600)) -- \
+			/opt/tests/peers.sh "$rounds" "$secs"
 	fi
 done
 if [[ -z $only || $only == nvme ]]; then

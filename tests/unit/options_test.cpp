@@ -50,6 +50,19 @@ TEST(Options, AddDefaultsToOneQueueDepth128AndKernelChosenId) {
   EXPECT_FALSE(add.spec.size.has_value());
 }
 
+TEST(Options, PollUsTakesMicrosecondsUpToTenMilliseconds) {
+  auto r = Parse({"add", "-t", "null", "--poll-us", "20"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(std::get<AddCommand>(*r).spec.poll_us, 20u);
+  EXPECT_EQ(std::get<AddCommand>(*Parse({"add", "-t", "null"})).spec.poll_us,
+            0u);
+  EXPECT_NE(ErrorOf({"add", "-t", "null", "--poll-us", "10001"})
+                .find("--poll-us 10001"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"add", "-t", "null", "--poll-us", "-1"}).find("--poll-us"),
+            std::string::npos);
+}
+
 TEST(Options, AddRefusesBadValuesWithOneLineNamingTheOption) {
   EXPECT_NE(ErrorOf({"add", "-t", "null", "-q", "0"}).find("-q 0"),
             std::string::npos);

@@ -21,6 +21,7 @@ DeviceSpec Sample() {
   s.depth = 256;
   s.name = "scratch";
   s.size = 1ULL << 30;
+  s.poll_us = 20;
   return s;
 }
 

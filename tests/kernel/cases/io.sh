@@ -30,3 +30,35 @@ test_every_request_kind_completes() {
 	sync /dev/ublkb"$id" || fail "flush"
 	ublk del -n "$id"
 }
+
+# cpu_ticks PID: user + system clock ticks the process has used.
+cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
+
+test_poll_us_spins_under_load_and_sleeps_when_idle() {
+	local id pid before t0 idle line
+	truncate -s 64M /tmp/poll-us.img
+	before=$(grep -c ': exit; ' /tmp/ublk-tests-syslog 2>/dev/null || true)
+	id=$(add_dev -t loop -f /tmp/poll-us.img --poll-us 200)
+	ublk list -n "$id" --json | grep -q '"poll_us": 200' || fail "list does not show poll_us: $(ublk list -n "$id" --json)"
+	for depth in 1 16; do
+		fio_ok --name=verify-qd$depth --filename=/dev/ublkb"$id" --rw=randwrite --bs=4k \
+			--size=8M --iodepth=$depth --ioengine=io_uring --direct=1 \
+			--verify=crc32c --do_verify=1 --verify_fatal=1
+	done
+	# Idle, the spin stops after one budget: the server uses next to no CPU.
+	pid=$(server_pid "$id")
+	sleep 0.5
+	t0=$(cpu_ticks "$pid")
+	sleep 2
+	idle=$(($(cpu_ticks "$pid") - t0))
+	echo "idle server: $idle clock ticks in 2 s"
+	((idle < 20)) || fail "the idle server used $idle ticks in 2 s: it keeps spinning"
+	ublk del -n "$id"
+	rm -f /tmp/poll-us.img
+	wait_until 10 eval '(($(grep -c ": exit; " /tmp/ublk-tests-syslog) > before))' ||
+		fail "the queue logged no exit"
+	line=$(grep "dev $id queue 0: exit" /tmp/ublk-tests-syslog | tail -n1)
+	echo "$line" | sed 's/.*: dev/dev/'
+	[[ $line =~ ,\ ([0-9]+)\ spins\ found\ work ]] || fail "no spin counter in the server's log"
+	((BASH_REMATCH[1] > 0)) || fail "no spin found work at iodepth 1"
+}
