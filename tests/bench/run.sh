@@ -2,7 +2,7 @@
 # Benchmarks, run side by side with the kernel's own drivers in one guest boot.
 #
 # Usage: tests/bench/run.sh --prefix STAGE [--kernel KDIR] [--rounds N] [--seconds S]
-#                           [--out DIR] [--only null|loop|nvme|nvme-poll|zero-copy|nbd|peers]
+#                           [--out DIR] [--only null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us]
 #                           [--peers DIR]
 #
 # STAGE is an install tree (cmake --install build --prefix STAGE). For each of
@@ -21,7 +21,9 @@
 # kernels with nbd.ko only) into DIR/nbd-2vcpu.json; with 1 and 2 vCPUs,
 # peers.sh (null and loop on tmpfs against the kernel's drivers and, with
 # --peers DIR, the reference servers whose install trees are DIR's folders,
-# each server in its default and fastest modes) into DIR/peers-<N>vcpu.json.
+# each server in its default and fastest modes) into DIR/peers-<N>vcpu.json,
+# and poll_us.sh (null and nvme with and without --poll-us at iodepth 1 and
+# 64) into DIR/poll-us-<N>vcpu.json.
 # --only runs one of them.
 # Under TCG only the ratios mean something; absolute IOPS do not.
 set -euo pipefail
@@ -41,8 +43,8 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ -n $stage ]] || { echo "run.sh: --prefix STAGE is required" >&2; exit 2; }
-[[ -z $only || $only =~ ^(null|loop|nvme|nvme-poll|zero-copy|nbd|peers)$ ]] ||
-	{ echo "run.sh: --only null|loop|nvme|nvme-poll|zero-copy|nbd|peers" >&2; exit 2; }
+[[ -z $only || $only =~ ^(null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us)$ ]] ||
+	{ echo "run.sh: --only null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us" >&2; exit 2; }
 [[ -z $peers || -d $peers ]] || { echo "run.sh: --peers $peers is not a folder" >&2; exit 2; }
 mkdir -p "$out"
 
@@ -83,6 +85,10 @@ for vcpus in 1 2; do
 	if [[ -z $only || $only == peers ]]; then
 		bench peers "$vcpus" $((rounds * secs * 5 * 14 * 3 + 600)) -- \
 			/opt/tests/peers.sh "$rounds" "$secs"
+	fi
+	if [[ -z $only || $only == poll-us ]]; then
+		bench poll-us "$vcpus" $((rounds * secs * 2 * 8 * 3 + 600)) --nvme 1024 -- \
+			/opt/tests/poll_us.sh "$rounds" "$secs"
 	fi
 done
 if [[ -z $only || $only == nvme ]]; then
