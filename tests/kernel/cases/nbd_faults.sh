@@ -1,6 +1,7 @@
 # The nbd target against a server that breaks the NBD protocol on purpose
 # (tests/tools/nbd_fake_server.cpp, installed in the stage tree as
 # libexec/ublk-tests/nbd-fake-server). Helpers from nbd.sh.
+# shellcheck disable=SC2154 # nbd_sock, nbd_pidfile: set in nbd.sh
 
 nbd_fake=${UBLK_PREFIX:-/opt/ublk}/libexec/ublk-tests/nbd-fake-server
 
