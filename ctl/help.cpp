@@ -174,10 +174,13 @@ write-zeroes and block sizes from the server's handshake (NBD_OPT_GO) at add,
 and advertises only what the server supports. -q N opens one connection per
 queue and needs a server that allows it (NBD_FLAG_CAN_MULTI_CONN). Data is
 copied through the server's buffers (no -z, no --usercopy). An unreachable
-server, an unknown export or a broken handshake is refused at add. A
-connection that breaks later is made again: I/O in flight is sent again and
-new I/O waits, for up to --reconnect-timeout; past it I/O fails with EIO
-until the server is back.
+server, an unknown export or a broken handshake (bad magic, a reply cut
+short, too long or to another option, the connection closed) is refused at
+add. A connection that breaks later is made again: I/O in flight is sent
+again and new I/O waits, for up to --reconnect-timeout; past it I/O fails
+with EIO until the server is back. A reply that breaks the protocol (bad
+magic, a cookie of no request in flight) fails the requests already sent
+with EIO and makes the connection again.
 )";
 
 // "      --offset SIZE     where ...", help lines at column 24.

@@ -1,5 +1,6 @@
 #include "nbd_queue.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -40,8 +41,8 @@ struct Slot {
 };
 
 struct Stats {
-  uint64_t requests = 0, sends = 0, short_sends = 0, errors = 0;
-  uint64_t losses = 0, resent = 0, reconnects = 0;
+  uint64_t requests = 0, sends = 0, short_sends = 0, receives = 0, errors = 0;
+  uint64_t losses = 0, violations = 0, resent = 0, reconnects = 0;
 };
 
 constexpr uint64_t Cookie(uint16_t tag, uint32_t seq) {
@@ -54,15 +55,18 @@ class NbdQueue final : public TargetQueue {
       : link_(link), file_(file), id_(queue_id), slots_(depth) {
     fifo_.resize(depth);
     link_.headers.assign(depth, {});
+    link_.rx.assign(kRecvBufferBytes, 0);
   }
 
   ~NbdQueue() override {
     log::Info(
-        "nbd queue {}: {} requests in {} sends ({} short), {} errors, "
-        "connection lost {} times, {} reconnects, {} requests resent{}",
-        id_, stats_.requests, stats_.sends, stats_.short_sends, stats_.errors,
-        stats_.losses, stats_.reconnects, stats_.resent,
-        conn_ == Conn::kUp ? "" : ", connection down");
+        "nbd queue {}: {} requests in {} sends ({} short) and {} receives, "
+        "{} errors, "
+        "connection lost {} times ({} protocol violations), {} reconnects, "
+        "{} requests resent{}",
+        id_, stats_.requests, stats_.sends, stats_.short_sends, stats_.receives,
+        stats_.errors, stats_.losses, stats_.violations, stats_.reconnects,
+        stats_.resent, conn_ == Conn::kUp ? "" : ", connection down");
   }
 
   IoStatus Queue(QueueContext& q, const Request& req) noexcept override {
@@ -208,20 +212,33 @@ class NbdQueue final : public TargetQueue {
     StartSend(q);
   }
 
+  // Receives into the buffer after what it holds (moved to its start), or,
+  // for the long rest of a READ's data with nothing buffered, straight into
+  // the request's buffer.
   void ArmRecv(QueueContext& q) noexcept {
     io_uring_sqe* sqe = q.GetQueueSqe(kRecvOp);
     if (sqe == nullptr) return Lost(q, "no SQE for a receive (broken ring)");
-    uint8_t* to;
-    size_t len;
-    if (data_tag_ < 0) {
-      to = link_.reply.data() + got_;
-      len = kSimpleReplyBytes - got_;
-    } else {
-      const Slot& s = slots_[static_cast<uint16_t>(data_tag_)];
-      to = s.buf + got_;
-      len = s.length - got_;
+    if (rx_begin_ == rx_end_) {
+      rx_begin_ = rx_end_ = 0;
+    } else if (rx_begin_ != 0) {
+      std::memmove(link_.rx.data(), link_.rx.data() + rx_begin_,
+                   rx_end_ - rx_begin_);
+      rx_end_ -= rx_begin_;
+      rx_begin_ = 0;
     }
-    io_uring_prep_recv(sqe, file_, to, len, MSG_WAITALL);
+    direct_ = false;
+    if (data_tag_ >= 0 && rx_end_ == 0) {
+      const Slot& s = slots_[static_cast<uint16_t>(data_tag_)];
+      if (s.length - got_ > kDirectRecvBytes) direct_ = true;
+    }
+    if (direct_) {
+      const Slot& s = slots_[static_cast<uint16_t>(data_tag_)];
+      io_uring_prep_recv(sqe, file_, s.buf + got_, s.length - got_,
+                         MSG_WAITALL);
+    } else {
+      io_uring_prep_recv(sqe, file_, link_.rx.data() + rx_end_,
+                         link_.rx.size() - rx_end_, 0);
+    }
     sqe->flags |= IOSQE_FIXED_FILE;
     recv_armed_ = true;
   }
@@ -232,38 +249,71 @@ class NbdQueue final : public TargetQueue {
       return Lost(
           q, res == 0 ? "the server closed the connection" : "receive failed",
           res);
-    got_ += static_cast<uint32_t>(res);
-    if (data_tag_ >= 0) {
-      const uint16_t tag = static_cast<uint16_t>(data_tag_);
-      if (got_ < slots_[tag].length) return ArmRecv(q);
-      data_tag_ = -1;
-      got_ = 0;
-      Answer(q, tag, static_cast<int>(slots_[tag].length));
-      return ArmRecv(q);
+    ++stats_.receives;
+    if (direct_) {
+      got_ += static_cast<uint32_t>(res);
+      FinishData(q);
+    } else {
+      rx_end_ += static_cast<size_t>(res);
     }
-    if (got_ < kSimpleReplyBytes) return ArmRecv(q);
-    got_ = 0;
-    const SimpleReply r = ParseSimpleReply(link_.reply.data());
-    if (r.status == SimpleReply::Status::kStructured)
-      return Lost(q, "protocol violation: a structured reply");
-    if (r.status != SimpleReply::Status::kOk)
-      return Lost(q, "protocol violation: bad reply magic");
+    while (conn_ == Conn::kUp && Parse(q)) {
+    }
+    if (conn_ == Conn::kUp) ArmRecv(q);
+  }
+
+  // Consumes what the buffer holds of one reply header or of READ data;
+  // false when it needs more bytes (or the connection broke).
+  bool Parse(QueueContext& q) noexcept {
+    const size_t have = rx_end_ - rx_begin_;
+    if (data_tag_ >= 0) {
+      if (have == 0) return false;
+      const Slot& s = slots_[static_cast<uint16_t>(data_tag_)];
+      const size_t n = std::min<size_t>(have, s.length - got_);
+      std::memcpy(s.buf + got_, link_.rx.data() + rx_begin_, n);
+      rx_begin_ += n;
+      got_ += static_cast<uint32_t>(n);
+      FinishData(q);
+      return true;
+    }
+    if (have < kSimpleReplyBytes) return false;
+    const SimpleReply r = ParseSimpleReply(link_.rx.data() + rx_begin_);
+    rx_begin_ += kSimpleReplyBytes;
+    if (r.status == SimpleReply::Status::kStructured) {
+      Violation(q, "a structured reply");
+      return false;
+    }
+    if (r.status != SimpleReply::Status::kOk) {
+      Violation(q, "bad reply magic");
+      return false;
+    }
     const uint16_t tag = static_cast<uint16_t>(r.cookie & 0xffff);
     if (tag >= slots_.size() || (r.cookie >> 48) != 0 ||
         slots_[tag].seq != static_cast<uint32_t>(r.cookie >> 16) ||
         (slots_[tag].state != SlotState::kSending &&
-         slots_[tag].state != SlotState::kAwaitReply))
-      return Lost(q, "protocol violation: a reply to no request in flight");
+         slots_[tag].state != SlotState::kAwaitReply)) {
+      Violation(q, "a reply to no request in flight");
+      return false;
+    }
     const Slot& s = slots_[tag];
     if (r.error != 0) {
       ++stats_.errors;
       Answer(q, tag, ReplyErrno(r.error));
     } else if (s.cmd == kCmdRead && s.length != 0) {
-      data_tag_ = tag;  // the data follows, straight into its buffer
+      data_tag_ = tag;  // the data follows
+      got_ = 0;
     } else {
       Answer(q, tag, s.cmd == kCmdWrite ? static_cast<int>(s.length) : 0);
     }
-    ArmRecv(q);
+    return true;
+  }
+
+  // Answers the READ whose data is being received once all of it is in.
+  void FinishData(QueueContext& q) noexcept {
+    const uint16_t tag = static_cast<uint16_t>(data_tag_);
+    if (got_ < slots_[tag].length) return;
+    data_tag_ = -1;
+    got_ = 0;
+    Answer(q, tag, static_cast<int>(slots_[tag].length));
   }
 
   // The reply for `tag` is complete: finish it, or, when its SENDMSG has
@@ -279,31 +329,51 @@ class NbdQueue final : public TargetQueue {
     q.FinishRequest(tag, result);
   }
 
+  // The server broke the protocol in a reply header (found while no
+  // receive is in flight): the requests it had been sent fail with EIO --
+  // sending them again to a server that garbles its answers could loop
+  // for ever, and a WRITE's fate is unknown -- and the connection is
+  // replaced as when it drops.
+  void Violation(QueueContext& q, const char* what) noexcept {
+    ++stats_.violations;
+    Lost(q, what, 0, true);
+  }
+
   // The stream is unusable. With a Reconnector, what is in flight waits to
-  // be sent again (a reply already complete finishes now) and a new
+  // be sent again (a reply already complete finishes now; after a protocol
+  // violation, what the server had been sent fails with EIO) and a new
   // connection is asked for; without one, everything fails. What is still
   // in flight on the ring completes into memory the target owns (Link),
   // and a new socket is adopted only once it has (Adopt).
-  void Lost(QueueContext& q, const char* why, int res = 0) noexcept {
+  void Lost(QueueContext& q, const char* why, int res = 0,
+            bool violation = false) noexcept {
     if (conn_ != Conn::kUp) return;
     ++stats_.losses;
     const bool retry = link_.reconnector != nullptr;
     SetConn(retry ? Conn::kDown : Conn::kFailed);
+    const char* next = !retry      ? "failing its I/O"
+                       : violation ? "failing the requests sent, reconnecting"
+                                   : "reconnecting";
+    const char* kind = violation ? "protocol violation: " : "";
     if (res < 0)
-      log::Error("nbd queue {}: {}: {}; {}", id_, why, std::strerror(-res),
-                 retry ? "reconnecting" : "failing its I/O");
+      log::Error("nbd queue {}: {}{}: {}; {}", id_, kind, why,
+                 std::strerror(-res), next);
     else
-      log::Error("nbd queue {}: {}; {}", id_, why,
-                 retry ? "reconnecting" : "failing its I/O");
+      log::Error("nbd queue {}: {}{}; {}", id_, kind, why, next);
     (void)::shutdown(link_.conn.socket.get(), SHUT_RDWR);
     data_tag_ = -1;
     got_ = 0;
+    rx_begin_ = rx_end_ = 0;
     if (!retry) return FailAll(q);
     for (uint16_t tag = 0; tag < slots_.size(); ++tag) {
       Slot& s = slots_[tag];
       if (s.state == SlotState::kEarlyReply) {
         s.state = SlotState::kIdle;
         q.FinishRequest(tag, s.early_result);
+      } else if (violation && s.state == SlotState::kAwaitReply) {
+        s.state = SlotState::kIdle;
+        ++stats_.errors;
+        q.FinishRequest(tag, -EIO);
       } else if (s.state == SlotState::kSending ||
                  s.state == SlotState::kAwaitReply) {
         s.state = SlotState::kQueued;
@@ -397,8 +467,10 @@ class NbdQueue final : public TargetQueue {
   unsigned batch_size_ = 0, iov_pos_ = 0, iov_count_ = 0;
   bool send_in_flight_ = false;
   bool recv_armed_ = false;
-  int data_tag_ = -1;  // receiving a READ's data for this tag
-  uint32_t got_ = 0;   // bytes of the header or data received so far
+  int data_tag_ = -1;                 // receiving a READ's data for this tag
+  uint32_t got_ = 0;                  // bytes of that data received so far
+  size_t rx_begin_ = 0, rx_end_ = 0;  // the unparsed bytes in link_.rx
+  bool direct_ = false;  // the RECV in flight is into data_tag_'s buffer
   Conn conn_ = Conn::kUp;
   bool reconnect_armed_ = false;
   Fd next_socket_;  // a new connection waiting for the old SQEs

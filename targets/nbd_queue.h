@@ -7,8 +7,13 @@
 // this one's). Sends go out one SENDMSG at a time, each carrying every
 // request queued since the last one (headers and WRITE data as one iovec
 // array), so two requests' bytes never interleave on the stream; a short
-// send continues where it stopped. One RECV at a time reads a reply header,
-// then, for a successful READ, the data straight into the request's buffer.
+// send continues where it stopped. One RECV at a time reads whatever the
+// server has sent, up to kRecvBufferBytes, into the connection's receive
+// buffer, where every whole reply header in it is parsed and the READ data
+// after one is copied into its request's buffer: many small replies cost
+// one receive, not two each. The rest of a READ's data, when more than
+// kDirectRecvBytes are still to come and the buffer is empty, is received
+// straight into the request's buffer instead, without the copy.
 // All of it through queue SQEs (QueueContext::GetQueueSqe) on the socket as
 // a fixed file; nothing blocks, nothing allocates past OpenQueue.
 //
@@ -17,7 +22,10 @@
 // of no request in flight -- ends the connection. With a Reconnector the
 // requests in flight are kept and sent again on the new connection, and
 // new ones wait for it; only past the reconnect timeout do they fail with
-// EIO (and every later one, until the connection is back). The queue
+// EIO (and every later one, until the connection is back). After a
+// protocol violation (the three reply faults above) the requests the
+// server had been sent fail with EIO at once instead of being sent again,
+// and those not yet sent wait for the new connection. The queue
 // adopts the new socket only once both SQEs on the old one have completed,
 // so nothing the old connection receives lands in a buffer now in use.
 // Without a Reconnector everything in flight and later fails with EIO; the
@@ -42,13 +50,17 @@ namespace ublk::nbd {
 
 // Requests one SENDMSG carries at most (each a header and maybe data).
 inline constexpr unsigned kMaxSendBatch = 32;
+// The connection's receive buffer: 64 replies to 4 KiB READs fit in it.
+inline constexpr size_t kRecvBufferBytes = 256u << 10;
+// READ data still to come beyond this is received into its own buffer.
+inline constexpr size_t kDirectRecvBytes = 64u << 10;
 
 // The memory of one connection that the kernel may still write into when
 // the queue thread exits (a receive in flight is cancelled only when the
 // ring goes): owned by the target, which outlives every queue.
 struct Link {
   Connection conn;
-  std::array<uint8_t, kSimpleReplyBytes> reply{};
+  std::vector<uint8_t> rx;  // kRecvBufferBytes, sized by the queue
   std::vector<std::array<uint8_t, kRequestBytes>> headers;  // per tag
   std::array<iovec, 2 * kMaxSendBatch> iov{};
   msghdr msg{};

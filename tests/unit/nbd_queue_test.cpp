@@ -371,6 +371,32 @@ TEST_F(NbdQueueTest, RequestsInFlightAreResentOnTheNewConnection) {
   ::unlink(path.c_str());
 }
 
+TEST_F(NbdQueueTest, ViolationFailsTheRequestsSentAndReconnects) {
+  const std::string path = "/tmp/nbd_queue_test_v." + std::to_string(getpid());
+  Fd listener = ListenAndReconnectTo(path, 30);
+  Submit(Req(1, abi::kOpRead, 0, 4096));
+  Submit(Req(2, abi::kOpWrite, 4096, 512));
+  WireRequest r = ReadRequest();
+  (void)ReadRequest();
+  uint8_t data[512];
+  ASSERT_TRUE(ReadAll(data, sizeof(data)));
+  Pump(10);  // both SENDMSGs complete: both were sent
+  Pump(10);
+  Reply(r.cookie, 0, {}, 0xdeadbeef);  // bad magic: not sent again
+  EXPECT_EQ(Await(1), -EIO);
+  EXPECT_EQ(Await(2), -EIO);
+  EXPECT_TRUE(GuardIntact(1));
+  ServeHandshake(listener.get());
+  results_.clear();
+  Submit(Req(3, abi::kOpRead, 0, 512));
+  WireRequest r3 = ReadRequest();
+  EXPECT_EQ(r3.cmd, kCmdRead);
+  Reply(r3.cookie, 0, std::vector<uint8_t>(512, 5));
+  EXPECT_EQ(Await(3), 512);
+  EXPECT_EQ(bufs_[3][511], 5);
+  ::unlink(path.c_str());
+}
+
 TEST_F(NbdQueueTest, PastTheReconnectTimeoutRequestsFailWithEio) {
   const std::string path = "/tmp/nbd_queue_test_t." + std::to_string(getpid());
   Fd listener = ListenAndReconnectTo(path, 1);
