@@ -122,9 +122,10 @@ constexpr CommonOption kCommonOptions[] = {
                         (UBLK_F_BATCH_IO, Linux 7.0+): one PREP_IO_CMDS per
                         queue, a multishot FETCH_IO_CMDS for new requests,
                         one COMMIT_IO_CMDS per pass for all it finished
-                        (default: on where the kernel has it; refused where
-                        it lacks it; not with -g). Shown by 'ublk list' as
-                        "batch commands". --batch-io is the same
+                        (default off: it measured no faster yet, see the
+                        README; refused where the kernel lacks it; not with
+                        -g). Shown by 'ublk list' as "batch commands".
+                        --batch-io is the same
       --user_recovery 0|1
                         the reference spelling of -r 0|1
 )"},

@@ -56,9 +56,9 @@ Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
 Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
                                         const DeviceSpec& spec,
                                         const std::string& what);
-// UBLK_F_BATCH_IO when the queues are to use batch commands, else 0: asked
-// (--batch) or not asked (kBest) and the kernel has it, never with
-// --batch=off. --batch on a kernel without it, or with NEED_GET_DATA (-g,
+// UBLK_F_BATCH_IO when the queues are to use batch commands, else 0: only
+// when asked (--batch); not asked (kBest) keeps the per-tag commands, which
+// measured no slower (see the .cpp). --batch on a kernel without it, or with NEED_GET_DATA (-g,
 // which batch commands do not carry), is refused in one line.
 Result<uint64_t> BatchFlags(uint64_t kernel_features, const DeviceSpec& spec);
 

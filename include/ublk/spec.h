@@ -32,8 +32,8 @@ enum class ZeroCopy : uint8_t {
 // UBLK_F_BATCH_IO, 7.0): PREP_IO_CMDS / multishot FETCH_IO_CMDS /
 // COMMIT_IO_CMDS instead of one FETCH_REQ and COMMIT_AND_FETCH_REQ per tag.
 enum class Batch : uint8_t {
-  kBest,  // not asked: batch where the kernel has it and it helps
-          // (BatchFlags says when)
+  kBest,  // not asked: the per-tag commands for now, batch not having
+          // measured faster (BatchFlags says why)
   kOn,    // --batch: refused where the kernel lacks it
   kOff,   // --batch=off: the per-tag commands
 };
