@@ -103,6 +103,8 @@ int RunAdd(const AddCommand& add) {
     usable = flags.error();
   else if (auto rec = RecoveryFlags(control->features(), spec.recovery); !rec)
     usable = rec.error();
+  else if (auto batch = BatchFlags(control->features(), spec); !batch)
+    usable = batch.error();
   else if (auto both = CheckRecoveryDataPath(spec.recovery, spec.zero_copy);
            !both)
     usable = both.error();

@@ -124,7 +124,14 @@ constexpr CommonOption kCommonOptions[] = {
   -u, --uring_comp 0|1  accepted for the reference server's scripts: every
                         kernel this server runs on completes in the issuing
                         task (URING_CMD_COMP_IN_TASK) either way
-  -b, --batch-io        refused: batch I/O (BATCH_IO) is not implemented yet
+  -b, --batch[=on|off]  the queues talk to the kernel in batch commands
+                        (UBLK_F_BATCH_IO, Linux 7.0+): one PREP_IO_CMDS per
+                        queue, a multishot FETCH_IO_CMDS for new requests,
+                        one COMMIT_IO_CMDS per pass for all it finished
+                        (default off: it measured no faster yet, see the
+                        README; refused where the kernel lacks it; not with
+                        -g). Shown by 'ublk list' as "batch commands".
+                        --batch-io is the same
       --user_recovery 0|1
                         the reference spelling of -r 0|1
 )"},

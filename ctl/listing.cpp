@@ -100,6 +100,7 @@ nlohmann::json Describe(const Row& row) {
     j["size"] = row.state->size_bytes;
     j["data_path"] = row.state->data_path;
     j["poll"] = Polled(row.state->spec);
+    j["batch"] = (info.flags & abi::kFBatchIo) != 0;
     if (!row.state->connection.empty())
       j["connection"] = row.state->connection;
     j["spec"] = SpecToJson(row.state->spec);
@@ -171,9 +172,11 @@ void PrintDevice(ControlDevice& control, const Row& r) {
   if (!st->spec.file.empty()) target["backing_file"] = st->spec.file;
   std::printf("\ttarget %s\n", DumpJson(target).c_str());
   std::printf("\tname %s\n", st->spec.name.empty() ? "-" : st->spec.name.c_str());
-  std::printf("\tdata path %s%s, recovery %s, size %s, %s\n",
+  std::printf("\tdata path %s%s%s, recovery %s, size %s, %s\n",
               st->data_path.c_str(),
-              Polled(st->spec) ? ", polled backend I/O" : "", RecoveryName(RecoveryOfDevice(info.flags)),
+              Polled(st->spec) ? ", polled backend I/O" : "",
+              (info.flags & abi::kFBatchIo) ? ", batch commands" : "",
+              RecoveryName(RecoveryOfDevice(info.flags)),
               FormatSize(st->size_bytes).c_str(),
               ("/dev/ublkb" + std::to_string(info.dev_id)).c_str());
   if (!st->connection.empty())

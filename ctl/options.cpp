@@ -175,7 +175,8 @@ const std::vector<OptionDef>& AddOptionDefs() {
         {'g', "need_get_data", kValue},
         {'i', "user_recovery_reissue", kValue},
         {'e', "user_recovery_fail_io", kValue},
-        {'b', "batch-io", kNoValue},
+        {'b', "batch", kOptionalValue},
+        {0, "batch-io", kOptionalValue, false, "batch"},
         {0, "user_recovery", kValue, false, "recovery"},
         {0, "zerocopy", kNoValue, true, "zero-copy"},
         {0, "buffered_io", kNoValue, true, "buffered"},
@@ -319,7 +320,9 @@ Result<std::vector<ParsedOption>> ConfigOptions(const std::string& path) {
         break;
       case KeyType::kZeroCopy:
         if (e.type == T::kInteger) return wrong("true, false or a mode");
-        if (e.type == T::kBoolean) o.value = e.boolean ? "auto" : "off";
+        if (e.type == T::kBoolean)
+          o.value = e.boolean ? (def->long_name == "batch" ? "on" : "auto")
+                              : "off";
         break;
     }
     out.push_back(std::move(o));
@@ -451,10 +454,13 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       cmd.spec.need_get_data = *v;
     } else if (name == "usercopy") {
       cmd.spec.user_copy = true;
-    } else if (name == "batch-io") {
-      return Invalid(o.spelled +
-                     ": batch I/O (UBLK_F_BATCH_IO, Linux 7.0+) is not "
-                     "implemented by this server yet; leave it out");
+    } else if (name == "batch") {
+      if (o.value.empty() || o.value == "on")
+        cmd.spec.batch = Batch::kOn;
+      else if (o.value == "off")
+        cmd.spec.batch = Batch::kOff;
+      else
+        return Invalid(o.spelled + "=" + o.value + ": must be on or off");
     } else if (name == "shmem_zc") {
       cmd.spec.shmem_zc = true;
     } else if (name == "no-partition-scan") {

@@ -81,7 +81,8 @@ void PrintReport(const ServerReport& r, bool json) {
   std::printf("  type %s, %s, %u queue(s) x depth %u, max I/O %s, server pid %d\n",
               r.type.c_str(), FormatSize(r.size).c_str(), r.queues, r.depth,
               FormatSize(r.max_io_bytes).c_str(), r.pid);
-  std::printf("  data path: %s\n", r.data_path.c_str());
+  std::printf("  data path: %s%s\n", r.data_path.c_str(),
+              r.json.value("batch", false) ? ", batch commands" : "");
   std::printf("  recovery: %s\n", r.recovery.c_str());
   std::printf("  features: %s\n", features.c_str());
   std::fflush(stdout);

@@ -56,6 +56,12 @@ Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
 Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
                                         const DeviceSpec& spec,
                                         const std::string& what);
+// UBLK_F_BATCH_IO when the queues are to use batch commands, else 0: only
+// when asked (--batch); not asked (kBest) keeps the per-tag commands, which
+// measured no slower (see the .cpp). --batch on a kernel without it, or with NEED_GET_DATA (-g,
+// which batch commands do not carry), is refused in one line.
+Result<uint64_t> BatchFlags(uint64_t kernel_features, const DeviceSpec& spec);
+
 // The same for a spec that asks only for a zero-copy mode.
 Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
                                ZeroCopy zero_copy);

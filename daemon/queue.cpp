@@ -20,6 +20,15 @@ constexpr size_t RoundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
 size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 
+// Batch mode: the fetch's tag buffer (consumed a delivery at a time, so one
+// arming takes 8192 tags before the kernel asks for it again), its
+// provided-buffer group, and the user_data slot of PREP_IO_CMDS.
+constexpr uint32_t kFetchBufBytes = 16384;
+constexpr uint16_t kFetchGroup = 0;
+constexpr uint16_t kPrepSlot = 0xff;
+// IORING_CQE_F_BUF_MORE (6.12): the buffer stays in the ring, partly used.
+constexpr uint32_t kCqeFBufMore = 1u << 4;
+
 }  // namespace
 
 Queue::Queue(QueueConfig config, Target& target)
@@ -49,18 +58,22 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
   }
   ready.set_value(std::move(setup));
   if (ok) {
-    log::Info("dev {} queue {}: serving {} tags, ring {}", config_.dev_id,
-              config_.id, config_.depth, SetupFlagNames(ring_->setup_flags()));
+    log::Info("dev {} queue {}: serving {} tags{}, ring {}", config_.dev_id,
+              config_.id, config_.depth,
+              config_.batch ? " with batch commands" : "",
+              SetupFlagNames(ring_->setup_flags()));
     Serve();
     log::Info(
         "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "
         "hand, {} tags aborted, {} errors, {} rejected descriptors, {} "
         "failed copies, {} from shared memory, {} polled completions in {} "
-        "polling passes, {} spins found work and {} did not",
+        "polling passes, {} batch commits, {} batch fetches armed, {} spins "
+        "found work and {} did not",
         config_.dev_id, config_.id, requests_served_, wakeups_,
         registered_by_hand_, ledger_.aborted(), ledger_.unexpected(),
         rejected_, copy_failures_, shmem_served_, polled_completions_,
-        polling_passes_, spins_found_, spins_idle_);
+        polling_passes_, batch_commits_, fetch_arms_, spins_found_,
+        spins_idle_);
   }
   // Release the ring (cancelling anything still parked) before telling the
   // main thread we are gone.
@@ -207,6 +220,13 @@ Result<void> Queue::Setup() {
     requests_[t].tag = t;
     UseTagBuffer(t);
   }
+  if (config_.batch) {
+    UBLK_RETURN_IF_ERROR(SetupBatch());
+    if (!ArmStopEvent()) return Invalid("no SQE for the stop event");
+    ret = io_uring_submit(r);
+    if (ret < 0) return SysError(-ret, "submitting FETCH_IO_CMDS");
+    return {};
+  }
   if (!ArmStopEvent()) return Invalid("no SQE for the stop event");
   for (uint16_t t = 0; t < config_.depth; ++t)
     if (!QueueIoCmd(abi::kIoFetchReq, t, 0))
@@ -214,6 +234,183 @@ Result<void> Queue::Setup() {
   ret = io_uring_submit(r);
   if (ret < 0) return SysError(-ret, "submitting FETCH_REQ");
   return {};
+}
+
+Result<void> Queue::SetupBatch() {
+  io_uring* r = ring_->get();
+  const DataPath dp = config_.data_path;
+  const BatchLayout layout = BatchLayout::For(
+      KernelCopies(dp), config_.zoned, dp == DataPath::kAutoBufReg);
+  commits_.Reset(config_.depth, layout);
+
+  // Every tag parked at once, with its buffer (copy mode) or its automatic
+  // registration slot; the kernel answers before this returns, so a refusal
+  // fails the setup with its reason.
+  std::vector<uint8_t> prep(size_t{config_.depth} * layout.elem_bytes);
+  for (uint16_t t = 0; t < config_.depth; ++t)
+    EncodeBatchElem(layout, {.tag = t, .buf_index = t,
+                             .buf_addr = requests_[t].buf_addr},
+                    prep.data() + size_t{t} * layout.elem_bytes);
+  if (!QueueBatchCmd(abi::kIoPrepIoCmds,
+                     BatchHeader(config_.id, layout, config_.depth),
+                     prep.data(), static_cast<uint32_t>(prep.size()),
+                     kPrepSlot))
+    return Invalid("no SQE for PREP_IO_CMDS");
+  int ret = io_uring_submit_and_wait(r, 1);
+  if (ret < 0) return SysError(-ret, "submitting PREP_IO_CMDS");
+  io_uring_cqe* cqe = nullptr;
+  ret = io_uring_peek_cqe(r, &cqe);
+  if (ret < 0) return SysError(-ret, "waiting for PREP_IO_CMDS");
+  const int res = cqe->res;
+  const UserData ud = DecodeUserData(cqe->user_data);
+  io_uring_cqe_seen(r, cqe);
+  if (ud.op != UserOp::kBatchCommit || ud.target_data != kPrepSlot)
+    return Invalid("an unexpected completion before PREP_IO_CMDS's");
+  if (res < 0)
+    return SysError(-res, "PREP_IO_CMDS (parking the queue's tags)");
+
+  // One buffer of tags in a one-entry provided-buffer ring, consumed
+  // incrementally; the ring's page first, the tags after it.
+  const size_t page = PageSize();
+  auto mem = Mmap::Map(page + kFetchBufBytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0,
+                       "the fetch's tag buffer");
+  if (!mem) return mem.error();
+  fetch_mem_ = std::move(*mem);
+  auto* br = static_cast<io_uring_buf_ring*>(fetch_mem_.data());
+  io_uring_buf_ring_init(br);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uintptr_t>(br);
+  reg.ring_entries = 1;
+  reg.bgid = kFetchGroup;
+  reg.pad = abi::kPbufRingInc;  // the flags field in newer headers
+  ret = io_uring_register_buf_ring(r, &reg, 0);
+  if (ret < 0)
+    return SysError(-ret, "registering the fetch's provided-buffer ring");
+  fetch_off_ = kFetchBufBytes;  // the buffer is not in the ring yet
+  if (!ArmBatchFetch()) return Invalid("no SQE for FETCH_IO_CMDS");
+  return {};
+}
+
+bool Queue::QueueBatchCmd(uint32_t op, const abi::BatchIo& header,
+                          const void* elems, uint32_t bytes,
+                          uint16_t slot) noexcept {
+  io_uring_sqe* sqe = NextSqe();
+  if (sqe == nullptr) return false;
+  std::memset(sqe, 0, config_.ring_needs.big_sqe ? 128 : 64);
+  io_uring_prep_rw(IORING_OP_URING_CMD, sqe, kCharFileSlot, elems, bytes, 0);
+  sqe->flags = IOSQE_FIXED_FILE;
+  sqe->cmd_op = op;
+  std::memcpy(sqe->cmd, &header, sizeof(header));
+  sqe->user_data = EncodeUserData({0, UserOp::kBatchCommit, slot, config_.id});
+  return true;
+}
+
+bool Queue::ArmBatchFetch() noexcept {
+  // The buffer goes back into the ring only once the kernel is done with
+  // it (a delivery without BUF_MORE, or -ENOBUFS): a partly used one is
+  // still there, and the ring has room for one.
+  if (fetch_off_ >= kFetchBufBytes) {
+    auto* br = static_cast<io_uring_buf_ring*>(fetch_mem_.data());
+    io_uring_buf_ring_add(br, static_cast<char*>(fetch_mem_.data()) + PageSize(),
+                          kFetchBufBytes, 0, io_uring_buf_ring_mask(1), 0);
+    io_uring_buf_ring_advance(br, 1);
+    fetch_off_ = 0;
+  }
+  io_uring_sqe* sqe = NextSqe();
+  if (sqe == nullptr) return false;
+  std::memset(sqe, 0, config_.ring_needs.big_sqe ? 128 : 64);
+  io_uring_prep_rw(IORING_OP_URING_CMD, sqe, kCharFileSlot, nullptr, 0, 0);
+  sqe->flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+  sqe->cmd_op = abi::kIoFetchIoCmds;
+  sqe->uring_cmd_flags = abi::kUringCmdMultishot;
+  sqe->buf_group = kFetchGroup;
+  const abi::BatchIo header = FetchHeader(config_.id, kFetchBufBytes / 2);
+  std::memcpy(sqe->cmd, &header, sizeof(header));
+  sqe->user_data = EncodeUserData({0, UserOp::kBatchFetch, 0, config_.id});
+  ++fetch_arms_;
+  return true;
+}
+
+void Queue::OnBatchFetch(const io_uring_cqe* cqe) noexcept {
+  const int res = cqe->res;
+  if (res > 0) {
+    // RES bytes of tags where the last delivery ended.
+    uint32_t bytes = static_cast<uint32_t>(res);
+    if (bytes > kFetchBufBytes - fetch_off_) {
+      ledger_.NoteUnexpected();
+      bytes = kFetchBufBytes - fetch_off_;
+    }
+    const char* tags =
+        static_cast<const char*>(fetch_mem_.data()) + PageSize() + fetch_off_;
+    fetch_off_ += bytes;
+    for (uint32_t i = 0; i + 2 <= bytes; i += 2) {
+      uint16_t tag;
+      std::memcpy(&tag, tags + i, sizeof(tag));
+      OnRequest(tag);
+    }
+    if (!(cqe->flags & kCqeFBufMore)) fetch_off_ = kFetchBufBytes;
+  }
+  if (cqe->flags & IORING_CQE_F_MORE) return;
+  if (res == -ENOBUFS) fetch_off_ = kFetchBufBytes;
+  if ((res >= 0 || res == -ENOBUFS) && ArmBatchFetch()) return;
+  // The fetch ended for good: the kernel holds none of the parked tags.
+  fetch_error_ = res < 0 ? res : -EIO;
+  for (uint16_t t = 0; t < config_.depth; ++t)
+    if (ledger_.state(t) == TagLedger::State::kParked)
+      (void)ledger_.Abort(t, /*expected=*/fetch_error_ == -ENODEV);
+}
+
+void Queue::FlushCommits() noexcept {
+  if (commits_.pending() == 0) return;
+  const CommitBatches::Batch b = commits_.Take();
+  if (b.count == 0) return;  // every other slot still with the kernel
+  ++batch_commits_;
+  if (QueueBatchCmd(abi::kIoCommitIoCmds,
+                    BatchHeader(config_.id, commits_.layout(), b.count),
+                    b.data, b.bytes, b.slot))
+    return;
+  // Only a broken ring gets here; the kernel aborts the tags on ring exit.
+  for (uint16_t i = 0; i < b.count; ++i)
+    (void)ledger_.Abort(commits_.TagAt(b.slot, i), /*expected=*/false);
+  (void)commits_.Done(b.slot);
+}
+
+void Queue::OnBatchCommit(uint8_t slot, int res) noexcept {
+  if (slot >= CommitBatches::kSlots) {
+    ledger_.NoteUnexpected();
+    return;
+  }
+  // RES is the bytes consumed: the kernel stopped at the first element it
+  // refused, and looked at none after it. Those tags are lost to the queue.
+  const uint16_t n = commits_.count(slot);
+  const unsigned eb = commits_.layout().elem_bytes;
+  const unsigned done = res > 0 ? static_cast<unsigned>(res) / eb : 0;
+  for (unsigned i = done; i < n; ++i) {
+    const uint16_t tag = commits_.TagAt(slot, i);
+    if (tag < config_.depth &&
+        ledger_.state(tag) == TagLedger::State::kParked)
+      (void)ledger_.Abort(tag, /*expected=*/res == -ENODEV);
+    else
+      ledger_.NoteUnexpected();
+  }
+  if (!commits_.Done(slot)) ledger_.NoteUnexpected();
+}
+
+bool Queue::QueueCommit(uint16_t tag, int result) noexcept {
+  if (!config_.batch)
+    return QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result);
+  const bool append = requests_[tag].op == abi::kOpZoneAppend;
+  if (!commits_.Add({.tag = tag,
+                     .buf_index = tag,
+                     .result = result,
+                     .buf_addr = requests_[tag].buf_addr,
+                     .zone_lba = append ? chains_[tag].append_sector : 0}))
+    return false;
+  // After the fetch ended the kernel gives nothing back: the tag is done.
+  if (fetch_error_ != 0 && ledger_.state(tag) == TagLedger::State::kParked)
+    (void)ledger_.Abort(tag, /*expected=*/fetch_error_ == -ENODEV);
+  return true;
 }
 
 Result<void> Queue::SetupPollRing(const std::vector<iovec>& buffers) {
@@ -310,7 +507,14 @@ bool Queue::QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept {
 void Queue::Serve() noexcept {
   while (Pass()) {
     ++wakeups_;
-    if (ledger_.Drained(stop_requested_)) return;
+    if (ledger_.Drained(stop_requested_)) {
+      // The last pass's results reach the kernel before the ring goes.
+      if (config_.batch) {
+        FlushCommits();
+        (void)io_uring_submit(ring_->get());
+      }
+      return;
+    }
   }
 }
 
@@ -332,6 +536,9 @@ bool Entered(int ret, const Config& config, const char* ring) {
 
 bool Queue::Pass() noexcept {
   io_uring* r = ring_->get();
+  // Batch mode: one COMMIT_IO_CMDS for everything the last pass finished,
+  // submitted by this pass's enter.
+  if (config_.batch) FlushCommits();
   if (poll_ring_) polled_in_flight_ += context_->TakePolledSubmitted();
   if (polled_in_flight_ == 0) {
     // Nothing to poll for: sleep until the kernel hands us something,
@@ -456,6 +663,12 @@ void Queue::HandleCqe(const io_uring_cqe* cqe) noexcept {
     case UserOp::kCopy:
       OnCopyDone(ud.tag, ud.target_data, cqe->res);
       return;
+    case UserOp::kBatchFetch:
+      OnBatchFetch(cqe);
+      return;
+    case UserOp::kBatchCommit:
+      OnBatchCommit(static_cast<uint8_t>(ud.target_data), cqe->res);
+      return;
   }
 }
 
@@ -485,6 +698,10 @@ void Queue::OnFetchDone(uint16_t tag, int res) noexcept {
     (void)ledger_.Abort(tag, /*expected=*/res == -ENODEV);
     return;
   }
+  OnRequest(tag);
+}
+
+void Queue::OnRequest(uint16_t tag) noexcept {
   if (!ledger_.Deliver(tag)) return;
   if (config_.metrics != nullptr) {
     // The clock is read once a pass, by its first new request.
@@ -634,8 +851,19 @@ void Queue::OnCopyDone(uint16_t tag, uint16_t kind, int res) noexcept {
   const uint32_t want = meta ? requests_[tag].meta_len : requests_[tag].length;
   const bool failed = res < 0 || static_cast<uint32_t>(res) != want;
   if (kind == kCopyDataOut || kind == kCopyMetaOut) {
-    // The commit linked behind it tells the kernel (see OnFetchDone).
     if (failed) ++copy_failures_;
+    // The commit linked behind it tells the kernel (see OnFetchDone);
+    // in batch mode the tag joins the next batch once its writes are back.
+    if (!config_.batch) return;
+    if (c.copies_out_pending == 0) {
+      ledger_.NoteUnexpected();
+      return;
+    }
+    if (failed) c.copy_failed = true;
+    if (--c.copies_out_pending != 0) return;
+    const int result = c.copy_failed ? -EIO : c.finish_result;
+    c.copy_failed = false;
+    if (!QueueCommit(tag, result)) (void)ledger_.Abort(tag, /*expected=*/false);
     return;
   }
   if (c.copies_in_pending == 0 ||
@@ -701,7 +929,7 @@ void Queue::Finish(uint16_t tag, int result) noexcept {
         (op == abi::kOpRead || op == abi::kOpReportZones)) ||
        (op == abi::kOpRead && requests_[tag].meta_len != 0));
   if (copy_out ? !QueueCopyOutAndCommit(tag, result)
-               : !QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) {
+               : !QueueCommit(tag, result)) {
     // Only a broken ring gets here; the kernel aborts the tag on ring exit.
     (void)ledger_.Abort(tag, /*expected=*/false);
   }
@@ -726,7 +954,8 @@ bool Queue::QueueCopyOutAndCommit(uint16_t tag, int result) noexcept {
     if (sqe == nullptr) return false;
     std::memset(sqe, 0, config_.ring_needs.big_sqe ? 128 : 64);
     io_uring_prep_write(sqe, kCharFileSlot, buf, len, off);
-    sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+    // Batch mode commits from OnCopyDone, so nothing is linked.
+    sqe->flags |= IOSQE_FIXED_FILE | (config_.batch ? 0 : IOSQE_IO_LINK);
     sqe->user_data = EncodeUserData({tag, UserOp::kCopy, kind, config_.id});
     return true;
   };
@@ -741,6 +970,11 @@ bool Queue::QueueCopyOutAndCommit(uint16_t tag, int result) noexcept {
                 abi::UserCopyIntegrityOffset(config_.id, tag, 0),
                 kCopyMetaOut))
     return false;
+  if (config_.batch) {
+    chains_[tag].copies_out_pending = static_cast<uint8_t>(room - 1);
+    chains_[tag].finish_result = result;
+    return true;
+  }
   chains_[tag].copy_out_linked = true;
   if (QueueIoCmd(abi::kIoCommitAndFetchReq, tag, result)) return true;
   // No SQE for the commit (cannot happen: room was made): the dangling link

@@ -25,6 +25,18 @@
 // Run() never throws and, past setup, never allocates or blocks on anything
 // but its own ring.
 //
+// With QueueConfig::batch (UBLK_F_BATCH_IO, 7.0) the per-tag commands give
+// way to batch commands: one PREP_IO_CMDS parks every tag at setup, one
+// multishot FETCH_IO_CMDS delivers new requests as u16 tags into a
+// provided-buffer ring (re-armed when it ends with -ENOBUFS or without
+// CQE_F_MORE), and the results a pass produced go back together in one
+// COMMIT_IO_CMDS queued just before the pass's io_uring_enter, from
+// element arrays allocated at setup (batch_commit.h). A user-copy READ's
+// write to /dev/ublkcN is then not linked to its commit: the tag joins the
+// batch once the write came back. When the fetch ends for good (-ENODEV on
+// stop, delete or quiesce) every parked tag is aborted, and a tag the
+// target finishes later is committed and aborted at once.
+//
 // With QueueConfig::metrics the thread counts what it serves in its block
 // of the device's metrics file (metrics_layout.h), which only it writes:
 // a request's counts and latency are recorded at the end of the pass that
@@ -40,6 +52,7 @@
 #include <memory>
 #include <vector>
 
+#include "batch_commit.h"
 #include "data_path.h"
 #include "metrics_layout.h"
 #include "shmem_region.h"
@@ -66,6 +79,9 @@ struct QueueConfig {
   int char_fd = -1;         // /dev/ublkcN, borrowed; outlives the queue
   int exit_notify_fd = -1;  // eventfd bumped when the thread exits
   DataPath data_path = DataPath::kCopy;
+  bool batch = false;  // the device has UBLK_F_BATCH_IO
+  bool zoned = false;  // ... and UBLK_F_ZONED (batch elements then carry
+                       // the zone-append sector)
   RingNeeds ring_needs;
   bool register_buffers = false;  // copy mode: the target reads/writes the
                                   // per-tag buffers itself
@@ -115,6 +131,8 @@ class Queue {
     uint64_t append_sector = 0;    // a ZONE_APPEND done: where it wrote
     bool copy_out_linked = false;  // a READ's commit waits behind its write
                                    // to /dev/ublkcN
+    // Batch: the writes to /dev/ublkcN still out before the commit.
+    uint8_t copies_out_pending = 0;
   };
 
   Result<void> Setup();
@@ -128,6 +146,18 @@ class Queue {
   void Serve() noexcept;
   void HandleCqe(const io_uring_cqe* cqe) noexcept;
   void OnFetchDone(uint16_t tag, int res) noexcept;
+  // A new request for a parked tag: to the target.
+  void OnRequest(uint16_t tag) noexcept;
+  // The commit of TAG with RESULT: COMMIT_AND_FETCH_REQ, or in batch mode
+  // an element of the next COMMIT_IO_CMDS. False only on a broken ring.
+  bool QueueCommit(uint16_t tag, int result) noexcept;
+  Result<void> SetupBatch();
+  bool ArmBatchFetch() noexcept;
+  void OnBatchFetch(const io_uring_cqe* cqe) noexcept;
+  void OnBatchCommit(uint8_t slot, int res) noexcept;
+  void FlushCommits() noexcept;
+  bool QueueBatchCmd(uint32_t op, const abi::BatchIo& header, const void* elems,
+                     uint32_t bytes, uint16_t slot) noexcept;
   void OnTargetDone(uint16_t tag, const Completion& c) noexcept;
   void Finish(uint16_t tag, int result) noexcept;
   // QueueContext::FinishRequest lands here.
@@ -166,6 +196,16 @@ class Queue {
   Mmap occupier_;
   std::unique_ptr<QueueContext> context_;
   std::unique_ptr<TargetQueue> target_queue_;
+
+  // Batch mode: the commit element arrays, the fetch's provided-buffer
+  // ring and tag buffer, how far the kernel filled that buffer, and the
+  // fetch's final error once it ended for good (0 while it runs).
+  CommitBatches commits_;
+  Mmap fetch_mem_;
+  uint32_t fetch_off_ = 0;
+  int fetch_error_ = 0;
+  uint64_t batch_commits_ = 0;  // statistics: COMMIT_IO_CMDS sent
+  uint64_t fetch_arms_ = 0;     // ... FETCH_IO_CMDS armed
 
   TagLedger ledger_;
   std::vector<Request> requests_;

@@ -271,6 +271,8 @@ Result<void> Server::AddDevice() {
   auto recovery = RecoveryFlags(control_->features(), spec_.recovery);
   if (!recovery) return recovery.error();
   UBLK_RETURN_IF_ERROR(CheckRecoveryDataPath(spec_.recovery, spec_.zero_copy));
+  auto batch = BatchFlags(control_->features(), spec_);
+  if (!batch) return batch.error();
   data_path_ = choice->data_path;
   abi::DevInfo wanted{};
   wanted.nr_hw_queues = spec_.queues;
@@ -279,7 +281,7 @@ Result<void> Server::AddDevice() {
   if (geometry.max_io_bytes != 0 && geometry.max_io_bytes < spec_.max_io_bytes)
     wanted.max_io_buf_bytes = geometry.max_io_bytes;
   wanted.dev_id = spec_.id.value_or(abi::kNewDevId);
-  wanted.flags = choice->flags | *recovery;
+  wanted.flags = choice->flags | *recovery | *batch;
   // Where the kernel has them: resizing online (`ublk resize`), and, for a
   // device that a new server can take over, handing it over without
   // failing what is in flight (`ublk restart`).
@@ -301,7 +303,7 @@ Result<void> Server::AddDevice() {
       (choice->flags & (abi::kFSupportZeroCopy | abi::kFAutoBufReg |
                         abi::kFUserCopy | abi::kFNeedGetData |
                         abi::kFShmemZc | abi::kFIntegrity | abi::kFZoned)) |
-      *recovery;
+      *recovery | *batch;
   if ((info.flags & must_have) != must_have)
     return Invalid("the kernel did not grant " +
                    FeatureNames(must_have & ~info.flags).front());
@@ -377,6 +379,9 @@ Result<void> Server::StartQueues() {
     qc.char_fd = device_->char_fd();
     qc.exit_notify_fd = queue_exit_fd_.get();
     qc.data_path = data_path_;
+    // A recovered device keeps the mode it was created in.
+    qc.batch = info.flags & abi::kFBatchIo;
+    qc.zoned = info.flags & abi::kFZoned;
     qc.ring_needs = target_->ring_needs();
     qc.register_buffers = target_->data_access() == DataAccess::kBuffer;
     qc.occupy_auto_slots = spec_.testing.force_auto_fallback;
@@ -414,6 +419,7 @@ nlohmann::json Server::Report() const {
           {"max_io_bytes", info.max_io_buf_bytes},
           {"data_path", DataPathName(data_path_)},
           {"poll", target_->ring_needs().polled},
+          {"batch", (info.flags & abi::kFBatchIo) != 0},
           {"integrity", IntegrityFormatName(target_->Geometry().integrity)},
           {"features", FeatureNames(info.flags)},
           {"recovery", RecoveryName(RecoveryOfDevice(info.flags))},

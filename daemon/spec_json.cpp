@@ -156,6 +156,7 @@ json SpecToJson(const DeviceSpec& s) {
   if (s.need_get_data) j["need_get_data"] = true;
   if (s.shmem_zc) j["shmem_zc"] = true;
   if (s.no_partition_scan) j["no_partition_scan"] = true;
+  if (s.batch != Batch::kBest) j["batch"] = s.batch == Batch::kOn ? "on" : "off";
   if (!s.metrics) j["metrics"] = false;
   if (!s.metrics_textfile.empty()) j["metrics_textfile"] = s.metrics_textfile;
   if (s.poll_us != 0) j["poll_us"] = s.poll_us;
@@ -227,6 +228,14 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   UBLK_RETURN_IF_ERROR(GetBool(j, "need_get_data", &s.need_get_data));
   UBLK_RETURN_IF_ERROR(GetBool(j, "shmem_zc", &s.shmem_zc));
   UBLK_RETURN_IF_ERROR(GetBool(j, "no_partition_scan", &s.no_partition_scan));
+  std::string batch;
+  UBLK_RETURN_IF_ERROR(GetString(j, "batch", &batch, false));
+  if (batch == "on")
+    s.batch = Batch::kOn;
+  else if (batch == "off")
+    s.batch = Batch::kOff;
+  else if (!batch.empty())
+    return Invalid("field \"batch\" must be \"on\" or \"off\"");
   UBLK_RETURN_IF_ERROR(GetBool(j, "metrics", &s.metrics));
   UBLK_RETURN_IF_ERROR(
       GetString(j, "metrics_textfile", &s.metrics_textfile, false));

@@ -408,6 +408,61 @@ constexpr uint64_t AutoBufReg(uint16_t index, uint8_t flags) {
   return static_cast<uint64_t>(index) | static_cast<uint64_t>(flags) << 16;
 }
 
+// Batch I/O (BATCH_IO, 7.0): the queue's tags are prepared once with
+// PREP_IO_CMDS, new requests arrive as u16 tags from one multishot
+// FETCH_IO_CMDS writing into a provided-buffer ring, and finished ones go
+// back many at a time with COMMIT_IO_CMDS. The per-tag FETCH_REQ and
+// COMMIT_AND_FETCH_REQ are refused on such a device; REGISTER_IO_BUF and
+// UNREGISTER_IO_BUF still work.
+//
+// Every batch command carries this header in sqe->cmd; PREP and COMMIT
+// point sqe->addr/len at an array of nr_elem elements of elem_bytes each
+// (COMMIT completes with the bytes it consumed), FETCH has elem_bytes 2 and
+// flags 0.
+struct BatchIo {
+  uint16_t q_id;
+  uint16_t flags;  // kBatchF*
+  uint16_t nr_elem;
+  uint8_t elem_bytes;
+  uint8_t reserved;
+  uint64_t reserved2;
+};
+static_assert(sizeof(BatchIo) == 16);
+static_assert(offsetof(BatchIo, nr_elem) == 4);
+static_assert(offsetof(BatchIo, elem_bytes) == 6);
+
+inline constexpr uint16_t kBatchFHasZoneLba = 1u << 0;
+inline constexpr uint16_t kBatchFHasBufAddr = 1u << 1;
+inline constexpr uint16_t kBatchFAutoBufRegFallback = 1u << 2;
+
+// An element opens with this header; then, in this order, a u64 buffer
+// address (kBatchFHasBufAddr: copy mode) and a u64 zone-append sector
+// (kBatchFHasZoneLba: zoned devices), each only when its flag is set.
+struct BatchElemHeader {
+  uint16_t tag;
+  uint16_t buf_index;  // AUTO_BUF_REG: the slot for the next request
+  int32_t result;      // COMMIT only
+};
+static_assert(sizeof(BatchElemHeader) == 8);
+static_assert(offsetof(BatchElemHeader, result) == 4);
+
+constexpr uint32_t BatchIoCmd(uint32_t nr) {
+  return Ioc(kIocRead | kIocWrite, 'u', nr, sizeof(BatchIo));
+}
+inline constexpr uint32_t kIoPrepIoCmds = BatchIoCmd(0x25);
+inline constexpr uint32_t kIoCommitIoCmds = BatchIoCmd(0x26);
+inline constexpr uint32_t kIoFetchIoCmds = BatchIoCmd(0x27);
+static_assert(kIoPrepIoCmds == 0xC0107525);
+static_assert(kIoCommitIoCmds == 0xC0107526);
+static_assert(kIoFetchIoCmds == 0xC0107527);
+
+// io_uring pieces the batch fetch needs, newer than some liburing headers:
+// a multishot uring_cmd (sqe->uring_cmd_flags, 6.x with BATCH_IO) and a
+// provided-buffer ring consumed incrementally (IOU_PBUF_RING_INC, 6.12), so
+// one buffer takes many deliveries of tags.
+inline constexpr uint32_t kUringCmdMultishot = 1u << 1;
+inline constexpr uint16_t kPbufRingInc = 1u << 1;
+
 // cqe->res of a FETCH / COMMIT_AND_FETCH / NEED_GET_DATA command.
 inline constexpr int kIoResOk = 0;
 inline constexpr int kIoResNeedGetData = 1;

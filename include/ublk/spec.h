@@ -28,6 +28,16 @@ enum class ZeroCopy : uint8_t {
   kExplicit,  // register -> backend I/O -> unregister for every request
 };
 
+// Whether the queues talk to the kernel in batch commands (--batch,
+// UBLK_F_BATCH_IO, 7.0): PREP_IO_CMDS / multishot FETCH_IO_CMDS /
+// COMMIT_IO_CMDS instead of one FETCH_REQ and COMMIT_AND_FETCH_REQ per tag.
+enum class Batch : uint8_t {
+  kBest,  // not asked: the per-tag commands for now, batch not having
+          // measured faster (BatchFlags says why)
+  kOn,    // --batch: refused where the kernel lacks it
+  kOff,   // --batch=off: the per-tag commands
+};
+
 // What happens to the device when its server dies (-r, --recovery-mode).
 enum class Recovery : uint8_t {
   kOff,      // the device is deleted with its server
@@ -78,6 +88,7 @@ struct DeviceSpec {
   // table in the registry declares them; checked by CheckSpecOptions.
   TargetOptions options;
   ZeroCopy zero_copy = ZeroCopy::kBest;
+  Batch batch = Batch::kBest;
   // -u / --usercopy: the server moves request data itself, by read and
   // write on /dev/ublkcN (UBLK_F_USER_COPY), not the kernel into per-tag
   // buffers. Excludes zero copy.

@@ -25,6 +25,9 @@ enum class UserOp : uint8_t {
                      // (target data 0) or a READ's written to it (1)
   kTargetQueue = 6,  // a backend I/O of the queue as a whole, not of one
                      // request (a connection's receive); tag unused
+  kBatchFetch = 7,   // BATCH_IO: the queue's multishot FETCH_IO_CMDS
+  kBatchCommit = 8,  // BATCH_IO: PREP_IO_CMDS / COMMIT_IO_CMDS; target
+                     // data = the element slot
 };
 
 struct UserData {

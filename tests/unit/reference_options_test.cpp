@@ -69,7 +69,18 @@ TEST(ReferenceOptions, DataPathWordsFillTheSpec) {
   s = SpecOf({"add", "-t", "loop", "-f", "/img", "--zerocopy"});
   ASSERT_TRUE(s.ok()) << s.error().message();
   EXPECT_EQ(s->zero_copy, ZeroCopy::kAuto);
-  EXPECT_EQ(ErrorOf({"add", "-t", "null", "-b"}).find("-b: batch I/O"), 0u);
+  s = SpecOf({"add", "-t", "null", "-b"});
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(s->batch, Batch::kOn);
+  s = SpecOf({"add", "-t", "null", "--batch=off"});
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(s->batch, Batch::kOff);
+  s = SpecOf({"add", "-t", "null", "--batch-io"});
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(s->batch, Batch::kOn);
+  EXPECT_EQ(SpecOf({"add", "-t", "null"})->batch, Batch::kBest);
+  EXPECT_EQ(ErrorOf({"add", "-t", "null", "--batch=yes"}),
+            "--batch=yes: must be on or off");
   EXPECT_EQ(ErrorOf({"add", "-t", "null", "-u", "yes"}),
             "-u yes: must be 0 or 1");
 }

@@ -40,6 +40,20 @@ TEST(SpecJson, RoundTripsAMinimalSpec) {
   EXPECT_FALSE(back->id.has_value());
 }
 
+TEST(SpecJson, RoundTripsTheBatchChoiceAndLeavesItOutWhenNotAsked) {
+  for (Batch b : {Batch::kOn, Batch::kOff}) {
+    DeviceSpec s = Sample();
+    s.batch = b;
+    auto back = SpecFromJson(SpecToJson(s));
+    ASSERT_TRUE(back.ok()) << back.error().message();
+    EXPECT_EQ(*back, s);
+  }
+  EXPECT_FALSE(SpecToJson(Sample()).contains("batch"));
+  auto j = SpecToJson(Sample());
+  j["batch"] = "sometimes";
+  EXPECT_FALSE(SpecFromJson(j).ok());
+}
+
 DeviceSpec LoopSample() {
   DeviceSpec s = Sample();
   s.type = "loop";

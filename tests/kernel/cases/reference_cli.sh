@@ -43,7 +43,7 @@ test_reference_list_layout_parses_field_by_field() {
 	[[ $(echo "$out" | grep "ublkb:" | awk '{print $4}') == "$major:$minor" ]] || fail "ublkb is not $major:$minor"
 	echo "$out" | grep -q $'^\tqueue 0: tid [0-9]* affinity([0-9 ]*)$' || fail "queue 0 line has no affinity"
 	echo "$out" | grep -qx $'\tname ref' || fail "no name line"
-	echo "$out" | grep -q $'^\tdata path [a-z/-]*, recovery off, size 64 MiB, /dev/ublkb'"$id\$" ||
+	echo "$out" | grep -q $'^\tdata path [a-z/-]*\(, batch commands\)*, recovery off, size 64 MiB, /dev/ublkb'"$id\$" ||
 		fail "no data path line"
 	# Exactly one line each for what the scripts grep.
 	[[ $(echo "$out" | grep -c pid) == 1 && $(echo "$out" | grep -c state) == 1 ]] ||
@@ -137,7 +137,15 @@ test_reference_options_accepted_or_refused_in_one_line() {
 	[[ $(ublk list -n "$id" | grep "max rq size" | awk '{print $4}') == 65536 ]] || fail "max rq size is not 65536"
 	[[ $(cat "/sys/block/ublkb$id/queue/max_hw_sectors_kb") == 64 ]] || fail "requests are not limited to 64 KiB"
 	ublk del -n "$id"
-	expect_error "^ublk: -b: batch I/O \\(UBLK_F_BATCH_IO, Linux 7.0\\+\\) is not implemented" ublk add -t null -b
+	# -b selects batch commands: served where the kernel has them, refused
+	# in one line where it does not.
+	if ublk features | grep -qx BATCH_IO; then
+		id=$(add_dev -t null -b)
+		ublk list -n "$id" | grep -q ', batch commands,' || fail "-b did not select batch commands"
+		ublk del -n "$id"
+	else
+		expect_error "UBLK_F_BATCH_IO \\(Linux 7.0 or later\\)" ublk add -t null -b
+	fi
 	expect_error "^ublk: -u 2: must be 0 or 1$" ublk add -t null -u 2
 	expect_error "^ublk: -g x: must be 0 or 1$" ublk add -t null -g x
 	expect_error "^ublk: --max_io_buf_bytes 5000: must be a multiple of 4096$" ublk add -t null --max_io_buf_bytes 5000
