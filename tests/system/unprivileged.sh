@@ -19,7 +19,7 @@ test_users_of_group_ublk_add_devices_whose_nodes_are_theirs() {
 	id carol >/dev/null 2>&1 || useradd -m carol
 	as alice truncate -s 64M /home/alice/disk.img
 	# Small enough for an ordinary user's locked-memory limit.
-	as alice ublk add -t loop -f /home/alice/disk.img -d 16 >/tmp/alice.add 2>&1 ||
+	as alice ublk add -t loop -f /home/alice/disk.img -d 8 >/tmp/alice.add 2>&1 ||
 		{ cat /tmp/alice.add; fail "alice: ublk add -t loop"; }
 	as bob ublk add -t null --size 64M >/tmp/bob.add 2>&1 ||
 		{ cat /tmp/bob.add; fail "bob: ublk add -t null"; }
@@ -49,7 +49,7 @@ test_what_the_kernel_refuses_a_users_device_is_refused_in_one_line() {
 	local before opt
 	before=$(ublk_ids)
 	for opt in "-z" "-r" "--usercopy"; do
-		if as alice ublk add -t loop -f /home/alice/disk.img -d 16 $opt >/tmp/refused 2>&1; then
+		if as alice ublk add -t loop -f /home/alice/disk.img -d 8 $opt >/tmp/refused 2>&1; then
 			fail "alice: add $opt succeeded"
 		fi
 		one_line /tmp/refused || fail "add $opt: $(cat /tmp/refused)"
@@ -109,7 +109,7 @@ test_root_lists_and_deletes_every_users_device() {
 	# data device runs on).
 	local before
 	before=$(ublk_ids)
-	as alice ublk add -t null -d 16 >/tmp/alice.add 2>&1 || { cat /tmp/alice.add; fail "alice: second add"; }
+	as alice ublk add -t null -d 8 >/tmp/alice.add 2>&1 || { cat /tmp/alice.add; fail "alice: second add"; }
 	a=$(added_id /tmp/alice.add)
 	as alice ublk del -a || fail "alice: ublk del -a"
 	[[ ! -e /sys/class/ublk-char/ublkc$a ]] || fail "alice's del -a left her device $a"
