@@ -338,6 +338,11 @@ Result<void> Server::AddDevice() {
     return Invalid("the kernel allows only " +
                    std::to_string(info.nr_hw_queues) + " queues, not " +
                    std::to_string(spec_.queues));
+  // An unprivileged device's commands need its node to be the owner's
+  // (the kernel checks write access to it): wait for udev to give it.
+  if (info.flags & abi::kFUnprivilegedDev)
+    UBLK_RETURN_IF_ERROR(
+        WaitForOwner(device_->char_path(), info.owner_uid, Millis(10000)));
   return control_->SetParams(
       info.dev_id, BuildParams(geometry, info.max_io_buf_bytes,
                                IsZeroCopy(data_path_)));
