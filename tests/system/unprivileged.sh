@@ -33,8 +33,9 @@ test_users_of_group_ublk_add_devices_whose_nodes_are_theirs() {
 		[[ $(stat -c '%U %a' "$n") == 'alice 600' ]] || fail "$n is $(stat -c '%U:%G %a' "$n")"
 	done
 	[[ $(stat -c '%U %a' "/dev/ublkb$b") == 'bob 600' ]] || fail "/dev/ublkb$b is $(stat -c '%U:%G %a' "/dev/ublkb$b")"
-	ublk list -n "$a" --json | grep -q "\"owner_uid\": $(uid_of alice)" || fail "owner: $(ublk list -n "$a")"
-	ublk list -n "$a" --json | grep -q '"UNPRIVILEGED_DEV"' || fail "not unprivileged: $(ublk list -n "$a")"
+	ublk list -n "$a" --json >/tmp/alice.json 2>&1 || fail "list -n $a: $(cat /tmp/alice.json)"
+	grep -q "\"owner_uid\": $(uid_of alice)," /tmp/alice.json || fail "owner: $(cat /tmp/alice.json)"
+	grep -q '"UNPRIVILEGED_DEV"' /tmp/alice.json || fail "not unprivileged: $(cat /tmp/alice.json)"
 	local dir=/run/ublk/$(uid_of alice)
 	[[ $(stat -c '%U %a' "$dir") == 'alice 700' ]] || fail "$dir is $(stat -c '%U:%G %a' "$dir")"
 	[[ $(stat -c '%U' "$dir/$a.json") == alice ]] || fail "no state file of alice's in $dir: $(ls -la "$dir")"
@@ -86,10 +87,13 @@ test_another_user_can_touch_nothing_of_someone_elses_device() {
 	as bob ublk list >/tmp/bob.list 2>&1 || fail "bob: ublk list: $(cat /tmp/bob.list)"
 	! grep -q "^dev id $a:" /tmp/bob.list || fail "bob's list shows alice's device"
 	grep -q "^dev id $(cat "$state/bob_id"):" /tmp/bob.list || fail "bob's list lacks his own: $(cat /tmp/bob.list)"
-	pid=$(ublk list -n "$a" --json | sed -n 's/^ *"pid": \([0-9]*\),*$/\1/p' | head -n1)
+	ublk list -n "$a" --json >/tmp/alice.json
+	pid=$(sed -n 's/^ *"pid": \([0-9]*\),*$/\1/p' /tmp/alice.json | head -n1)
+	[[ -n $pid ]] || fail "no server pid: $(cat /tmp/alice.json)"
 	if as bob kill -TERM "$pid" 2>/dev/null; then fail "bob signalled alice's server $pid"; fi
 	if as bob cat "/run/ublk/$(uid_of alice)/$a.json" >/dev/null 2>&1; then fail "bob reads alice's state file"; fi
-	ublk list -n "$a" --json | grep -q '"state": "LIVE"' || fail "alice's device is not LIVE after bob's attempts"
+	ublk list -n "$a" --json >/tmp/alice.json
+	grep -q '"state": "LIVE"' /tmp/alice.json || fail "alice's device is not LIVE after bob's attempts"
 	as alice ublk stats -n "$a" >/dev/null || fail "alice cannot read her own counters"
 }
 
