@@ -30,7 +30,9 @@ Result<ControlDevice> ControlDevice::Open() {
     if (err == EACCES || err == EPERM)
       return Error(std::error_code(err, std::generic_category()),
                    std::string("permission denied opening ") + kControlPath +
-                       ": run as root");
+                       ": run as root, or join the group that may open it "
+                       "(the package's udev rule gives it to group ublk: "
+                       "usermod -aG ublk USER, then log in again)");
     return SysError(err, std::string("opening ") + kControlPath);
   }
   auto ring = Ring::Create({.entries = 4, .big_sqe = true});
