@@ -13,6 +13,7 @@
 #include "registry.h"
 #include "size.h"
 #include "state_file.h"
+#include "unprivileged.h"
 
 namespace ublk {
 namespace {
@@ -94,14 +95,22 @@ int RunAdd(const AddCommand& add) {
                     .message());
   }
   const TargetType* type = FindTargetType(spec.type);
+  // Without CAP_SYS_ADMIN the device is an unprivileged one, the caller's:
+  // what the kernel refuses such a device is refused here, saying why.
+  uint64_t features = control->features();
+  if (!HasCapSysAdmin()) {
+    if (auto ok = CheckUnprivilegedSpec(features, spec, !type->file_is_address);
+        !ok)
+      return Fail(ok.error().message());
+    features = UnprivilegedFeatures(features);
+  }
   // The server makes the same choice; refusing here, before the backend is
   // probed (which may warn), keeps -z on an old kernel to one line with no
   // server started.
   Result<void> usable;
-  if (auto flags = ChooseFlags(control->features(), type->data_access, spec);
-      !flags)
+  if (auto flags = ChooseFlags(features, type->data_access, spec); !flags)
     usable = flags.error();
-  else if (auto rec = RecoveryFlags(control->features(), spec.recovery); !rec)
+  else if (auto rec = RecoveryFlags(features, spec.recovery); !rec)
     usable = rec.error();
   else if (auto batch = BatchFlags(control->features(), spec); !batch)
     usable = batch.error();

@@ -1,6 +1,7 @@
 // ublk del: ask each device's server to stop; take the device down directly
 // when there is no server or it does not answer.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstring>
@@ -14,11 +15,28 @@
 namespace ublk {
 namespace {
 
+// Whether process pid runs as uid (the owner of its /proc entry): a user's
+// device names its server itself (START_DEV's pid, its state file), so root
+// signals that pid only when it is the user's own process.
+bool RunsAs(pid_t pid, uid_t uid) {
+  struct stat st {};
+  const std::string proc = "/proc/" + std::to_string(pid);
+  return ::stat(proc.c_str(), &st) == 0 && st.st_uid == uid;
+}
+
 Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
+  // Before the device goes, with its node, the owner it names.
+  const uid_t owner = DeviceOwner(id);
+  const std::string state_dir = StateDirOf(owner);
   pid_t server = 0;
   if (auto info = control.GetDevInfo(id)) server = info->ublksrv_pid;
-  auto state = ReadState(StateDir(), id);
+  auto state = ReadDeviceState(id);
   if (state && !ServerAlive(server)) server = state->pid;
+  if (server > 0 && owner != 0 && !RunsAs(server, owner)) {
+    std::fprintf(stderr, "ublk: device %u: its server pid %d does not run as "
+                 "its owner (uid %u); not signalled\n", id, server, owner);
+    server = 0;
+  }
   // An untrusted state file is never used (its pid could name any process);
   // the device is deleted through the kernel alone.
   if (!state && state.error().code().value() != ENOENT)
@@ -48,7 +66,7 @@ Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
   auto deleted = control.DelDev(id);
   if (!deleted && deleted.error().code().value() != ENODEV)
     return deleted.error();
-  RemoveState(StateDir(), id);
+  RemoveState(state_dir, id);
   return {};
 }
 
@@ -84,6 +102,11 @@ int RunDel(const DelCommand& cmd) {
       if (!cmd.all)
         std::fprintf(stderr, "ublk: device %u does not exist; nothing to "
                      "delete\n", id);
+      continue;
+    }
+    // del -a of a user: their own devices only.
+    if (auto mine = CheckMayManage(id, "delete"); !mine) {
+      if (!cmd.all) rc = Fail(mine.error().message());
       continue;
     }
     if (cmd.safe) {

@@ -19,9 +19,14 @@ int RunList(const ListCommand& cmd) {
   if (cmd.id) {
     if (!DeviceExists(*cmd.id))
       return Fail("device " + std::to_string(*cmd.id) + " does not exist");
+    if (auto mine = CheckMayManage(*cmd.id, "list"); !mine)
+      return Fail(mine.error().message());
     ids.push_back(*cmd.id);
   } else {
-    ids = ListDeviceIds();
+    // A user sees their own devices; the kernel tells them nothing of
+    // anyone else's.
+    for (uint32_t id : ListDeviceIds())
+      if (IsMine(id)) ids.push_back(id);
   }
   std::vector<Row> rows;
   for (uint32_t id : ids) {
@@ -32,7 +37,7 @@ int RunList(const ListCommand& cmd) {
         std::fprintf(stderr, "ublk: %s\n", info.error().message().c_str());
       continue;
     }
-    Row row{*info, ReadState(StateDir(), id), "", IntegrityOf(*control, id),
+    Row row{*info, ReadDeviceState(id), "", IntegrityOf(*control, id),
             ZonesOf(*control, id)};
     // A bad state file is reported and the device listed without it.
     if (!row.state && row.state.error().code().value() != ENOENT)

@@ -16,10 +16,10 @@ Result<DeviceSpec> CheckRecover(ControlDevice& control, uint32_t id) {
   if (!info) return info.error();
   if (!(info->flags & abi::kFUserRecovery))
     return Invalid(dev + " was not created with recovery (ublk add -r)");
-  auto state = ReadState(StateDir(), id);
+  auto state = ReadDeviceState(id);
   if (!state) {
     if (state.error().code().value() == ENOENT)
-      return Invalid(dev + ": no state file " + StatePath(StateDir(), id) +
+      return Invalid(dev + ": no state file " + StatePath(DeviceStateDir(id), id) +
                      ", so its spec is unknown: cannot recover it");
     return state.error();
   }
@@ -52,6 +52,9 @@ Result<DeviceSpec> CheckRecover(ControlDevice& control, uint32_t id) {
 int RunRecover(const RecoverCommand& cmd) {
   auto control = ControlDevice::Open();
   if (!control) return Fail(control.error().message());
+  if (DeviceExists(cmd.id))
+    if (auto mine = CheckMayManage(cmd.id, "recover"); !mine)
+      return Fail(mine.error().message());
   auto spec = CheckRecover(*control, cmd.id);
   if (!spec) return Fail(spec.error().message());
   auto server = FindServer();

@@ -24,6 +24,8 @@ int RunResize(const ResizeCommand& cmd) {
   }
   auto id = ResolveDevice(cmd.id, cmd.name);
   if (!id) return Fail(id.error().message());
+  if (auto mine = CheckMayManage(*id, "resize"); !mine)
+    return Fail(mine.error().message());
   const std::string dev = "device " + std::to_string(*id);
   auto info = control->GetDevInfo(*id);
   if (!info) return Fail(info.error().message());
@@ -35,7 +37,7 @@ int RunResize(const ResizeCommand& cmd) {
                 ") is not running");
   // The server checks the size against its backend and does it; it
   // answers in a file next to its state file.
-  const std::string answer = ResizeAnswerPath(StateDir(), *id);
+  const std::string answer = ResizeAnswerPath(DeviceStateDir(*id), *id);
   ::unlink(answer.c_str());
   sigval value{};
   value.sival_ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(cmd.size));

@@ -16,6 +16,8 @@ int RunRestart(const RestartCommand& cmd) {
   if (!control) return Fail(control.error().message());
   auto id = ResolveDevice(cmd.id, cmd.name);
   if (!id) return Fail(id.error().message());
+  if (auto mine = CheckMayManage(*id, "restart"); !mine)
+    return Fail(mine.error().message());
   const std::string dev = "device " + std::to_string(*id);
   auto info = control->GetDevInfo(*id);
   if (!info) return Fail(info.error().message());

@@ -24,7 +24,8 @@ constexpr double kPercentiles[] = {0.50, 0.99, 0.999};
 constexpr const char* kPercentileNames[] = {"p50", "p99", "p999"};
 
 Result<DeviceSample> Sample(uint32_t id) {
-  auto view = MetricsView::Open(StateDir(), id);
+  UBLK_RETURN_IF_ERROR(CheckMayManage(id, "read the counters of"));
+  auto view = MetricsView::Open(DeviceStateDir(id), id, DeviceOwner(id));
   if (!view) {
     if (view.error().code().value() == ENOENT)
       return Invalid("device " + std::to_string(id) +
@@ -51,7 +52,8 @@ Result<std::vector<uint32_t>> Devices(const StatsCommand& cmd) {
   }
   std::vector<uint32_t> ids;
   for (uint32_t id : ListDeviceIds())
-    if (::access(MetricsPath(StateDir(), id).c_str(), F_OK) == 0)
+    if (IsMine(id) &&
+        ::access(MetricsPath(DeviceStateDir(id), id).c_str(), F_OK) == 0)
       ids.push_back(id);
   return ids;
 }

@@ -30,6 +30,12 @@ Result<uint32_t> ResolveDevice(const std::optional<uint32_t>& id,
 // The device whose state file gives it NAME, if one exists.
 std::optional<uint32_t> DeviceNamed(const std::string& name);
 
+// Whether the caller may manage device id: root (CAP_SYS_ADMIN) manages
+// every device, another user only the unprivileged devices it owns.
+bool IsMine(uint32_t id);
+// Ok when IsMine(id); else one line naming the owner and `verb` ("delete").
+Result<void> CheckMayManage(uint32_t id, const std::string& verb);
+
 // Prints "ublk: <message>" to stderr and returns 1.
 int Fail(const std::string& message);
 

@@ -256,6 +256,16 @@ device is live, printing its id, block device, queues, depth and the ublk
 features in use. On any error nothing is left behind. An option the type
 does not take is refused in one line, creating nothing.
 
+Without root (Linux 6.3+, UBLK_F_UNPRIVILEGED_DEV): a member of group ublk,
+which the package's udev rule lets open /dev/ublk-control, makes a device of
+their own. udev gives /dev/ublkcN and /dev/ublkbN to that user (mode 0600)
+before add returns; the server runs as the user and opens nothing the user
+could not. The kernel refuses such a device zero copy (-z), user copy
+(--usercopy) and recovery (-r), and with them zoned and integrity NVMe
+namespaces: add refuses each in one line. Its state is in /run/ublk/UID.
+Other users cannot open, list, stop or delete it; root manages every
+device. Without access to /dev/ublk-control add says how to get it.
+
 options:
 )";
   for (const CommonOption& c : kCommonOptions)

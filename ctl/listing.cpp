@@ -90,6 +90,8 @@ nlohmann::json Describe(const Row& row) {
                       {"depth", info.queue_depth},
                       {"max_io_bytes", info.max_io_buf_bytes},
                       {"pid", info.ublksrv_pid},
+                      {"owner_uid", info.owner_uid},
+                      {"owner_gid", info.owner_gid},
                       {"flags", info.flags},
                       {"features", FeatureNames(info.flags)},
                       {"char", "/dev/ublkc" + std::to_string(info.dev_id)},
@@ -205,7 +207,7 @@ bool PrintDeviceById(uint32_t id) {
   if (!control) return false;
   auto info = control->GetDevInfo(id);
   if (!info) return false;
-  PrintDevice(*control, Row{*info, ReadState(StateDir(), id), "",
+  PrintDevice(*control, Row{*info, ReadDeviceState(id), "",
                             IntegrityOf(*control, id), ZonesOf(*control, id)});
   std::fflush(stdout);
   return true;

@@ -7,15 +7,16 @@
 // The name is in the device's state file, which its server writes right
 // after START_DEV, when the kernel has already announced the disk: wait for
 // it a little. Prints UBLK_ID alone when there is no name or no state file
-// (a device of another server), and nothing, exit 1, for a bad argument.
+// (a device of another server) and for an unprivileged device (a user's),
+// and nothing, exit 1, for a bad argument.
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <string>
 
 #include "state_file.h"
+#include "udev_node.h"
 
 namespace {
 
@@ -39,22 +40,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: ublk-udev-name ublkbN\n");
     return 2;
   }
-  std::string dev = argv[1];
-  if (dev.rfind("/dev/", 0) == 0) dev = dev.substr(5);
-  uint32_t id = 0;
-  const char* begin = dev.data() + 5;
-  const char* end = dev.data() + dev.size();
-  if (dev.rfind("ublkb", 0) != 0 || dev.size() == 5 ||
-      std::from_chars(begin, end, id).ptr != end) {
+  const auto parsed = ublk::ParseNodeId(argv[1], "ublkb");
+  if (!parsed) {
     std::fprintf(stderr, "ublk-udev-name: %s is not a ublk block device\n",
                  argv[1]);
     return 1;
   }
+  const uint32_t id = *parsed;
   std::printf("UBLK_ID=%u\n", id);
+  // A user's device gets no name link: the names are root's, and one the
+  // user chose could take over a link root's fstab mounts.
+  if (ublk::DeviceOwner(id) != 0) return 0;
   // Up to 10 s: START_DEV to the state file is milliseconds on hardware,
   // seconds under an emulator.
   for (int i = 0; i < 100; ++i) {
-    auto state = ublk::ReadState(ublk::StateDir(), id);
+    auto state = ublk::ReadDeviceState(id);
     if (state) {
       std::string name = SafeName(state->spec.name);
       if (!name.empty()) std::printf("UBLK_NAME=%s\n", name.c_str());

@@ -44,7 +44,7 @@ Result<void> CheckNotInUse(const std::string& path,
   std::vector<DeviceState> others;
   for (uint32_t id : ListDeviceIds()) {
     if (own_id && *own_id == id) continue;
-    auto state = ReadState(StateDir(), id);
+    auto state = ReadDeviceState(id);
     if (!state || state->spec.file.empty()) continue;
     if (!state->backing) state->backing = StatIdentity(state->spec.file);
     others.push_back(std::move(*state));

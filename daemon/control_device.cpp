@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 
@@ -29,7 +30,9 @@ Result<ControlDevice> ControlDevice::Open() {
     if (err == EACCES || err == EPERM)
       return Error(std::error_code(err, std::generic_category()),
                    std::string("permission denied opening ") + kControlPath +
-                       ": run as root");
+                       ": run as root, or join the group that may open it "
+                       "(the package's udev rule gives it to group ublk: "
+                       "usermod -aG ublk USER, then log in again)");
     return SysError(err, std::string("opening ") + kControlPath);
   }
   auto ring = Ring::Create({.entries = 4, .big_sqe = true});
@@ -82,6 +85,7 @@ Result<abi::DevInfo> ControlDevice::AddDev(const abi::DevInfo& wanted) {
                      " already exists");
     return r.error();
   }
+  unprivileged_[info.dev_id] = (info.flags & abi::kFUnprivilegedDev) != 0;
   return info;
 }
 
@@ -89,78 +93,101 @@ Result<abi::DevInfo> ControlDevice::GetDevInfo(uint32_t dev_id) {
   abi::DevInfo info{};
   const std::string what = "GET_DEV_INFO of device " + std::to_string(dev_id);
   // GET_DEV_INFO2 came with unprivileged devices (6.3) and is the only form
-  // those answer; it needs /dev/ublkcN to be visible here, so fall back.
+  // those answer; it needs /dev/ublkcN to be visible here, so fall back,
+  // unless the kernel refused this caller the node (the fallback could only
+  // fail less clearly).
   if (features_ & abi::kFUnprivilegedDev) {
-    DevInfo2Buffer buf;
-    if (Send(MakeGetDevInfo2(dev_id, &buf), what)) {
-      std::memcpy(&info, buf.bytes + DevInfo2Offset(dev_id), sizeof(info));
+    const CtrlRequest plain = MakeGetDevInfo2(dev_id, &info);
+    std::vector<char> buf;
+    auto r = Send(WithDevPath(plain, &buf), what);
+    if (r) {
+      CopyBack(plain, buf);
+      unprivileged_[dev_id] = (info.flags & abi::kFUnprivilegedDev) != 0;
       return info;
     }
+    const int err = r.error().code().value();
+    if (err == EACCES || err == EPERM) return r.error();
   }
   auto r = Send(MakeGetDevInfo(dev_id, &info), what);
   if (!r) return r.error();
+  unprivileged_[dev_id] = (info.flags & abi::kFUnprivilegedDev) != 0;
   return info;
+}
+
+Result<int> ControlDevice::SendTo(CtrlRequest req, const std::string& what) {
+  const uint32_t dev_id = req.cmd.dev_id;
+  auto known = unprivileged_.find(dev_id);
+  if (known == unprivileged_.end()) {
+    auto info = GetDevInfo(dev_id);
+    if (!info) return info.error().Wrap(what);
+    known = unprivileged_.find(dev_id);
+  }
+  if (!known->second) return Send(req, what);
+  std::vector<char> buf;
+  auto r = Send(WithDevPath(req, &buf), what);
+  if (r) CopyBack(req, buf);
+  return r;
 }
 
 Result<abi::Params> ControlDevice::GetParams(uint32_t dev_id) {
   abi::Params p{};
-  auto r = Send(MakeGetParams(dev_id, &p),
+  auto r = SendTo(MakeGetParams(dev_id, &p),
                 "GET_PARAMS of device " + std::to_string(dev_id));
   if (!r) return r.error();
   return p;
 }
 
 Result<void> ControlDevice::SetParams(uint32_t dev_id, abi::Params params) {
-  auto r = Send(MakeSetParams(dev_id, &params),
+  auto r = SendTo(MakeSetParams(dev_id, &params),
                 "SET_PARAMS of device " + std::to_string(dev_id));
   if (!r) return r.error();
   return {};
 }
 
 Result<void> ControlDevice::StartDev(uint32_t dev_id, pid_t server_pid) {
-  auto r = Send(MakeStartDev(dev_id, server_pid),
+  auto r = SendTo(MakeStartDev(dev_id, server_pid),
                 "START_DEV of device " + std::to_string(dev_id));
   if (!r) return r.error();
   return {};
 }
 
 Result<void> ControlDevice::StopDev(uint32_t dev_id) {
-  auto r = Send(MakeStopDev(dev_id),
+  auto r = SendTo(MakeStopDev(dev_id),
                 "STOP_DEV of device " + std::to_string(dev_id));
   if (!r) return r.error();
   return {};
 }
 
 Result<void> ControlDevice::TryStopDev(uint32_t dev_id) {
-  auto r = Send(MakeTryStopDev(dev_id),
+  auto r = SendTo(MakeTryStopDev(dev_id),
                 "TRY_STOP_DEV of device " + std::to_string(dev_id));
   if (!r) return r.error();
   return {};
 }
 
 Result<void> ControlDevice::StartUserRecovery(uint32_t dev_id) {
-  auto r = Send(MakeStartUserRecovery(dev_id),
+  auto r = SendTo(MakeStartUserRecovery(dev_id),
                 "START_USER_RECOVERY of device " + std::to_string(dev_id));
   if (!r) return r.error();
   return {};
 }
 
 Result<void> ControlDevice::EndUserRecovery(uint32_t dev_id, pid_t server_pid) {
-  auto r = Send(MakeEndUserRecovery(dev_id, server_pid),
+  auto r = SendTo(MakeEndUserRecovery(dev_id, server_pid),
                 "END_USER_RECOVERY of device " + std::to_string(dev_id));
   if (!r) return r.error();
   return {};
 }
 
 Result<void> ControlDevice::UpdateSize(uint32_t dev_id, uint64_t sectors) {
-  auto r = Send(MakeUpdateSize(dev_id, sectors),
+  auto r = SendTo(MakeUpdateSize(dev_id, sectors),
                 "UPDATE_SIZE of device " + std::to_string(dev_id));
   if (!r) return r.error();
   return {};
 }
 
 Result<void> ControlDevice::QuiesceDev(uint32_t dev_id, uint32_t timeout_ms) {
-  auto r = Send(MakeQuiesceDev(dev_id, timeout_ms),
+  auto r = SendTo(MakeQuiesceDev(dev_id, timeout_ms),
                 "QUIESCE_DEV of device " + std::to_string(dev_id));
   if (!r) return r.error();
   return {};
@@ -169,11 +196,11 @@ Result<void> ControlDevice::QuiesceDev(uint32_t dev_id, uint32_t timeout_ms) {
 Result<void> ControlDevice::DelDev(uint32_t dev_id) {
   // DEL_DEV_ASYNC (6.9) has no feature bit: try it, and fall back to the
   // waiting DEL_DEV when the kernel does not know the opcode.
-  auto r = Send(MakeDelDev(dev_id, /*async=*/true),
+  auto r = SendTo(MakeDelDev(dev_id, /*async=*/true),
                 "DEL_DEV of device " + std::to_string(dev_id));
   if (!r && (r.error().code().value() == EOPNOTSUPP ||
              r.error().code().value() == EINVAL)) {
-    r = Send(MakeDelDev(dev_id, /*async=*/false),
+    r = SendTo(MakeDelDev(dev_id, /*async=*/false),
              "DEL_DEV of device " + std::to_string(dev_id));
   }
   if (!r) return r.error();
@@ -185,7 +212,7 @@ Result<uint16_t> ControlDevice::RegBuf(uint32_t dev_id, void* addr,
   abi::ShmemBufReg reg{};
   reg.addr = reinterpret_cast<uintptr_t>(addr);
   reg.len = len;
-  auto r = Send(MakeRegBuf(dev_id, &reg),
+  auto r = SendTo(MakeRegBuf(dev_id, &reg),
                 "REG_BUF of device " + std::to_string(dev_id));
   if (!r) return r.error();
   if (*r > 0xFFFF)
@@ -197,7 +224,7 @@ Result<uint16_t> ControlDevice::RegBuf(uint32_t dev_id, void* addr,
 Result<std::vector<int>> ControlDevice::GetQueueAffinity(uint32_t dev_id,
                                                          uint16_t queue) {
   uint64_t mask[64] = {};  // 4096 CPUs
-  auto r = Send(MakeGetQueueAffinity(dev_id, queue, mask, sizeof(mask)),
+  auto r = SendTo(MakeGetQueueAffinity(dev_id, queue, mask, sizeof(mask)),
                 "GET_QUEUE_AFFINITY of device " + std::to_string(dev_id));
   if (!r) return r.error();
   std::vector<int> cpus;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,15 +24,19 @@ inline constexpr const char* kControlPath = "/dev/ublk-control";
 class ControlDevice {
  public:
   // Opens the control device. Errors say what to do: load the module, run
-  // as root. Fails when the kernel lacks ioctl-encoded commands (< 6.4).
+  // as root or join the group that may open it. Fails when the kernel lacks ioctl-encoded commands (< 6.4).
   static Result<ControlDevice> Open();
 
   // The kernel's UBLK_F_* bits (GET_FEATURES, 6.5+).
   uint64_t features() const { return features_; }
 
-  // Sends a built command; returns cqe->res (>= 0) or the errno as Error,
-  // described as "<what>: strerror".
+  // Sends a built command as it is; returns cqe->res (>= 0) or the errno as
+  // Error, described as "<what>: strerror".
   Result<int> Send(CtrlRequest req, const std::string& what);
+  // Sends a command for device req.cmd.dev_id, with the char device's path
+  // in front (WithDevPath) when that device is unprivileged: learnt from
+  // ADD_DEV or GET_DEV_INFO, asked with GET_DEV_INFO first otherwise.
+  Result<int> SendTo(CtrlRequest req, const std::string& what);
 
   Result<abi::DevInfo> AddDev(const abi::DevInfo& wanted);
   Result<abi::DevInfo> GetDevInfo(uint32_t dev_id);
@@ -65,6 +70,8 @@ class ControlDevice {
   Fd fd_;
   Ring ring_;
   uint64_t features_ = 0;
+  // Whether each device seen so far was made with UBLK_F_UNPRIVILEGED_DEV.
+  std::map<uint32_t, bool> unprivileged_;
 };
 
 // Device ids that exist in the kernel (from /sys/class/ublk-char), sorted.

@@ -84,19 +84,36 @@ CtrlRequest MakeGetDevInfo(uint32_t dev_id, abi::DevInfo* info) {
   return Make(abi::kCmdGetDevInfo, dev_id, info, sizeof(*info));
 }
 
-size_t DevInfo2Offset(uint32_t dev_id) {
-  return std::strlen("/dev/ublkc") + std::to_string(dev_id).size() + 1;
+CtrlRequest MakeGetDevInfo2(uint32_t dev_id, abi::DevInfo* info) {
+  return Make(abi::kCmdGetDevInfo2, dev_id, info, sizeof(*info));
 }
 
-CtrlRequest MakeGetDevInfo2(uint32_t dev_id, DevInfo2Buffer* buf) {
-  std::memset(buf, 0, sizeof(*buf));
-  const std::string path = "/dev/ublkc" + std::to_string(dev_id);
-  std::memcpy(buf->bytes, path.c_str(), path.size() + 1);
+std::string CharDevPath(uint32_t dev_id) {
+  return "/dev/ublkc" + std::to_string(dev_id);
+}
+
+CtrlRequest WithDevPath(const CtrlRequest& req, std::vector<char>* buf) {
+  const std::string path = CharDevPath(req.cmd.dev_id);
   const size_t path_len = path.size() + 1;
-  CtrlRequest r = Make(abi::kCmdGetDevInfo2, dev_id, buf->bytes,
-                       static_cast<uint16_t>(path_len + sizeof(abi::DevInfo)));
+  buf->assign(path_len + req.cmd.len, '\0');
+  std::memcpy(buf->data(), path.c_str(), path_len);
+  if (req.cmd.len != 0)
+    std::memcpy(buf->data() + path_len,
+                reinterpret_cast<const void*>(
+                    static_cast<uintptr_t>(req.cmd.addr)),
+                req.cmd.len);
+  CtrlRequest r = req;
+  r.cmd.addr = reinterpret_cast<uintptr_t>(buf->data());
+  r.cmd.len = static_cast<uint16_t>(buf->size());
   r.cmd.dev_path_len = static_cast<uint16_t>(path_len);
   return r;
+}
+
+void CopyBack(const CtrlRequest& req, const std::vector<char>& buf) {
+  if (req.cmd.len == 0) return;
+  const size_t path_len = CharDevPath(req.cmd.dev_id).size() + 1;
+  std::memcpy(reinterpret_cast<void*>(static_cast<uintptr_t>(req.cmd.addr)),
+              buf.data() + path_len, req.cmd.len);
 }
 
 CtrlRequest MakeRegBuf(uint32_t dev_id, abi::ShmemBufReg* reg) {

@@ -9,6 +9,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "ublk/abi.h"
 
@@ -35,18 +37,33 @@ CtrlRequest MakeSetParams(uint32_t dev_id, abi::Params* params);
 CtrlRequest MakeGetParams(uint32_t dev_id, abi::Params* params);
 CtrlRequest MakeGetDevInfo(uint32_t dev_id, abi::DevInfo* info);
 
-// GET_DEV_INFO2 (6.3+) always carries the char device's path in front of the
-// info, and the kernel checks it against the device. Writes "/dev/ublkcN\0"
-// into buf and leaves the DevInfo at DevInfo2Offset(dev_id).
-struct DevInfo2Buffer {
-  char bytes[64 + sizeof(abi::DevInfo)];
-};
-size_t DevInfo2Offset(uint32_t dev_id);
-CtrlRequest MakeGetDevInfo2(uint32_t dev_id, DevInfo2Buffer* buf);
+// GET_DEV_INFO2 (6.3+): GET_DEV_INFO for a device that may be unprivileged.
+// The kernel answers it only with the char device's path in front of the
+// info, so send it through WithDevPath.
+CtrlRequest MakeGetDevInfo2(uint32_t dev_id, abi::DevInfo* info);
 // reg is sent as is; the answer (cqe->res) is the buffer's index.
 CtrlRequest MakeRegBuf(uint32_t dev_id, abi::ShmemBufReg* reg);
 // mask receives a CPU bitmap of mask_bytes (a multiple of 8).
 CtrlRequest MakeGetQueueAffinity(uint32_t dev_id, uint16_t queue,
                                  void* mask, uint16_t mask_bytes);
+
+// "/dev/ublkcN", the path the kernel checks for device N.
+std::string CharDevPath(uint32_t dev_id);
+
+// Unprivileged devices (UBLK_F_UNPRIVILEGED_DEV, 6.3+): every command to one
+// (all but ADD_DEV and GET_FEATURES) carries "/dev/ublkcN\0" at the start of
+// its buffer, with dev_path_len its length including the NUL and len the
+// path plus the command's own buffer. The kernel checks the caller's access
+// to that inode (read for the GET_* commands, read and write for the
+// others), then strips the path and handles the rest as the command's
+// buffer. A privileged device's commands must not carry it (the kernel would
+// take the path for the payload), except GET_DEV_INFO2, which always does.
+//
+// Returns `req` rewritten to use `buf` (resized: the path, then a copy of
+// the len bytes req.cmd.addr points to); buf must live until the command has
+// completed. Then CopyBack puts the payload the kernel wrote (GET_PARAMS,
+// GET_DEV_INFO2, GET_QUEUE_AFFINITY) back where req pointed.
+CtrlRequest WithDevPath(const CtrlRequest& req, std::vector<char>* buf);
+void CopyBack(const CtrlRequest& req, const std::vector<char>& buf);
 
 }  // namespace ublk

@@ -37,7 +37,12 @@ Device::~Device() {
 
 Result<void> Device::OpenCharDev(Millis timeout) {
   const std::string path = char_path();
-  UBLK_RETURN_IF_ERROR(WaitForPath(path, timeout));
+  // An unprivileged device's node is root's until udev gives it to the
+  // owner (the package's rule): only then may the owner open it.
+  if (info_.flags & abi::kFUnprivilegedDev)
+    UBLK_RETURN_IF_ERROR(WaitForOwner(path, info_.owner_uid, timeout));
+  else
+    UBLK_RETURN_IF_ERROR(WaitForPath(path, timeout));
   auto fd = Fd::Open(path, O_RDWR);
   if (!fd) return fd.error();
   char_fd_ = std::move(*fd);

@@ -36,7 +36,8 @@ class Device {
   std::string block_path() const { return "/dev/ublkb" + std::to_string(id()); }
 
   // Opens /dev/ublkcN, waiting up to `timeout` for devtmpfs (or udev) to
-  // create it after ADD_DEV.
+  // create it after ADD_DEV, and, for an unprivileged device, for udev to
+  // give it to the device's owner.
   Result<void> OpenCharDev(Millis timeout);
   int char_fd() const { return char_fd_.get(); }
 

@@ -98,7 +98,8 @@ metrics::QueueBlock* MetricsFile::queue(uint16_t q) const {
       size_t{q} * sizeof(metrics::QueueBlock));
 }
 
-Result<MetricsView> MetricsView::Open(const std::string& dir, uint32_t dev_id) {
+Result<MetricsView> MetricsView::Open(const std::string& dir, uint32_t dev_id,
+                                      uid_t owner) {
   const std::string path = MetricsPath(dir, dev_id);
   const std::string what = "metrics file " + path;
   auto fd = Fd::Open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -111,9 +112,9 @@ Result<MetricsView> MetricsView::Open(const std::string& dir, uint32_t dev_id) {
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0) return SysError(errno, "reading " + path);
   if (!S_ISREG(st.st_mode)) return Invalid(what + " is not a regular file; not used");
-  if (st.st_uid != ::geteuid())
+  if (st.st_uid != owner)
     return Invalid(what + " is owned by uid " + std::to_string(st.st_uid) +
-                   "; not used");
+                   ", not " + std::to_string(owner) + "; not used");
   if (st.st_mode & (S_IWGRP | S_IWOTH))
     return Invalid(what + " is writable by group or others; not used");
   const size_t bytes = static_cast<size_t>(st.st_size);

@@ -13,6 +13,9 @@
 // and sizes match this build; anything else is one line naming the file.
 #pragma once
 
+#include <sys/types.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <string>
 
@@ -44,7 +47,9 @@ class MetricsFile {
 class MetricsView {
  public:
   // ENOENT (check error().code()) when the device has no metrics file.
-  static Result<MetricsView> Open(const std::string& dir, uint32_t dev_id);
+  // The file must be owned by `owner` (the device's owner, DeviceOwner).
+  static Result<MetricsView> Open(const std::string& dir, uint32_t dev_id,
+                                  uid_t owner = ::geteuid());
   const metrics::FileHeader& header() const {
     return *static_cast<const metrics::FileHeader*>(map_.data());
   }

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -15,6 +16,22 @@
 
 namespace ublk {
 namespace {
+
+// Registered buffers are pinned: without CAP_IPC_LOCK (an unprivileged
+// device's server) they count against RLIMIT_MEMLOCK, often 8 MiB.
+Error MemlockError(size_t bytes) {
+  rlimit lim{};
+  const bool known = ::getrlimit(RLIMIT_MEMLOCK, &lim) == 0 &&
+                     lim.rlim_cur != RLIM_INFINITY;
+  return SysError(
+      ENOMEM, "registering " + std::to_string(bytes >> 20) +
+                  " MiB of per-tag buffers" +
+                  (known ? " (locked-memory limit " +
+                               std::to_string(lim.rlim_cur >> 20) + " MiB)"
+                         : std::string()) +
+                  ": lower -d or --max_io_buf_bytes, or raise the limit "
+                  "(ulimit -l)");
+}
 
 constexpr size_t RoundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
@@ -174,6 +191,7 @@ Result<void> Queue::Setup() {
       if (config_.shmem != nullptr)
         iov.push_back({config_.shmem->base(), config_.shmem->size()});
       ret = io_uring_register_buffers(r, iov.data(), iov.size());
+      if (ret == -ENOMEM) return MemlockError(buffers_.size());
       if (ret < 0) return SysError(-ret, "registering per-tag buffers");
     }
   } else if (zero_copy) {

@@ -27,6 +27,7 @@
 #include "registry.h"
 #include "shmem_region.h"
 #include "state_file.h"
+#include "unprivileged.h"
 #include "ublk/log.h"
 #include "wait.h"
 
@@ -121,6 +122,8 @@ class Server {
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::jthread> threads_;
   bool started_ = false;  // START_DEV (or END_USER_RECOVERY) succeeded
+  // No CAP_SYS_ADMIN: the device is made UNPRIVILEGED_DEV, this user's.
+  bool unprivileged_ = false;
   bool stopped_ = false;  // Stop() sent STOP_DEV
 };
 
@@ -161,7 +164,10 @@ Result<void> Server::Start() {
     backing_ = *backing;
   }
   // Refuse an unsafe state directory before anything exists in the kernel.
-  UBLK_RETURN_IF_ERROR(PrepareStateDir(StateDir()));
+  // A user's own is made by udev with the device's node (state_file.h), and
+  // checked once the node is ours.
+  unprivileged_ = !HasCapSysAdmin();
+  if (::geteuid() == 0) UBLK_RETURN_IF_ERROR(PrepareStateDir(StateDir()));
   if (spec_.shmem_zc && !spec_.shmem_file.empty() && !options_.recover) {
     auto shmem = ShmemRegion::Open(spec_.shmem_file);
     if (!shmem) return shmem.error();
@@ -178,6 +184,11 @@ Result<void> Server::Start() {
     UBLK_RETURN_IF_ERROR(AddDevice());
   const abi::DevInfo& info = device_->info();
   UBLK_RETURN_IF_ERROR(device_->OpenCharDev(Millis(10000)));
+  if (::geteuid() != 0)
+    if (auto dir = CheckStateDir(StateDir()); !dir)
+      return dir.error().Wrap("the state directory of uid " +
+                              std::to_string(::geteuid()) +
+                              " (ublk-udev-owner makes it with the device)");
   UBLK_RETURN_IF_ERROR(StartQueues());
   // Once before the device starts, so a path that cannot be written fails
   // the add.
@@ -230,6 +241,11 @@ Result<void> Server::Start() {
                                   "state file");
     log::Warn("dev {}: {}", info.dev_id, written.error().message());
   }
+  // `add` returns once the owner can open the disk. After the state file:
+  // udev's event for the disk looks for it (ublk-udev-name) before it
+  // applies the owner.
+  if (info.flags & abi::kFUnprivilegedDev)
+    return WaitForOwner(device_->block_path(), info.owner_uid, Millis(20000));
   return {};
 }
 
@@ -252,23 +268,37 @@ Result<void> Server::AddDevice() {
     return Invalid(IntegrityWhat(spec_.file, geometry) +
                    " and is zoned: zoned namespaces with metadata are not "
                    "served");
+  // Unprivileged: what the kernel refuses is refused here, with the reason,
+  // and the choice below sees only what such a device may have.
+  const bool has_path = !spec_.file.empty() &&
+                        !FindTargetType(spec_.type)->file_is_address;
+  if (unprivileged_)
+    UBLK_RETURN_IF_ERROR(
+        CheckUnprivilegedSpec(control_->features(), spec_, has_path));
+  const uint64_t kernel = unprivileged_
+                              ? UnprivilegedFeatures(control_->features())
+                              : control_->features();
   // A polled backend needs the per-tag buffers on both of a queue's rings:
   // copy mode where zero copy would be the default (the target refused an
   // explicit -z).
   DeviceSpec wanted_spec = spec_;
   if (target_->ring_needs().polled && wanted_spec.zero_copy == ZeroCopy::kBest)
     wanted_spec.zero_copy = ZeroCopy::kOff;
-  auto choice =
-      geometry.zoned.zone_sectors != 0
-          ? ChooseZonedFlags(control_->features(), spec_,
-                             spec_.file + " is a zoned namespace")
-      : geometry.integrity.metadata_size == 0
-          ? ChooseFlags(control_->features(), target_->data_access(),
-                        wanted_spec)
-          : ChooseIntegrityFlags(control_->features(), spec_,
-                                 IntegrityWhat(spec_.file, geometry));
+  const bool zoned = geometry.zoned.zone_sectors != 0;
+  const bool integrity = geometry.integrity.metadata_size != 0;
+  const std::string what = zoned ? spec_.file + " is a zoned namespace"
+                           : integrity ? IntegrityWhat(spec_.file, geometry)
+                                       : spec_.file;
+  auto choice = zoned       ? ChooseZonedFlags(kernel, spec_, what)
+                : integrity ? ChooseIntegrityFlags(kernel, spec_, what)
+                            : ChooseFlags(kernel, target_->data_access(),
+                                          wanted_spec);
   if (!choice) return choice.error();
-  auto recovery = RecoveryFlags(control_->features(), spec_.recovery);
+  if (unprivileged_) {
+    UBLK_RETURN_IF_ERROR(CheckUnprivilegedFlags(choice->flags, what));
+    choice->flags |= abi::kFUnprivilegedDev;
+  }
+  auto recovery = RecoveryFlags(kernel, spec_.recovery);
   if (!recovery) return recovery.error();
   UBLK_RETURN_IF_ERROR(CheckRecoveryDataPath(spec_.recovery, spec_.zero_copy));
   auto batch = BatchFlags(control_->features(), spec_);
@@ -285,7 +315,6 @@ Result<void> Server::AddDevice() {
   // Where the kernel has them: resizing online (`ublk resize`), and, for a
   // device that a new server can take over, handing it over without
   // failing what is in flight (`ublk restart`).
-  const uint64_t kernel = control_->features();
   wanted.flags |= kernel & abi::kFUpdateSize;
   if (*recovery != 0) wanted.flags |= kernel & abi::kFQuiesce;
   if (spec_.no_partition_scan) {
@@ -311,6 +340,11 @@ Result<void> Server::AddDevice() {
     return Invalid("the kernel allows only " +
                    std::to_string(info.nr_hw_queues) + " queues, not " +
                    std::to_string(spec_.queues));
+  // An unprivileged device's commands need its node to be the owner's
+  // (the kernel checks write access to it): wait for udev to give it.
+  if (info.flags & abi::kFUnprivilegedDev)
+    UBLK_RETURN_IF_ERROR(
+        WaitForOwner(device_->char_path(), info.owner_uid, Millis(10000)));
   return control_->SetParams(
       info.dev_id, BuildParams(geometry, info.max_io_buf_bytes,
                                IsZeroCopy(data_path_)));

@@ -23,13 +23,14 @@ std::string OctalMode(mode_t mode) {
   return text;
 }
 
-Result<void> CheckDirStat(const std::string& dir, const struct stat& st) {
+Result<void> CheckDirStat(const std::string& dir, const struct stat& st,
+                          uid_t owner) {
   const std::string unsafe = "state directory " + dir + " is unsafe: ";
   if (S_ISLNK(st.st_mode)) return Invalid(unsafe + "it is a symlink");
   if (!S_ISDIR(st.st_mode)) return Invalid(unsafe + "it is not a directory");
-  if (st.st_uid != ::geteuid())
+  if (st.st_uid != owner)
     return Invalid(unsafe + "owned by uid " + std::to_string(st.st_uid) +
-                   ", not " + std::to_string(::geteuid()));
+                   ", not " + std::to_string(owner));
   if (st.st_mode & (S_IWGRP | S_IWOTH))
     return Invalid(unsafe + "writable by group or others (mode " +
                    OctalMode(st.st_mode) + ")");
@@ -45,9 +46,31 @@ Result<void> SyncDir(const std::string& dir) {
 
 }  // namespace
 
-std::string StateDir() {
+std::string StateBaseDir() {
   const char* env = std::getenv("UBLK_STATE_DIR");
   return env && *env ? env : kDefaultStateDir;
+}
+
+std::string StateDirOf(uid_t uid) {
+  return uid == 0 ? StateBaseDir()
+                  : StateBaseDir() + "/" + std::to_string(uid);
+}
+
+std::string StateDir() { return StateDirOf(::geteuid()); }
+
+uid_t DeviceOwner(uint32_t dev_id) {
+  struct stat st {};
+  const std::string node = "/dev/ublkc" + std::to_string(dev_id);
+  return ::stat(node.c_str(), &st) == 0 ? st.st_uid : ::geteuid();
+}
+
+std::string DeviceStateDir(uint32_t dev_id) {
+  return StateDirOf(DeviceOwner(dev_id));
+}
+
+Result<DeviceState> ReadDeviceState(uint32_t dev_id) {
+  const uid_t owner = DeviceOwner(dev_id);
+  return ReadState(StateDirOf(owner), dev_id, owner);
 }
 
 std::string ResizeAnswerPath(const std::string& dir, uint32_t dev_id) {
@@ -58,11 +81,38 @@ std::string StatePath(const std::string& dir, uint32_t dev_id) {
   return dir + "/" + std::to_string(dev_id) + ".json";
 }
 
-Result<void> CheckStateDir(const std::string& dir) {
+Result<void> CheckStateDir(const std::string& dir, uid_t owner) {
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0)
     return SysError(errno, "state directory " + dir);
-  return CheckDirStat(dir, st);
+  return CheckDirStat(dir, st, owner);
+}
+
+Result<void> PrepareUserStateDir(uid_t uid, gid_t gid) {
+  if (uid == 0) return PrepareStateDir(StateBaseDir());
+  const std::string base = StateBaseDir();
+  UBLK_RETURN_IF_ERROR(PrepareStateDir(base));
+  auto base_fd = Fd::Open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (!base_fd) return base_fd.error();
+  const std::string name = std::to_string(uid);
+  const std::string dir = StateDirOf(uid);
+  // Made 0700 by root, then given away: at no moment can anyone else
+  // write in it.
+  if (::mkdirat(base_fd->get(), name.c_str(), 0700) == 0) {
+    if (::fchownat(base_fd->get(), name.c_str(), uid, gid,
+                   AT_SYMLINK_NOFOLLOW) != 0) {
+      const int err = errno;
+      ::unlinkat(base_fd->get(), name.c_str(), AT_REMOVEDIR);
+      return SysError(err, "giving state directory " + dir + " to uid " +
+                               std::to_string(uid));
+    }
+  } else if (errno != EEXIST) {
+    return SysError(errno, "creating state directory " + dir);
+  }
+  struct stat st {};
+  if (::fstatat(base_fd->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return SysError(errno, "state directory " + dir);
+  return CheckDirStat(dir, st, uid);
 }
 
 Result<void> PrepareStateDir(const std::string& dir) {
@@ -127,7 +177,8 @@ Result<void> ReplaceFile(const std::string& path, const std::string& text) {
   return {};
 }
 
-Result<DeviceState> ReadState(const std::string& dir, uint32_t dev_id) {
+Result<DeviceState> ReadState(const std::string& dir, uint32_t dev_id,
+                              uid_t owner) {
   const std::string path = StatePath(dir, dev_id);
   const std::string what = "state file " + path;
   auto fd = Fd::Open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
@@ -137,14 +188,15 @@ Result<DeviceState> ReadState(const std::string& dir, uint32_t dev_id) {
       return Invalid(what + " is a symlink; not trusted");
     return fd.error().Wrap(what);
   }
-  if (auto d = CheckStateDir(dir); !d) return d.error().Wrap(what + " not trusted");
+  if (auto d = CheckStateDir(dir, owner); !d)
+    return d.error().Wrap(what + " not trusted");
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0) return SysError(errno, "reading " + path);
   if (!S_ISREG(st.st_mode))
     return Invalid(what + " is not a regular file; not trusted");
-  if (st.st_uid != ::geteuid())
+  if (st.st_uid != owner)
     return Invalid(what + " is owned by uid " + std::to_string(st.st_uid) +
-                   "; not trusted");
+                   ", not " + std::to_string(owner) + "; not trusted");
   if (st.st_mode & (S_IWGRP | S_IWOTH))
     return Invalid(what + " is writable by group or others; not trusted");
   if (st.st_size > kMaxStateBytes)

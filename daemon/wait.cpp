@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -40,8 +41,12 @@ std::string DirOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
-Result<void> WaitForPresence(const std::string& path, bool present,
-                             Millis timeout) {
+// Ok once `holds` is true of `path`, looked at again whenever an entry of
+// its directory is created, removed, renamed or changes attributes (owner,
+// mode). `what` ends "waiting for PATH ...".
+Result<void> WaitForPathEvent(const std::string& path,
+                              const std::function<bool()>& holds,
+                              const std::string& what, Millis timeout) {
   const auto deadline = Clock::now() + timeout;
   Fd watch(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (!watch.valid()) return SysError(errno, "creating an inotify instance");
@@ -51,10 +56,9 @@ Result<void> WaitForPresence(const std::string& path, bool present,
                         IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
                             IN_ATTRIB) < 0)
     return SysError(errno, "watching " + dir);
-  while (Exists(path) != present) {
+  while (!holds()) {
     const int left = LeftMs(deadline);
-    if (left == 0)
-      return Timeout(path + (present ? " to appear" : " to go away"));
+    if (left == 0) return Timeout(path + " " + what);
     pollfd p{watch.get(), POLLIN, 0};
     const int n = ::poll(&p, 1, left);
     if (n < 0 && errno != EINTR) return SysError(errno, "waiting for " + path);
@@ -66,6 +70,13 @@ Result<void> WaitForPresence(const std::string& path, bool present,
   return {};
 }
 
+Result<void> WaitForPresence(const std::string& path, bool present,
+                             Millis timeout) {
+  return WaitForPathEvent(
+      path, [&] { return Exists(path) == present; },
+      present ? "to appear" : "to go away", timeout);
+}
+
 }  // namespace
 
 Result<void> WaitForPath(const std::string& path, Millis timeout) {
@@ -74,6 +85,18 @@ Result<void> WaitForPath(const std::string& path, Millis timeout) {
 
 Result<void> WaitForPathGone(const std::string& path, Millis timeout) {
   return WaitForPresence(path, false, timeout);
+}
+
+Result<void> WaitForOwner(const std::string& path, uid_t uid, Millis timeout) {
+  return WaitForPathEvent(
+      path,
+      [&] {
+        struct stat st {};
+        return ::stat(path.c_str(), &st) == 0 && st.st_uid == uid;
+      },
+      "to be given to uid " + std::to_string(uid) +
+          " (by the udev rule of the ublk package: is it installed?)",
+      timeout);
 }
 
 Result<void> WaitForExit(pid_t pid, Millis timeout) {

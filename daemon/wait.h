@@ -27,6 +27,10 @@ Result<void> WaitForPath(const std::string& path, Millis timeout);
 // Ok once `path` no longer exists.
 Result<void> WaitForPathGone(const std::string& path, Millis timeout);
 
+// Ok once `path` exists and is owned by `uid`: udev gives an unprivileged
+// device's nodes, which the kernel makes root's, to the device's owner.
+Result<void> WaitForOwner(const std::string& path, uid_t uid, Millis timeout);
+
 // Ok once process `pid` has exited (a zombie counts as exited; nothing is
 // reaped) or when there is no such process.
 Result<void> WaitForExit(pid_t pid, Millis timeout);

@@ -14,6 +14,8 @@ mkdir -p "$state"
 source "$here/lib.sh"
 # shellcheck source=service.sh
 source "$here/service.sh"
+# shellcheck source=unprivileged.sh
+source "$here/unprivileged.sh"
 
 phase=$(cat "$state/phase" 2>/dev/null || echo 1)
 echo "system tests: phase $phase, kernel $(uname -r), $(systemctl --version | head -n1)"

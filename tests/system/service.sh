@@ -17,7 +17,7 @@ data_sums() { (cd "$mnt" && md5sum big small); }
 test_package_installs_offline_with_everything_and_enables_nothing() {
 	apt-get install -y -q /root/ublk_*.deb >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; fail "apt-get install"; }
 	local f
-	for f in '/sbin/ublk$' '/libexec/ublk/ublk-server$' '/libexec/ublk/ublk-udev-name$' \
+	for f in '/sbin/ublk$' '/libexec/ublk/ublk-server$' '/libexec/ublk/ublk-udev-name$' '/libexec/ublk/ublk-udev-owner$' \
 		'/systemd/system/ublk@\.service$' '/udev/rules\.d/60-ublk\.rules$' \
 		'/modules-load\.d/ublk\.conf$' '/man8/ublk\.8' '/bash-completion/completions/ublk$'; do
 		[[ -n $(pkg_file "$f") ]] || fail "the package has no file matching $f"
@@ -178,7 +178,13 @@ phase_after_reboot() {
 	for t in test_after_reboot_the_driver_the_device_and_the_mount_are_back \
 		test_package_upgrade_hands_running_devices_to_the_new_server \
 		test_stopping_the_unit_unmounts_and_deletes_the_device \
+		unprivileged_tests \
 		test_package_removal_stops_devices_and_leaves_nothing_enabled; do
+		if [[ $t == unprivileged_tests ]]; then
+			unprivileged_tests
+			[[ ! -s $state/failed ]] || break
+			continue
+		fi
 		run_test "$t" || break
 	done
 	finish

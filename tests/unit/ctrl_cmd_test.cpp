@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace ublk {
 namespace {
@@ -64,15 +66,57 @@ TEST(CtrlCmd, GetDevInfoFillsA64ByteBuffer) {
 
 // The kernel checks GET_DEV_INFO2's path even for privileged devices; without
 // it the command fails with EINVAL (seen on 7.2).
-TEST(CtrlCmd, GetDevInfo2PutsTheCharDevicePathInFrontOfTheInfo) {
-  DevInfo2Buffer buf;
-  CtrlRequest r = MakeGetDevInfo2(12, &buf);
+TEST(CtrlCmd, GetDevInfo2IsGetDevInfoUnderItsOwnNumber) {
+  abi::DevInfo info{};
+  CtrlRequest r = MakeGetDevInfo2(12, &info);
   EXPECT_EQ(r.op, abi::kCmdGetDevInfo2);
-  EXPECT_STREQ(buf.bytes, "/dev/ublkc12");
+  EXPECT_EQ(r.cmd.dev_id, 12u);
+  EXPECT_EQ(r.cmd.len, sizeof(abi::DevInfo));
+  EXPECT_EQ(r.cmd.dev_path_len, 0u);
+}
+
+// The kernel reads the path from the start of the buffer and the payload
+// after it; len covers both, dev_path_len the path with its NUL.
+TEST(CtrlCmd, DevPathGoesInFrontOfThePayloadAndLenCoversBoth) {
+  abi::Params params{};
+  CtrlRequest plain = MakeSetParams(12, &params);
+  params.basic.dev_sectors = 4096;
+  std::vector<char> buf;
+  CtrlRequest r = WithDevPath(plain, &buf);
+  EXPECT_EQ(r.op, abi::kCmdSetParams);
+  EXPECT_EQ(r.cmd.dev_id, 12u);
   EXPECT_EQ(r.cmd.dev_path_len, sizeof("/dev/ublkc12"));
-  EXPECT_EQ(DevInfo2Offset(12), sizeof("/dev/ublkc12"));
-  EXPECT_EQ(r.cmd.len, sizeof("/dev/ublkc12") + 64);
-  EXPECT_EQ(r.cmd.addr, reinterpret_cast<uintptr_t>(buf.bytes));
+  EXPECT_EQ(r.cmd.len, sizeof("/dev/ublkc12") + sizeof(abi::Params));
+  EXPECT_EQ(r.cmd.addr, reinterpret_cast<uintptr_t>(buf.data()));
+  EXPECT_STREQ(buf.data(), "/dev/ublkc12");
+  abi::Params sent{};
+  std::memcpy(&sent, buf.data() + sizeof("/dev/ublkc12"), sizeof(sent));
+  EXPECT_EQ(sent.basic.dev_sectors, 4096u);
+  EXPECT_EQ(sent.len, sizeof(abi::Params));
+}
+
+// DEL_DEV, START_DEV and the like have no buffer of their own: only the path.
+TEST(CtrlCmd, DevPathAloneForACommandWithoutABuffer) {
+  std::vector<char> buf;
+  CtrlRequest r = WithDevPath(MakeStartDev(3, 99), &buf);
+  EXPECT_EQ(r.cmd.len, sizeof("/dev/ublkc3"));
+  EXPECT_EQ(r.cmd.dev_path_len, sizeof("/dev/ublkc3"));
+  EXPECT_EQ(r.cmd.data[0], 99u);
+  EXPECT_EQ(std::string(buf.data()), "/dev/ublkc3");
+}
+
+TEST(CtrlCmd, CopyBackReturnsWhatTheKernelWroteAfterThePath) {
+  abi::DevInfo info{};
+  CtrlRequest plain = MakeGetDevInfo2(7, &info);
+  std::vector<char> buf;
+  (void)WithDevPath(plain, &buf);
+  abi::DevInfo answer{};
+  answer.dev_id = 7;
+  answer.owner_uid = 1001;
+  std::memcpy(buf.data() + sizeof("/dev/ublkc7"), &answer, sizeof(answer));
+  CopyBack(plain, buf);
+  EXPECT_EQ(info.owner_uid, 1001u);
+  EXPECT_EQ(info.dev_id, 7u);
 }
 
 TEST(CtrlCmd, QueueAffinityNamesTheQueueInData0) {

@@ -44,6 +44,32 @@ TEST_F(WaitTest, PathCreatedLaterByAnotherThreadEndsTheWait) {
   EXPECT_LT(Clock::now() - start, Millis(5000));
 }
 
+// As udev gives an unprivileged device's node to its owner.
+TEST_F(WaitTest, NodeGivenToTheUserLaterEndsTheWaitForItsOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown)";
+  const std::string path = dir_ + "/node";
+  std::ofstream(path) << "x";
+  std::thread giver([&] {
+    std::this_thread::sleep_for(Millis(100));
+    ASSERT_EQ(::chown(path.c_str(), 4242, 4242), 0);
+  });
+  const auto start = Clock::now();
+  auto r = WaitForOwner(path, 4242, Millis(10000));
+  giver.join();
+  EXPECT_TRUE(r.ok()) << r.error().message();
+  EXPECT_LT(Clock::now() - start, Millis(5000));
+}
+
+TEST_F(WaitTest, NodeThatStaysRootsTimesOutNamingTheUdevRule) {
+  const std::string path = dir_ + "/node";
+  std::ofstream(path) << "x";
+  auto r = WaitForOwner(path, ::geteuid() + 1, Millis(100));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(TimedOut(r.error()));
+  EXPECT_NE(r.error().message().find("udev rule"), std::string::npos)
+      << r.error().message();
+}
+
 TEST_F(WaitTest, ExistingPathReturnsAtOnce) {
   const std::string path = dir_ + "/node";
   std::ofstream(path) << "x";
