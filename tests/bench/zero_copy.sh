@@ -19,6 +19,8 @@
 # Prints ratios zero-copy/copy (and zero-copy/kernel-loop for loop-tmpfs), and
 # a JSON document between BENCH_JSON_BEGIN / BENCH_JSON_END lines.
 set -euo pipefail
+# shellcheck source=suite.sh
+source "$(dirname "$0")/suite.sh" # iops, ratio, mean
 rounds=${1:-3}
 secs=${2:-10}
 drive=/dev/disk/by-id/nvme-ublktest0
@@ -58,16 +60,6 @@ add() { # BACKEND MODE [ARGS...]
 	ublk add $(backend_args "$b") --zero-copy="$m" "$@" --json |
 		sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p'
 }
-
-iops() { # DEVICE RW BS IODEPTH
-	local field=8
-	[[ $2 != *write ]] || field=49
-	fio --name=bench --filename="$1" --rw="$2" --bs="$3" --iodepth="$4" --numjobs=1 \
-		--ioengine=io_uring --direct=1 --runtime="$secs" --time_based --size=256M \
-		--output-format=terse --terse-version=3 | awk -F';' -v f=$field '{print $f}'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (a > 0 ? b / a : 0)}'; }
-mean() { local s=0 n=0 v; for v in "$@"; do s=$((s + v)); n=$((n + 1)); done; echo $((s / n)); }
 
 # One device at a time: a backing store serves one ublk device. Each round
 # adds each mode's device in turn, runs every workload on it and deletes it;
