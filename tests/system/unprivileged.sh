@@ -120,11 +120,29 @@ test_root_lists_and_deletes_every_users_device() {
 	[[ $(ublk_ids) == "$before" ]] || fail "alice's del -a changed others' devices: $before -> $(ublk_ids)"
 }
 
+test_a_user_serves_an_nbd_export_as_their_own_device() {
+	local sock=/home/alice/nbd.sock pidfile=/home/alice/nbdkit.pid id
+	as alice nbdkit --unix "$sock" -P "$pidfile" memory 64M ||
+		fail "alice: nbdkit memory"
+	as alice ublk add -t nbd -f "nbd+unix:///?socket=$sock" -d 8 >/tmp/alice.nbd 2>&1 ||
+		{ cat /tmp/alice.nbd; kill "$(cat "$pidfile")"; fail "alice: ublk add -t nbd"; }
+	id=$(added_id /tmp/alice.nbd)
+	[[ $(stat -c '%U %a' "/dev/ublkb$id") == 'alice 600' ]] || fail "/dev/ublkb$id is $(stat -c '%U:%G %a' "/dev/ublkb$id")"
+	as alice fio --name=verify --filename="/dev/ublkb$id" --rw=randwrite --bs=64k --size=16M \
+		--ioengine=psync --direct=1 --verify=crc32c --do_verify=1 --output=/tmp/fio.out ||
+		{ cat /tmp/fio.out; fail "fio verify as alice on nbd"; }
+	grep -q 'err= 0' /tmp/fio.out || { cat /tmp/fio.out; fail "fio reported errors"; }
+	as alice ublk del -n "$id" || fail "alice: ublk del -n $id"
+	kill "$(cat "$pidfile")"
+	cat /tmp/alice.nbd
+}
+
 unprivileged_tests() {
 	local t
 	for t in test_users_of_group_ublk_add_devices_whose_nodes_are_theirs \
 		test_what_the_kernel_refuses_a_users_device_is_refused_in_one_line \
 		test_a_user_outside_group_ublk_is_told_how_to_get_access \
+		test_a_user_serves_an_nbd_export_as_their_own_device \
 		test_another_user_can_touch_nothing_of_someone_elses_device \
 		test_root_lists_and_deletes_every_users_device; do
 		run_test "$t" || break

@@ -50,7 +50,7 @@ done
 
 # What the guest needs besides the package's own dependencies, which are read
 # from the package so that an offline install finds them.
-packages=systemd,systemd-sysv,udev,kmod,e2fsprogs,util-linux,mount,procps,fio,man-db
+packages=systemd,systemd-sysv,udev,kmod,e2fsprogs,util-linux,mount,procps,fio,man-db,nbdkit
 depends=$(dpkg-deb -f "$deb" Depends | tr -d ' ' | sed 's/([^)]*)//g; s/|[^,]*//g')
 packages+=,$depends
 cache=$vm_cache/ublk-test-vm
