@@ -1,4 +1,5 @@
 // ublk add: validate everything, then start a server and wait for it.
+#include <sys/resource.h>
 #include <sys/utsname.h>
 
 #include <charconv>
@@ -103,6 +104,23 @@ int RunAdd(const AddCommand& add) {
         !ok)
       return Fail(ok.error().message());
     features = UnprivilegedFeatures(features);
+    // The per-tag buffers of a copying target are pinned, against the
+    // user's locked-memory limit (often 8 MiB, where the default depth
+    // takes 64 MiB): without -d, a depth that fits.
+    rlimit lim{};
+    if (!cmd.depth_given && type->data_access == DataAccess::kBuffer &&
+        ::getrlimit(RLIMIT_MEMLOCK, &lim) == 0) {
+      const uint16_t fit = DepthWithinMemlock(spec.depth, spec.queues,
+                                              spec.max_io_bytes, lim.rlim_cur);
+      if (fit < spec.depth) {
+        std::fprintf(stderr,
+                     "ublk: depth %u per queue, so the per-tag buffers fit "
+                     "half the locked-memory limit (%llu KiB, ulimit -l); "
+                     "-d N chooses\n",
+                     fit, static_cast<unsigned long long>(lim.rlim_cur >> 10));
+        spec.depth = fit;
+      }
+    }
   }
   // The server makes the same choice; refusing here, before the backend is
   // probed (which may warn), keeps -z on an old kernel to one line with no

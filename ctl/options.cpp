@@ -403,6 +403,7 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       auto v = ParseNumber(o, 1, abi::kMaxQueueDepth);
       if (!v) return v.error();
       cmd.spec.depth = static_cast<uint16_t>(*v);
+      cmd.depth_given = true;
     } else if (name == "name") {
       cmd.spec.name = o.value;
     } else if (name == "size") {

@@ -21,6 +21,7 @@ namespace ublk {
 
 struct AddCommand {
   DeviceSpec spec;
+  bool depth_given = false;  // -d on the command line or in the config
   bool foreground = false;
   bool json = false;
 };

@@ -1,6 +1,7 @@
 #include "unprivileged.h"
 
 #include <linux/capability.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -52,6 +53,16 @@ Result<void> CheckUnprivilegedSpec(uint64_t kernel_features,
                      "you, with no more rights than you have");
   }
   return {};
+}
+
+uint16_t DepthWithinMemlock(uint16_t depth, uint16_t queues,
+                            uint32_t max_io_bytes, uint64_t memlock_bytes) {
+  if (memlock_bytes == RLIM_INFINITY) return depth;
+  const uint64_t per_tag = uint64_t{queues} * max_io_bytes;
+  if (per_tag == 0) return depth;
+  const uint64_t fit = memlock_bytes / 2 / per_tag;
+  if (fit >= depth) return depth;
+  return static_cast<uint16_t>(fit == 0 ? 1 : fit);
 }
 
 Result<void> CheckUnprivilegedFlags(uint64_t flags, const std::string& what) {

@@ -43,6 +43,14 @@ uint64_t UnprivilegedFeatures(uint64_t kernel_features);
 Result<void> CheckUnprivilegedSpec(uint64_t kernel_features,
                                    const DeviceSpec& spec, bool file_is_path);
 
+// The queue depth whose per-tag buffers (`queues` x depth x `max_io_bytes`,
+// pinned as registered buffers and so counted against RLIMIT_MEMLOCK for a
+// user without CAP_IPC_LOCK) take at most half of `memlock_bytes`, leaving
+// room for a second device of the same user: `depth` when they fit or the
+// limit is RLIM_INFINITY, else less, at least 1.
+uint16_t DepthWithinMemlock(uint16_t depth, uint16_t queues,
+                            uint32_t max_io_bytes, uint64_t memlock_bytes);
+
 // For a device whose data path was chosen from what it is (`what`: "zoned
 // namespace /dev/ng1n1"): refuses flags the kernel would refuse.
 Result<void> CheckUnprivilegedFlags(uint64_t flags, const std::string& what);

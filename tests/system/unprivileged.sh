@@ -120,6 +120,20 @@ test_root_lists_and_deletes_every_users_device() {
 	[[ $(ublk_ids) == "$before" ]] || fail "alice's del -a changed others' devices: $before -> $(ublk_ids)"
 }
 
+test_a_users_loop_device_without_d_fits_the_locked_memory_limit() {
+	local id depth
+	as alice truncate -s 16M /home/alice/small.img
+	as alice ublk add -t loop -f /home/alice/small.img --json >/tmp/alice.small 2>/tmp/alice.small.err ||
+		{ cat /tmp/alice.small /tmp/alice.small.err; fail "alice: ublk add -t loop without -d"; }
+	grep -q 'locked-memory limit' /tmp/alice.small.err || fail "no note on the depth: $(cat /tmp/alice.small.err)"
+	id=$(sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p' /tmp/alice.small)
+	depth=$(sed -n 's/^ *"\(queue_\)\{0,1\}depth": \([0-9]*\),*$/\2/p' /tmp/alice.small | head -n1)
+	[[ -n $id && -n $depth ]] && ((depth < 128)) || fail "add: $(cat /tmp/alice.small)"
+	as alice dd if=/dev/zero of="/dev/ublkb$id" bs=64k count=16 oflag=direct 2>/dev/null || fail "alice: write"
+	as alice ublk del -n "$id" || fail "alice: ublk del -n $id"
+	cat /tmp/alice.small.err
+}
+
 test_a_user_serves_an_nbd_export_as_their_own_device() {
 	local sock=/home/alice/nbd.sock pidfile=/home/alice/nbdkit.pid id
 	as alice nbdkit --unix "$sock" -P "$pidfile" memory 64M ||
@@ -143,6 +157,7 @@ unprivileged_tests() {
 		test_what_the_kernel_refuses_a_users_device_is_refused_in_one_line \
 		test_a_user_outside_group_ublk_is_told_how_to_get_access \
 		test_a_user_serves_an_nbd_export_as_their_own_device \
+		test_a_users_loop_device_without_d_fits_the_locked_memory_limit \
 		test_another_user_can_touch_nothing_of_someone_elses_device \
 		test_root_lists_and_deletes_every_users_device; do
 		run_test "$t" || break

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,6 +195,23 @@ TEST(Unprivileged, AZonedDeviceNeedingZeroOrUserCopyIsRefused) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message().find("/dev/ng1n1"), std::string::npos);
   EXPECT_TRUE(CheckUnprivilegedFlags(abi::kFCmdIoctlEncode, "x").ok());
+}
+
+}  // namespace
+}  // namespace ublk
+
+namespace ublk {
+namespace {
+
+TEST(Unprivileged, DepthFitsHalfTheLockedMemoryLimit) {
+  constexpr uint32_t k512K = 512u << 10;
+  constexpr uint64_t k8M = 8u << 20;
+  // 128 x 512 KiB = 64 MiB; half of 8 MiB holds 8 such buffers.
+  EXPECT_EQ(DepthWithinMemlock(128, 1, k512K, k8M), 8);
+  EXPECT_EQ(DepthWithinMemlock(128, 2, k512K, k8M), 4);
+  EXPECT_EQ(DepthWithinMemlock(4, 1, k512K, k8M), 4);  // fits already
+  EXPECT_EQ(DepthWithinMemlock(128, 1, k512K, RLIM_INFINITY), 128);
+  EXPECT_EQ(DepthWithinMemlock(128, 4, k512K, 1u << 20), 1);  // at least 1
 }
 
 }  // namespace
