@@ -262,7 +262,10 @@ their own. udev gives /dev/ublkcN and /dev/ublkbN to that user (mode 0600)
 before add returns; the server runs as the user and opens nothing the user
 could not. The kernel refuses such a device zero copy (-z), user copy
 (--usercopy) and recovery (-r), and with them zoned and integrity NVMe
-namespaces: add refuses each in one line. Its state is in /run/ublk/UID.
+namespaces: add refuses each in one line. Without -d, a loop or nvme
+device gets the depth whose pinned per-tag buffers fit half the user's
+locked-memory limit (ulimit -l), with a line saying so. Its state is in
+/run/ublk/UID.
 Other users cannot open, list, stop or delete it; root manages every
 device. Without access to /dev/ublk-control add says how to get it.
 
