@@ -272,7 +272,7 @@ Result<void> Queue::SetupBatch() {
   if (!QueueBatchCmd(abi::kIoPrepIoCmds,
                      BatchHeader(config_.id, layout, config_.depth),
                      prep.data(), static_cast<uint32_t>(prep.size()),
-                     kPrepSlot))
+                     {0, UserOp::kBatchCommit, kPrepSlot, config_.id}))
     return Invalid("no SQE for PREP_IO_CMDS");
   int ret = io_uring_submit_and_wait(r, 1);
   if (ret < 0) return SysError(-ret, "submitting PREP_IO_CMDS");
@@ -310,18 +310,18 @@ Result<void> Queue::SetupBatch() {
   return {};
 }
 
-bool Queue::QueueBatchCmd(uint32_t op, const abi::BatchIo& header,
-                          const void* elems, uint32_t bytes,
-                          uint16_t slot) noexcept {
+io_uring_sqe* Queue::QueueBatchCmd(uint32_t op, const abi::BatchIo& header,
+                                   const void* elems, uint32_t bytes,
+                                   UserData ud) noexcept {
   io_uring_sqe* sqe = NextSqe();
-  if (sqe == nullptr) return false;
+  if (sqe == nullptr) return nullptr;
   std::memset(sqe, 0, config_.ring_needs.big_sqe ? 128 : 64);
   io_uring_prep_rw(IORING_OP_URING_CMD, sqe, kCharFileSlot, elems, bytes, 0);
   sqe->flags = IOSQE_FIXED_FILE;
   sqe->cmd_op = op;
   std::memcpy(sqe->cmd, &header, sizeof(header));
-  sqe->user_data = EncodeUserData({0, UserOp::kBatchCommit, slot, config_.id});
-  return true;
+  sqe->user_data = EncodeUserData(ud);
+  return sqe;
 }
 
 bool Queue::ArmBatchFetch() noexcept {
@@ -335,17 +335,13 @@ bool Queue::ArmBatchFetch() noexcept {
     io_uring_buf_ring_advance(br, 1);
     fetch_off_ = 0;
   }
-  io_uring_sqe* sqe = NextSqe();
+  io_uring_sqe* sqe = QueueBatchCmd(
+      abi::kIoFetchIoCmds, FetchHeader(config_.id, kFetchBufBytes / 2),
+      nullptr, 0, {0, UserOp::kBatchFetch, 0, config_.id});
   if (sqe == nullptr) return false;
-  std::memset(sqe, 0, config_.ring_needs.big_sqe ? 128 : 64);
-  io_uring_prep_rw(IORING_OP_URING_CMD, sqe, kCharFileSlot, nullptr, 0, 0);
-  sqe->flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
-  sqe->cmd_op = abi::kIoFetchIoCmds;
+  sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->uring_cmd_flags = abi::kUringCmdMultishot;
   sqe->buf_group = kFetchGroup;
-  const abi::BatchIo header = FetchHeader(config_.id, kFetchBufBytes / 2);
-  std::memcpy(sqe->cmd, &header, sizeof(header));
-  sqe->user_data = EncodeUserData({0, UserOp::kBatchFetch, 0, config_.id});
   ++fetch_arms_;
   return true;
 }
@@ -386,7 +382,8 @@ void Queue::FlushCommits() noexcept {
   ++batch_commits_;
   if (QueueBatchCmd(abi::kIoCommitIoCmds,
                     BatchHeader(config_.id, commits_.layout(), b.count),
-                    b.data, b.bytes, b.slot))
+                    b.data, b.bytes,
+                    {0, UserOp::kBatchCommit, b.slot, config_.id}))
     return;
   // Only a broken ring gets here; the kernel aborts the tags on ring exit.
   for (uint16_t i = 0; i < b.count; ++i)

@@ -156,8 +156,12 @@ class Queue {
   void OnBatchFetch(const io_uring_cqe* cqe) noexcept;
   void OnBatchCommit(uint8_t slot, int res) noexcept;
   void FlushCommits() noexcept;
-  bool QueueBatchCmd(uint32_t op, const abi::BatchIo& header, const void* elems,
-                     uint32_t bytes, uint16_t slot) noexcept;
+  // Queues one batch command (header in sqe->cmd, ELEMS/BYTES at
+  // sqe->addr/len) tagged UD; the SQE, for the caller to add to, or null
+  // when the SQ is full.
+  io_uring_sqe* QueueBatchCmd(uint32_t op, const abi::BatchIo& header,
+                              const void* elems, uint32_t bytes,
+                              UserData ud) noexcept;
   void OnTargetDone(uint16_t tag, const Completion& c) noexcept;
   void Finish(uint16_t tag, int result) noexcept;
   // QueueContext::FinishRequest lands here.
