@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 
 #include "commands.h"
 #include "control_device.h"
@@ -22,6 +23,26 @@ bool RunsAs(pid_t pid, uid_t uid) {
   struct stat st {};
   const std::string proc = "/proc/" + std::to_string(pid);
   return ::stat(proc.c_str(), &st) == 0 && st.st_uid == uid;
+}
+
+// The guardian that supervises `server` (its parent, when that is a
+// ublk-server too), or 0. It exits just after the server does; del waits
+// for it as well, so that nothing of the device runs once del returns.
+pid_t GuardianOf(pid_t server) {
+  std::ifstream stat("/proc/" + std::to_string(server) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses.
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  char state = 0;
+  pid_t parent = 0;
+  if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &parent) != 2 ||
+      parent <= 1)
+    return 0;
+  std::ifstream comm("/proc/" + std::to_string(parent) + "/comm");
+  std::string name;
+  return std::getline(comm, name) && name == "ublk-server" ? parent : 0;
 }
 
 Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
@@ -44,6 +65,7 @@ Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
                  state.error().message().c_str());
 
   if (ServerAlive(server)) {
+    const pid_t guardian = GuardianOf(server);
     ::kill(server, SIGTERM);
     // The server deletes its device before it exits. One killed meanwhile
     // may leave a recovery device waiting for the next one: then stop
@@ -53,6 +75,7 @@ Result<void> DeleteOne(ControlDevice& control, uint32_t id) {
                    "killing it\n", id, server);
       ::kill(server, SIGKILL);
     }
+    if (guardian > 0) (void)WaitForExit(guardian, Millis(5000));
     if (!DeviceExists(id)) return {};
     // Killed, its guardian deletes the device, which removes /dev/ublkcN.
     if (WaitForPathGone("/dev/ublkc" + std::to_string(id), Millis(5000)) &&

@@ -16,9 +16,11 @@
 # CI=true) a skip that file does not list for the running kernel fails the
 # test; an expected skip that runs after all is fine.
 #
-# UBLK_TEST_EXCEPT=PATTERN leaves out the tests whose names match it (a grep
-# pattern): a shorter tier, for the sanitizer run in CI. The first line says
-# how many were left out and which; they are neither passed nor skipped.
+# UBLK_TEST_ONLY=PATTERN runs only the tests whose names match it (a grep -E
+# pattern, besides NAME_PATTERN): a shorter tier, for the sanitizer run in CI.
+# UBLK_TEST_EXCEPT=PATTERN leaves out the tests whose names match it. The
+# first line says how many were left out and which; they are neither passed
+# nor skipped.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pattern=${1:-.}
@@ -83,6 +85,11 @@ expected_skip() {
 
 all_tests=$(for f in "$here"/cases/*.sh; do grep -oE '^test_[a-z0-9_]+' "$f"; done)
 tests=$(grep -E -- "$pattern" <<<"$all_tests")
+if [[ -n ${UBLK_TEST_ONLY:-} ]]; then
+	left_out=$(grep -vE -- "$UBLK_TEST_ONLY" <<<"$tests")
+	tests=$(grep -E -- "$UBLK_TEST_ONLY" <<<"$tests")
+	echo "left out (UBLK_TEST_ONLY): $(grep -c . <<<"$left_out") tests:" $left_out
+fi
 if [[ -n ${UBLK_TEST_EXCEPT:-} ]]; then
 	left_out=$(grep -E -- "$UBLK_TEST_EXCEPT" <<<"$tests")
 	tests=$(grep -vE -- "$UBLK_TEST_EXCEPT" <<<"$tests")

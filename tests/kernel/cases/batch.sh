@@ -92,7 +92,7 @@ test_batch_fio_verify_on_every_target_and_data_path_with_batch_on_and_off() {
 			batch_says "$id" "$batch"
 			if [[ $path == none ]]; then
 				fio_ok --name=batch-null --filename=/dev/ublkb"$id" --rw=randrw --bs=4k \
-					--size=64M --ioengine=io_uring --direct=1 --iodepth=64
+					--size=16M --ioengine=io_uring --direct=1 --iodepth=64
 			else
 				batch_fio /dev/ublkb"$id"
 			fi

@@ -110,7 +110,7 @@ test_data_paths_user_copy_ext4_on_nvme_and_null_stays_copy_free() {
 	ublk del -n "$id"
 	# null never touches data: with --usercopy it keeps its copy-free mode.
 	id=$(dp_add none USER_COPY -t null --usercopy)
-	fio_ok --name=null-uc --filename=/dev/ublkb"$id" --rw=randrw --bs=64k --size=64M \
+	fio_ok --name=null-uc --filename=/dev/ublkb"$id" --rw=randrw --bs=64k --size=16M \
 		--ioengine=io_uring --direct=1 --iodepth=16
 	ublk del -n "$id"
 }
@@ -132,7 +132,7 @@ test_data_paths_get_data_ext4_on_loop_and_null() {
 	rm -f /tmp/dp.img
 	# null asked for -g runs in copy mode, so the two-step WRITE is exercised.
 	id=$(dp_add copy/get-data NEED_GET_DATA -t null -g 1)
-	fio_ok --name=null-gd --filename=/dev/ublkb"$id" --rw=randrw --bs=64k --size=64M \
+	fio_ok --name=null-gd --filename=/dev/ublkb"$id" --rw=randrw --bs=64k --size=16M \
 		--ioengine=io_uring --direct=1 --iodepth=16
 	ublk del -n "$id"
 }

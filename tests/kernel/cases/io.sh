@@ -4,9 +4,9 @@ test_fio_random_read_and_write_on_one_queue() {
 	local id
 	id=$(add_dev -t null --size 4G)
 	fio_ok --name=rr --filename=/dev/ublkb"$id" --rw=randread --bs=4k --iodepth=32 \
-		--ioengine=io_uring --direct=1 --runtime=10 --time_based
+		--ioengine=io_uring --direct=1 --runtime=3 --time_based
 	fio_ok --name=rw --filename=/dev/ublkb"$id" --rw=randwrite --bs=4k --iodepth=32 \
-		--ioengine=io_uring --direct=1 --runtime=10 --time_based
+		--ioengine=io_uring --direct=1 --runtime=3 --time_based
 	ublk del -n "$id"
 }
 
@@ -14,9 +14,9 @@ test_fio_random_read_and_write_on_two_queues() {
 	local id
 	id=$(add_dev -t null -q 2 --size 4G)
 	fio_ok --name=rr --filename=/dev/ublkb"$id" --rw=randread --bs=4k --iodepth=32 \
-		--ioengine=io_uring --direct=1 --runtime=10 --time_based --numjobs=2 --group_reporting
+		--ioengine=io_uring --direct=1 --runtime=3 --time_based --numjobs=2 --group_reporting
 	fio_ok --name=rw --filename=/dev/ublkb"$id" --rw=randwrite --bs=4k --iodepth=32 \
-		--ioengine=io_uring --direct=1 --runtime=10 --time_based --numjobs=2 --group_reporting
+		--ioengine=io_uring --direct=1 --runtime=3 --time_based --numjobs=2 --group_reporting
 	ublk del -n "$id"
 }
 

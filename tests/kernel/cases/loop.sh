@@ -25,7 +25,7 @@ loop_add() { add_dev -t loop "$@"; }
 
 # loop_fio_verify DEVICE JOBS: random writes of 4k, 64k and 1M blocks with crc32c
 # checksums, each job on its own slice, then verified reads.
-loop_fio_verify() { fio_verify_slices "$1" "$2" 8M 32M 40M; }
+loop_fio_verify() { fio_verify_slices "$1" "$2" 4M 16M 40M; }
 
 # loop_slice_sum FILE BS SKIP COUNT: checksum of COUNT blocks of BS after SKIP blocks.
 loop_slice_sum() { dd if="$1" bs="$2" skip="$3" count="$4" 2>/dev/null | md5sum | cut -d' ' -f1; }

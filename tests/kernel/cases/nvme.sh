@@ -9,7 +9,7 @@ need_nvme() { [[ -e /dev/disk/by-id/ng-ublktest$1 ]] || skip "no NVMe drive ublk
 # fio_verify DEV BS QUEUES: random writes with crc32c, then verified reads.
 fio_verify() {
 	fio_ok --name=verify --filename="$1" --rw=randwrite --bs="$2" --iodepth=16 \
-		--ioengine=io_uring --direct=1 --size=64M --verify=crc32c --do_verify=1 \
+		--ioengine=io_uring --direct=1 --size=16M --verify=crc32c --do_verify=1 \
 		--verify_fatal=1 --numjobs="$3" --offset_increment=128M --group_reporting
 }
 

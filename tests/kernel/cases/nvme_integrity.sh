@@ -53,7 +53,7 @@ test_nvme_integrity_fio_verify_passes_in_every_data_path() {
 			id=$(add_dev -t nvme -f "$(nvme_ng $n)" $path)
 			same_integrity "$id" "$n"
 			fio_ok --name=verify --filename=/dev/ublkb"$id" --rw=randwrite --bsrange=4k-128k \
-				--iodepth=16 --ioengine=io_uring --direct=1 --size=32M --verify=crc32c \
+				--iodepth=16 --ioengine=io_uring --direct=1 --size=8M --verify=crc32c \
 				--do_verify=1 --verify_fatal=1
 			ublk del -n "$id"
 		done
@@ -84,7 +84,7 @@ test_nvme_integrity_two_queues_read_only_and_recovery() {
 	id=$(add_dev -t nvme -f "$(nvme_ng 5)" -q 2)
 	[[ $(ls /sys/block/ublkb"$id"/mq | wc -l) == 2 ]] || fail "not 2 hardware queues"
 	fio_ok --name=pi2 --filename=/dev/ublkb"$id" --rw=randwrite --bs=8k --iodepth=16 --numjobs=2 \
-		--offset_increment=64M --size=32M --ioengine=io_uring --direct=1 --verify=crc32c \
+		--offset_increment=64M --size=8M --ioengine=io_uring --direct=1 --verify=crc32c \
 		--do_verify=1 --verify_fatal=1 --group_reporting
 	ublk del -n "$id"
 
@@ -118,7 +118,7 @@ test_nvme_integrity_metadata_without_pi_is_nop_and_passes_fio_verify() {
 	same_integrity "$id" 2
 	[[ $(cat /sys/block/ublkb"$id"/integrity/format) == nop ]] || fail "not nop"
 	fio_ok --name=verify --filename=/dev/ublkb"$id" --rw=randwrite --bs=16k --iodepth=16 \
-		--ioengine=io_uring --direct=1 --size=64M --verify=crc32c --do_verify=1 --verify_fatal=1
+		--ioengine=io_uring --direct=1 --size=16M --verify=crc32c --do_verify=1 --verify_fatal=1
 	ublk del -n "$id"
 }
 

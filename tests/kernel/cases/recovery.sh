@@ -78,21 +78,21 @@ rec_fio_rounds() {
 	((killed >= rounds / 2)) || fail "fio finished before the kill in most rounds"
 }
 
-test_recovery_loop_fio_verify_survives_ten_server_kills() {
+test_recovery_loop_fio_verify_survives_five_server_kills() {
 	local id
 	truncate -s 64M /tmp/rec-loop.img
 	id=$(add_dev -t loop -f /tmp/rec-loop.img -q 2 -r)
 	ublk list -n "$id" --json | grep -q USER_RECOVERY_REISSUE || fail "no REISSUE on the device"
-	rec_fio_rounds /dev/ublkb"$id" "$id" 10
+	rec_fio_rounds /dev/ublkb"$id" "$id" 5
 	ublk del -n "$id"
 	rm -f /tmp/rec-loop.img
 }
 
-test_recovery_nvme_fio_verify_survives_ten_server_kills() {
+test_recovery_nvme_fio_verify_survives_five_server_kills() {
 	local id
 	[[ -e $rec_nvme ]] || skip "no NVMe drive $rec_nvme (tests/vm/kernel-tier.sh emulates it)"
 	id=$(add_dev -t nvme -f "$rec_nvme" -q 2 -r)
-	rec_fio_rounds /dev/ublkb"$id" "$id" 10
+	rec_fio_rounds /dev/ublkb"$id" "$id" 5
 	ublk del -n "$id"
 }
 
