@@ -37,9 +37,8 @@ Result<ExportInfo> Handshake(Stream& s, std::string_view export_name) {
     if (h->type == kRepAck)
       info.structured_replies = true;
     else if (!(h->type & kRepErrorBit))
-      return Invalid(
-          "the NBD server broke the protocol (reply type " +
-          std::to_string(h->type) + " to NBD_OPT_STRUCTURED_REPLY)");
+      return Invalid("the NBD server broke the protocol (reply type " +
+                     std::to_string(h->type) + " to NBD_OPT_STRUCTURED_REPLY)");
   }
 
   UBLK_RETURN_IF_ERROR(s.Write(BuildGoOption(export_name)));

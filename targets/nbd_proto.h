@@ -6,12 +6,13 @@
 // greets with NBDMAGIC, IHAVEOPT and 16 bits of handshake flags, the client
 // answers with 32 bits of client flags, then sends options); the export is
 // chosen with NBD_OPT_GO, after NBD_OPT_STRUCTURED_REPLY (no data; answered
-// NBD_REP_ACK, or an error when the server keeps to simple replies), answered by NBD_REP_INFO replies (NBD_INFO_EXPORT:
-// size and transmission flags; NBD_INFO_BLOCK_SIZE: minimum, preferred,
-// maximum) ending in NBD_REP_ACK, or by an error reply (bit 31 set). In the
-// transmission phase each request is a 28-byte header (a WRITE's data after
-// it), each simple reply a 16-byte header (a successful READ's data after
-// it); the 64-bit cookie ("handle") pairs them, in any order.
+// NBD_REP_ACK, or an error when the server keeps to simple replies), answered
+// by NBD_REP_INFO replies (NBD_INFO_EXPORT: size and transmission flags;
+// NBD_INFO_BLOCK_SIZE: minimum, preferred, maximum) ending in NBD_REP_ACK, or
+// by an error reply (bit 31 set). In the transmission phase each request is a
+// 28-byte header (a WRITE's data after it), each simple reply a 16-byte header
+// (a successful READ's data after it); the 64-bit cookie ("handle") pairs them,
+// in any order.
 //
 // Nothing here does I/O or allocates except the option builder and the
 // error texts; the reply parser is used on the queue thread (noexcept, no

@@ -337,9 +337,9 @@ class NbdQueue final : public TargetQueue {
     }
     const uint16_t tag = static_cast<uint16_t>(t);
     Slot& s = slots_[tag];
-    const ChunkPlan p = PlanChunk(
-        h, {in + kChunkHeaderBytes, have - kChunkHeaderBytes},
-        {s.cmd, s.offset, s.length});
+    const ChunkPlan p =
+        PlanChunk(h, {in + kChunkHeaderBytes, have - kChunkHeaderBytes},
+                  {s.cmd, s.offset, s.length});
     if (p.kind == ChunkPlan::Kind::kNeedMore) return false;
     if (p.kind == ChunkPlan::Kind::kViolation) {
       Violation(q, p.why);
@@ -585,7 +585,7 @@ class NbdQueue final : public TargetQueue {
   Conn conn_ = Conn::kUp;
   bool reconnect_armed_ = false;
   bool structured_;  // the connection uses structured replies
-  Fd next_socket_;  // a new connection waiting for the old SQEs
+  Fd next_socket_;   // a new connection waiting for the old SQEs
   bool next_structured_ = false;
   Stats stats_;
 };

@@ -100,9 +100,10 @@ void Reconnector::Run(std::stop_token stop) noexcept {
               "reconnecting to it",
               queue_id_, Describe(address_));
         } else if (conn) {
-          log::Info("nbd queue {}: reconnected to {} after {} tries ({} replies)",
-                    queue_id_, Describe(address_), tries,
-                    conn->info.structured_replies ? "structured" : "simple");
+          log::Info(
+              "nbd queue {}: reconnected to {} after {} tries ({} replies)",
+              queue_id_, Describe(address_), tries,
+              conn->info.structured_replies ? "structured" : "simple");
           structured_.store(conn->info.structured_replies,
                             std::memory_order_relaxed);
           socket_.store(conn->socket.release(), std::memory_order_release);

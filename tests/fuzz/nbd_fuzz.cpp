@@ -90,8 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (p.head > rest.size() || p.head > h.length) __builtin_trap();
       if ((p.kind == ChunkPlan::Kind::kData ||
            p.kind == ChunkPlan::Kind::kHole) &&
-          (t.cmd != ublk::nbd::kCmdRead || p.count == 0 ||
-           p.at > t.length || p.count > t.length - p.at))
+          (t.cmd != ublk::nbd::kCmdRead || p.count == 0 || p.at > t.length ||
+           p.count > t.length - p.at))
         __builtin_trap();
       if (p.kind == ChunkPlan::Kind::kError && p.error >= 0) __builtin_trap();
       // The data itself follows in the stream.

@@ -331,8 +331,8 @@ TEST(NbdChunk, DataNeedsOnlyItsOffsetBufferedAndLandsAtItsPlace) {
   EXPECT_EQ(p.kind, ChunkPlan::Kind::kNeedMore);
   EXPECT_EQ(p.head, 8u);
   // Exactly the whole range.
-  p = Plan(kReplyFlagDone, kReplyTypeOffsetData, Payload({{0x10000, 8}}),
-           kRead, 8 + 4096);
+  p = Plan(kReplyFlagDone, kReplyTypeOffsetData, Payload({{0x10000, 8}}), kRead,
+           8 + 4096);
   EXPECT_EQ(p.kind, ChunkPlan::Kind::kData);
   EXPECT_EQ(p.count, 4096u);
 }
@@ -391,8 +391,8 @@ TEST(NbdChunk, EachViolationIsNamed) {
   EXPECT_EQ(Why(Plan(0, kReplyTypeOffsetData, Payload({{0x10000, 8}, {0, 1}}),
                      kWrite)),
             "data or a hole for no READ");
-  EXPECT_EQ(Why(Plan(0, kReplyTypeOffsetHole,
-                     Payload({{0x10000, 8}, {512, 4}}), kWrite)),
+  EXPECT_EQ(Why(Plan(0, kReplyTypeOffsetHole, Payload({{0x10000, 8}, {512, 4}}),
+                     kWrite)),
             "data or a hole for no READ");
   EXPECT_EQ(Why(Plan(0, kReplyTypeOffsetData, Payload({{0x10000, 8}}))),
             "an empty data chunk");
@@ -402,18 +402,18 @@ TEST(NbdChunk, EachViolationIsNamed) {
             "an empty hole chunk");
   // Before, across the end of, and after the request's range; a length
   // that would wrap.
-  EXPECT_EQ(Why(Plan(0, kReplyTypeOffsetData, Payload({{0xffff, 8}}), kRead,
-                     8 + 2)),
-            "data outside the request");
+  EXPECT_EQ(
+      Why(Plan(0, kReplyTypeOffsetData, Payload({{0xffff, 8}}), kRead, 8 + 2)),
+      "data outside the request");
   EXPECT_EQ(Why(Plan(0, kReplyTypeOffsetData, Payload({{0x10000 + 4095, 8}}),
                      kRead, 8 + 2)),
             "data outside the request");
   EXPECT_EQ(Why(Plan(0, kReplyTypeOffsetData, Payload({{0x10000, 8}}), kRead,
                      8 + 4097)),
             "data outside the request");
-  EXPECT_EQ(Why(Plan(0, kReplyTypeOffsetData, Payload({{~0ull, 8}}), kRead,
-                     8 + 2)),
-            "data outside the request");
+  EXPECT_EQ(
+      Why(Plan(0, kReplyTypeOffsetData, Payload({{~0ull, 8}}), kRead, 8 + 2)),
+      "data outside the request");
   EXPECT_EQ(Why(Plan(0, kReplyTypeOffsetHole,
                      Payload({{0x10000 + 4096, 8}, {1, 4}}))),
             "a hole outside the request");

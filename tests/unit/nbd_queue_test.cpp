@@ -231,8 +231,8 @@ class NbdQueueTest : public ::testing::Test {
               static_cast<ssize_t>(b.size()));
   }
   static std::vector<uint8_t> Fields(
-      std::initializer_list<std::pair<uint64_t, int>> fields,
-      size_t fill = 0, uint8_t with = 0) {
+      std::initializer_list<std::pair<uint64_t, int>> fields, size_t fill = 0,
+      uint8_t with = 0) {
     std::vector<uint8_t> b;
     for (auto [v, n] : fields)
       for (int i = n - 1; i >= 0; --i)
@@ -448,7 +448,8 @@ TEST_F(NbdQueueTest, StructuredChunksFillTheReadBufferInAnyOrder) {
   Submit(Req(3, abi::kOpRead, 8192, 4096));
   WireRequest w = ReadRequest();
   // A hole over the second half, data for the first, then NONE with DONE.
-  Chunk(w.cookie, 0, kReplyTypeOffsetHole, Fields({{8192 + 2048, 8}, {2048, 4}}));
+  Chunk(w.cookie, 0, kReplyTypeOffsetHole,
+        Fields({{8192 + 2048, 8}, {2048, 4}}));
   Chunk(w.cookie, 0, kReplyTypeOffsetData, Fields({{8192, 8}}, 2048, 0x5a));
   Pump(10);
   EXPECT_FALSE(results_.count(3));  // no DONE yet
@@ -564,9 +565,7 @@ TEST_F(NbdQueueTest, EachChunkViolationFailsInFlightWithEio) {
                  1 << 20);
        }},
       {"NONE without DONE",
-       [](NbdQueueTest& t, uint64_t c) {
-         t.Chunk(c, 0, kReplyTypeNone, {});
-       }},
+       [](NbdQueueTest& t, uint64_t c) { t.Chunk(c, 0, kReplyTypeNone, {}); }},
       {"unknown type",
        [](NbdQueueTest& t, uint64_t c) {
          t.Chunk(c, kReplyFlagDone, 5, Fields({{0, 4}}));
