@@ -185,9 +185,11 @@ server, an unknown export or a broken handshake (bad magic, a reply cut
 short, too long or to another option, the connection closed) is refused at
 add. A connection that breaks later is made again: I/O in flight is sent
 again and new I/O waits, for up to --reconnect-timeout; past it I/O fails
-with EIO until the server is back. A reply that breaks the protocol (bad
-magic, a cookie of no request in flight) fails the requests already sent
-with EIO and makes the connection again.
+with EIO until the server is back. Structured replies are used when the
+server offers them (list: "connected, structured replies"). A reply that
+breaks the protocol (bad magic, a cookie of no request in flight, a chunk
+outside its request) fails the requests already sent with EIO and makes the
+connection again.
 )";
 
 // "      --offset SIZE     where ...", help lines at column 24.

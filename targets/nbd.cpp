@@ -62,14 +62,18 @@ class NbdTarget final : public Target {
   RingNeeds ring_needs() const override { return {.sqes_per_io = 1}; }
   std::vector<std::string> notes() const override { return notes_; }
 
-  // The worst of the queues' connections.
+  // The worst of the queues' connections; connected ones say whether they
+  // all use structured replies.
   std::string connection_state() const override {
     uint8_t worst = 0;
-    for (const auto& l : links_)
+    bool structured = true;
+    for (const auto& l : links_) {
       worst = std::max(worst, l->state.load(std::memory_order_relaxed));
+      structured = structured && l->structured.load(std::memory_order_relaxed);
+    }
     switch (static_cast<nbd::LinkState>(worst)) {
       case nbd::LinkState::kConnected:
-        return "connected";
+        return structured ? "connected, structured replies" : "connected";
       case nbd::LinkState::kReconnecting:
         return "reconnecting";
       case nbd::LinkState::kFailed:
@@ -140,8 +144,9 @@ Result<std::unique_ptr<Target>> CreateNbdTarget(const DeviceSpec& spec) {
                     " bytes are not a whole block and are left out");
   log::Info(
       "{}: export of {} bytes, transmission flags {:#x}, {} "
-      "connection(s)",
-      nbd::Describe(*address), info.size, info.flags, links.size());
+      "connection(s), {} replies",
+      nbd::Describe(*address), info.size, info.flags, links.size(),
+      info.structured_replies ? "structured" : "simple");
   return std::unique_ptr<Target>(
       new NbdTarget(std::move(links), *geometry, std::move(notes)));
 }

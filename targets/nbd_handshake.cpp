@@ -1,6 +1,7 @@
 #include "nbd_handshake.h"
 
 #include <array>
+#include <string>
 #include <vector>
 
 namespace ublk::nbd {
@@ -20,11 +21,28 @@ Result<ExportInfo> Handshake(Stream& s, std::string_view export_name) {
   auto flags = ParseGreeting(greeting);
   if (!flags) return flags.error();
   UBLK_RETURN_IF_ERROR(s.Write(BuildClientFlags(*flags)));
-  UBLK_RETURN_IF_ERROR(s.Write(BuildGoOption(export_name)));
 
+  // Structured replies when the server has them; simple ones when it
+  // answers with any error.
   ExportInfo info;
-  bool got_export = false;
   std::vector<uint8_t> payload;
+  UBLK_RETURN_IF_ERROR(s.Write(BuildStructuredReplyOption()));
+  {
+    std::array<uint8_t, kOptReplyHeaderBytes> raw;
+    UBLK_RETURN_IF_ERROR(s.Read(raw));
+    auto h = ParseOptReplyHeader(raw, kOptStructuredReply);
+    if (!h) return h.error();
+    payload.resize(h->length);
+    UBLK_RETURN_IF_ERROR(s.Read(payload));
+    if (h->type == kRepAck)
+      info.structured_replies = true;
+    else if (!(h->type & kRepErrorBit))
+      return Invalid("the NBD server broke the protocol (reply type " +
+                     std::to_string(h->type) + " to NBD_OPT_STRUCTURED_REPLY)");
+  }
+
+  UBLK_RETURN_IF_ERROR(s.Write(BuildGoOption(export_name)));
+  bool got_export = false;
   for (int i = 0; i < kMaxGoReplies; ++i) {
     std::array<uint8_t, kOptReplyHeaderBytes> raw;
     UBLK_RETURN_IF_ERROR(s.Read(raw));

@@ -1,4 +1,5 @@
-// The NBD handshake (fixed newstyle, NBD_OPT_GO), over any byte stream.
+// The NBD handshake (fixed newstyle, NBD_OPT_STRUCTURED_REPLY, NBD_OPT_GO),
+// over any byte stream.
 //
 // Handshake() drives one connection from the server's greeting to the
 // transmission phase and returns what the server said about the export.

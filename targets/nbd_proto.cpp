@@ -91,6 +91,10 @@ std::vector<uint8_t> BuildGoOption(std::string_view export_name) {
   return out;
 }
 
+std::vector<uint8_t> BuildStructuredReplyOption() {
+  return OptionHeader(kOptStructuredReply, 0);
+}
+
 Result<OptReplyHeader> ParseOptReplyHeader(
     std::span<const uint8_t, kOptReplyHeaderBytes> h, uint32_t option) {
   if (Be64(h.data()) != kOptReplyMagic)

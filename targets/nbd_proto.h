@@ -5,12 +5,14 @@
 // every number is big-endian; the handshake is "fixed newstyle" (the server
 // greets with NBDMAGIC, IHAVEOPT and 16 bits of handshake flags, the client
 // answers with 32 bits of client flags, then sends options); the export is
-// chosen with NBD_OPT_GO, answered by NBD_REP_INFO replies (NBD_INFO_EXPORT:
-// size and transmission flags; NBD_INFO_BLOCK_SIZE: minimum, preferred,
-// maximum) ending in NBD_REP_ACK, or by an error reply (bit 31 set). In the
-// transmission phase each request is a 28-byte header (a WRITE's data after
-// it), each simple reply a 16-byte header (a successful READ's data after
-// it); the 64-bit cookie ("handle") pairs them, in any order.
+// chosen with NBD_OPT_GO, after NBD_OPT_STRUCTURED_REPLY (no data; answered
+// NBD_REP_ACK, or an error when the server keeps to simple replies), answered
+// by NBD_REP_INFO replies (NBD_INFO_EXPORT: size and transmission flags;
+// NBD_INFO_BLOCK_SIZE: minimum, preferred, maximum) ending in NBD_REP_ACK, or
+// by an error reply (bit 31 set). In the transmission phase each request is a
+// 28-byte header (a WRITE's data after it), each simple reply a 16-byte header
+// (a successful READ's data after it); the 64-bit cookie ("handle") pairs them,
+// in any order.
 //
 // Nothing here does I/O or allocates except the option builder and the
 // error texts; the reply parser is used on the queue thread (noexcept, no
@@ -45,6 +47,7 @@ inline constexpr uint32_t kClientNoZeroes = 1u << 1;
 
 // Options and option replies.
 inline constexpr uint32_t kOptGo = 7;
+inline constexpr uint32_t kOptStructuredReply = 8;
 inline constexpr uint32_t kRepAck = 1;
 inline constexpr uint32_t kRepInfo = 3;
 inline constexpr uint32_t kRepErrorBit = 1u << 31;
@@ -96,6 +99,9 @@ struct ExportInfo {
   uint32_t min_block = 1;
   uint32_t preferred_block = 4096;
   uint32_t max_block = 32u << 20;
+  // Not the export's but the connection's: the server acknowledged
+  // NBD_OPT_STRUCTURED_REPLY, so replies come as chunks (nbd_chunk.h).
+  bool structured_replies = false;
 };
 
 // The handshake flags of the server's greeting, or why it is not a fixed
@@ -106,6 +112,8 @@ std::vector<uint8_t> BuildClientFlags(uint16_t server_flags);
 // NBD_OPT_GO for `export_name`, asking for NBD_INFO_BLOCK_SIZE too (which
 // promises the server we honour its block sizes).
 std::vector<uint8_t> BuildGoOption(std::string_view export_name);
+// NBD_OPT_STRUCTURED_REPLY.
+std::vector<uint8_t> BuildStructuredReplyOption();
 
 struct OptReplyHeader {
   uint32_t type;
@@ -133,7 +141,7 @@ void EncodeRequest(uint8_t* out, uint16_t cmd, uint16_t flags, uint64_t cookie,
 struct SimpleReply {
   enum class Status : uint8_t {
     kOk,          // a simple reply: error and cookie are valid
-    kStructured,  // a structured reply, which we never negotiated
+    kStructured,  // a structured reply chunk (nbd_chunk.h)
     kBadMagic,    // not a reply at all: the stream is out of step
   } status;
   uint32_t error;  // the server's NBD error value, 0 on success

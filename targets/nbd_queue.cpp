@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "nbd_chunk.h"
 #include "ublk/abi.h"
 #include "ublk/log.h"
 
@@ -36,8 +37,14 @@ struct Slot {
   uint16_t cmd = 0;
   uint32_t seq = 0;     // requests this tag has carried, in the cookie
   uint32_t length = 0;  // READ/WRITE bytes
+  uint64_t offset = 0;
   uint8_t* buf = nullptr;
   int early_result = 0;
+  // Structured replies: chunks came for the request (as sent last), the
+  // bytes of data and holes among them, the first error one carried.
+  bool chunked = false;
+  uint32_t covered = 0;
+  int chunk_error = 0;
 };
 
 struct Stats {
@@ -52,7 +59,12 @@ constexpr uint64_t Cookie(uint16_t tag, uint32_t seq) {
 class NbdQueue final : public TargetQueue {
  public:
   NbdQueue(Link& link, int file, uint16_t queue_id, uint16_t depth)
-      : link_(link), file_(file), id_(queue_id), slots_(depth) {
+      : link_(link),
+        file_(file),
+        id_(queue_id),
+        slots_(depth),
+        structured_(link.conn.info.structured_replies) {
+    link_.structured.store(structured_, std::memory_order_relaxed);
     fifo_.resize(depth);
     link_.headers.assign(depth, {});
     link_.rx.assign(kRecvBufferBytes, 0);
@@ -100,6 +112,7 @@ class NbdQueue final : public TargetQueue {
     if (s.state != SlotState::kIdle) return Fail(-EIO);  // cannot happen
     s.cmd = cmd;
     s.length = length;
+    s.offset = offset;
     s.buf = reinterpret_cast<uint8_t*>(req.buf_addr);
     ++s.seq;
     EncodeRequest(link_.headers[req.tag].data(), cmd, flags,
@@ -159,6 +172,9 @@ class NbdQueue final : public TargetQueue {
       if (s.cmd == kCmdWrite && s.length != 0)
         link_.iov[iovs++] = {s.buf, s.length};
       s.state = SlotState::kSending;
+      s.chunked = false;
+      s.covered = 0;
+      s.chunk_error = 0;
       batch_[n++] = {tag, s.seq};
     }
     batch_size_ = n;
@@ -226,15 +242,9 @@ class NbdQueue final : public TargetQueue {
       rx_end_ -= rx_begin_;
       rx_begin_ = 0;
     }
-    direct_ = false;
-    if (data_tag_ >= 0 && rx_end_ == 0) {
-      const Slot& s = slots_[static_cast<uint16_t>(data_tag_)];
-      if (s.length - got_ > kDirectRecvBytes) direct_ = true;
-    }
+    direct_ = data_tag_ >= 0 && rx_end_ == 0 && data_left_ > kDirectRecvBytes;
     if (direct_) {
-      const Slot& s = slots_[static_cast<uint16_t>(data_tag_)];
-      io_uring_prep_recv(sqe, file_, s.buf + got_, s.length - got_,
-                         MSG_WAITALL);
+      io_uring_prep_recv(sqe, file_, data_to_, data_left_, MSG_WAITALL);
     } else {
       io_uring_prep_recv(sqe, file_, link_.rx.data() + rx_end_,
                          link_.rx.size() - rx_end_, 0);
@@ -251,7 +261,8 @@ class NbdQueue final : public TargetQueue {
           res);
     ++stats_.receives;
     if (direct_) {
-      got_ += static_cast<uint32_t>(res);
+      data_to_ += res;
+      data_left_ -= static_cast<uint32_t>(res);
       FinishData(q);
     } else {
       rx_end_ += static_cast<size_t>(res);
@@ -261,59 +272,153 @@ class NbdQueue final : public TargetQueue {
     if (conn_ == Conn::kUp) ArmRecv(q);
   }
 
-  // Consumes what the buffer holds of one reply header or of READ data;
+  // Consumes what the buffer holds of one reply (a simple reply header or
+  // a whole chunk header with the start of its payload) or of READ data;
   // false when it needs more bytes (or the connection broke).
   bool Parse(QueueContext& q) noexcept {
     const size_t have = rx_end_ - rx_begin_;
+    const uint8_t* in = link_.rx.data() + rx_begin_;
     if (data_tag_ >= 0) {
       if (have == 0) return false;
-      const Slot& s = slots_[static_cast<uint16_t>(data_tag_)];
-      const size_t n = std::min<size_t>(have, s.length - got_);
-      std::memcpy(s.buf + got_, link_.rx.data() + rx_begin_, n);
+      const size_t n = std::min<size_t>(have, data_left_);
+      std::memcpy(data_to_, in, n);
       rx_begin_ += n;
-      got_ += static_cast<uint32_t>(n);
+      data_to_ += n;
+      data_left_ -= static_cast<uint32_t>(n);
       FinishData(q);
       return true;
     }
     if (have < kSimpleReplyBytes) return false;
-    const SimpleReply r = ParseSimpleReply(link_.rx.data() + rx_begin_);
-    rx_begin_ += kSimpleReplyBytes;
+    const SimpleReply r = ParseSimpleReply(in);
     if (r.status == SimpleReply::Status::kStructured) {
-      Violation(q, "a structured reply");
-      return false;
+      if (!structured_) {
+        Violation(q, "a structured reply, never negotiated");
+        return false;
+      }
+      return ParseChunk(q, in, have);
     }
+    rx_begin_ += kSimpleReplyBytes;
     if (r.status != SimpleReply::Status::kOk) {
       Violation(q, "bad reply magic");
       return false;
     }
-    const uint16_t tag = static_cast<uint16_t>(r.cookie & 0xffff);
-    if (tag >= slots_.size() || (r.cookie >> 48) != 0 ||
-        slots_[tag].seq != static_cast<uint32_t>(r.cookie >> 16) ||
-        (slots_[tag].state != SlotState::kSending &&
-         slots_[tag].state != SlotState::kAwaitReply)) {
+    const int t = InFlight(r.cookie);
+    if (t < 0) {
       Violation(q, "a reply to no request in flight");
       return false;
     }
-    const Slot& s = slots_[tag];
+    const uint16_t tag = static_cast<uint16_t>(t);
+    Slot& s = slots_[tag];
+    if (structured_ && (s.cmd == kCmdRead || s.chunked)) {
+      Violation(q, s.chunked ? "a simple reply after chunks"
+                             : "a simple reply to a READ");
+      return false;
+    }
     if (r.error != 0) {
       ++stats_.errors;
       Answer(q, tag, ReplyErrno(r.error));
     } else if (s.cmd == kCmdRead && s.length != 0) {
-      data_tag_ = tag;  // the data follows
-      got_ = 0;
+      StartData(tag, s.buf, s.length, false, false);  // the data follows
     } else {
-      Answer(q, tag, s.cmd == kCmdWrite ? static_cast<int>(s.length) : 0);
+      Answer(q, tag, Success(s));
     }
     return true;
   }
 
-  // Answers the READ whose data is being received once all of it is in.
+  // One chunk, once its header and what must be parsed of its payload are
+  // in the buffer.
+  bool ParseChunk(QueueContext& q, const uint8_t* in, size_t have) noexcept {
+    if (have < kChunkHeaderBytes) return false;
+    const ChunkHeader h = ParseChunkHeader(in);
+    const int t = InFlight(h.cookie);
+    if (t < 0) {
+      Violation(q, "a chunk for no request in flight");
+      return false;
+    }
+    const uint16_t tag = static_cast<uint16_t>(t);
+    Slot& s = slots_[tag];
+    const ChunkPlan p =
+        PlanChunk(h, {in + kChunkHeaderBytes, have - kChunkHeaderBytes},
+                  {s.cmd, s.offset, s.length});
+    if (p.kind == ChunkPlan::Kind::kNeedMore) return false;
+    if (p.kind == ChunkPlan::Kind::kViolation) {
+      Violation(q, p.why);
+      return false;
+    }
+    rx_begin_ += kChunkHeaderBytes + p.head;
+    s.chunked = true;
+    const bool done = h.flags & kReplyFlagDone;
+    switch (p.kind) {
+      case ChunkPlan::Kind::kData:
+      case ChunkPlan::Kind::kHole:
+        if (p.count > s.length - s.covered) {
+          Violation(q, "data and holes beyond the READ's length");
+          return false;
+        }
+        s.covered += p.count;
+        if (p.kind == ChunkPlan::Kind::kData) {
+          StartData(tag, s.buf + p.at, p.count, true, done);
+          return true;
+        }
+        std::memset(s.buf + p.at, 0, p.count);
+        break;
+      case ChunkPlan::Kind::kError:
+        if (s.chunk_error == 0) s.chunk_error = p.error;
+        break;
+      default:
+        break;
+    }
+    if (done) EndChunks(q, tag);
+    return true;
+  }
+
+  // The tag of the request in flight `cookie` names, or -1.
+  int InFlight(uint64_t cookie) const noexcept {
+    const uint16_t tag = static_cast<uint16_t>(cookie & 0xffff);
+    if (tag >= slots_.size() || (cookie >> 48) != 0 ||
+        slots_[tag].seq != static_cast<uint32_t>(cookie >> 16) ||
+        (slots_[tag].state != SlotState::kSending &&
+         slots_[tag].state != SlotState::kAwaitReply))
+      return -1;
+    return tag;
+  }
+
+  static int Success(const Slot& s) noexcept {
+    return s.cmd == kCmdRead || s.cmd == kCmdWrite ? static_cast<int>(s.length)
+                                                   : 0;
+  }
+
+  // `count` bytes of READ data for `to` follow in the stream.
+  void StartData(uint16_t tag, uint8_t* to, uint32_t count, bool chunk,
+                 bool last) noexcept {
+    data_tag_ = tag;
+    data_to_ = to;
+    data_left_ = count;
+    data_chunk_ = chunk;
+    data_last_ = last;
+  }
+
+  // Once all of the data being received is in: the simple reply is
+  // complete, and so is a chunk (the request's reply too with DONE).
   void FinishData(QueueContext& q) noexcept {
+    if (data_left_ != 0) return;
     const uint16_t tag = static_cast<uint16_t>(data_tag_);
-    if (got_ < slots_[tag].length) return;
     data_tag_ = -1;
-    got_ = 0;
-    Answer(q, tag, static_cast<int>(slots_[tag].length));
+    if (!data_chunk_) return Answer(q, tag, Success(slots_[tag]));
+    if (data_last_) EndChunks(q, tag);
+  }
+
+  // The DONE chunk for `tag` came: it fails with the first error a chunk
+  // carried, else succeeds -- a READ only if its whole range came.
+  void EndChunks(QueueContext& q, uint16_t tag) noexcept {
+    const Slot& s = slots_[tag];
+    if (s.chunk_error != 0) {
+      ++stats_.errors;
+      return Answer(q, tag, s.chunk_error);
+    }
+    if (s.cmd == kCmdRead && s.covered != s.length)
+      return Violation(q, "a READ reply that did not cover its range");
+    Answer(q, tag, Success(s));
   }
 
   // The reply for `tag` is complete: finish it, or, when its SENDMSG has
@@ -362,7 +467,7 @@ class NbdQueue final : public TargetQueue {
       log::Error("nbd queue {}: {}{}; {}", id_, kind, why, next);
     (void)::shutdown(link_.conn.socket.get(), SHUT_RDWR);
     data_tag_ = -1;
-    got_ = 0;
+    data_left_ = 0;
     rx_begin_ = rx_end_ = 0;
     if (!retry) return FailAll(q);
     for (uint16_t tag = 0; tag < slots_.size(); ++tag) {
@@ -421,7 +526,7 @@ class NbdQueue final : public TargetQueue {
       SetConn(Conn::kFailed);
       return FailAll(q);
     }
-    switch (link_.reconnector->Take(&next_socket_)) {
+    switch (link_.reconnector->Take(&next_socket_, &next_structured_)) {
       case Reconnector::Outcome::kTimedOut:
         // Keep looking; fail what waits and whatever comes meanwhile.
         if (conn_ == Conn::kDown) SetConn(Conn::kFailed);
@@ -446,6 +551,8 @@ class NbdQueue final : public TargetQueue {
       return FailAll(q);
     }
     link_.conn.socket = std::move(next_socket_);
+    structured_ = next_structured_;
+    link_.structured.store(structured_, std::memory_order_relaxed);
     SetConn(Conn::kUp);
     ++stats_.reconnects;
     ArmRecv(q);
@@ -467,13 +574,19 @@ class NbdQueue final : public TargetQueue {
   unsigned batch_size_ = 0, iov_pos_ = 0, iov_count_ = 0;
   bool send_in_flight_ = false;
   bool recv_armed_ = false;
-  int data_tag_ = -1;                 // receiving a READ's data for this tag
-  uint32_t got_ = 0;                  // bytes of that data received so far
+  // Receiving READ data (of a simple reply, or of a chunk, maybe the last)
+  // for this tag: data_left_ bytes still to come, for data_to_.
+  int data_tag_ = -1;
+  uint8_t* data_to_ = nullptr;
+  uint32_t data_left_ = 0;
+  bool data_chunk_ = false, data_last_ = false;
   size_t rx_begin_ = 0, rx_end_ = 0;  // the unparsed bytes in link_.rx
   bool direct_ = false;  // the RECV in flight is into data_tag_'s buffer
   Conn conn_ = Conn::kUp;
   bool reconnect_armed_ = false;
-  Fd next_socket_;  // a new connection waiting for the old SQEs
+  bool structured_;  // the connection uses structured replies
+  Fd next_socket_;   // a new connection waiting for the old SQEs
+  bool next_structured_ = false;
   Stats stats_;
 };
 

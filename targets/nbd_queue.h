@@ -14,16 +14,24 @@
 // one receive, not two each. The rest of a READ's data, when more than
 // kDirectRecvBytes are still to come and the buffer is empty, is received
 // straight into the request's buffer instead, without the copy.
+// With structured replies negotiated (nbd_chunk.h), the same holds for
+// chunks: a chunk is parsed once its header and the fixed part of its
+// payload (an error chunk: all of it) are buffered; OFFSET_DATA goes to its
+// place in the buffer as above, OFFSET_HOLE zeroes its range, an error
+// chunk's errno is kept, and the request finishes at its DONE chunk (with
+// the first error, if any). Simple replies are still taken for everything
+// but READ.
 // All of it through queue SQEs (QueueContext::GetQueueSqe) on the socket as
 // a fixed file; nothing blocks, nothing allocates past OpenQueue.
 //
 // A broken stream -- the server closes or resets the connection, a reply
-// header with a bad magic, a structured reply (never negotiated), a cookie
-// of no request in flight -- ends the connection. With a Reconnector the
+// header with a bad magic, a structured reply when none was negotiated, a
+// cookie of no request in flight, any of the chunk faults nbd_chunk.h lists
+// -- ends the connection. With a Reconnector the
 // requests in flight are kept and sent again on the new connection, and
 // new ones wait for it; only past the reconnect timeout do they fail with
 // EIO (and every later one, until the connection is back). After a
-// protocol violation (the three reply faults above) the requests the
+// protocol violation (the reply faults above) the requests the
 // server had been sent fail with EIO at once instead of being sent again,
 // and those not yet sent wait for the new connection. The queue
 // adopts the new socket only once both SQEs on the old one have completed,
@@ -70,6 +78,8 @@ struct Link {
   // The connection as the queue last saw it (LinkState), for `ublk list`:
   // written by the queue thread, read by the main thread.
   std::atomic<uint8_t> state{0};
+  // Whether that connection uses structured replies, likewise.
+  std::atomic<bool> structured{false};
 };
 
 enum class LinkState : uint8_t {

@@ -57,10 +57,13 @@ void Reconnector::Request() noexcept {
   Bump(wake_.get());
 }
 
-Reconnector::Outcome Reconnector::Take(Fd* socket) noexcept {
+Reconnector::Outcome Reconnector::Take(Fd* socket, bool* structured) noexcept {
   const Outcome o =
       outcome_.exchange(Outcome::kNone, std::memory_order_acq_rel);
-  if (o == Outcome::kConnected) socket->reset(socket_.exchange(-1));
+  if (o == Outcome::kConnected) {
+    *structured = structured_.load(std::memory_order_relaxed);
+    socket->reset(socket_.exchange(-1));
+  }
   return o;
 }
 
@@ -97,8 +100,12 @@ void Reconnector::Run(std::stop_token stop) noexcept {
               "reconnecting to it",
               queue_id_, Describe(address_));
         } else if (conn) {
-          log::Info("nbd queue {}: reconnected to {} after {} tries", queue_id_,
-                    Describe(address_), tries);
+          log::Info(
+              "nbd queue {}: reconnected to {} after {} tries ({} replies)",
+              queue_id_, Describe(address_), tries,
+              conn->info.structured_replies ? "structured" : "simple");
+          structured_.store(conn->info.structured_replies,
+                            std::memory_order_relaxed);
           socket_.store(conn->socket.release(), std::memory_order_release);
           Report(Outcome::kConnected);
           break;

@@ -44,8 +44,9 @@ class Reconnector {
   // Readable (8 bytes) when Take has an outcome.
   int done_fd() const { return done_.get(); }
   // Queue thread, after done_fd was read: what happened since the last call;
-  // with kConnected the new socket is moved to `socket`.
-  Outcome Take(Fd* socket) noexcept;
+  // with kConnected the new socket is moved to `socket`, and `structured`
+  // says whether it negotiated structured replies.
+  Outcome Take(Fd* socket, bool* structured) noexcept;
 
   std::chrono::seconds timeout() const { return timeout_; }
 
@@ -64,6 +65,7 @@ class Reconnector {
   Fd wake_;  // eventfd: Request and the destructor
   Fd done_;  // eventfd: an outcome is ready
   std::atomic<int> socket_{-1};
+  std::atomic<bool> structured_{false};  // socket_'s, stored before it
   std::atomic<Outcome> outcome_{Outcome::kNone};
   std::atomic<bool> requested_{false};
   std::jthread thread_;  // last: joined before the fds close

@@ -1,14 +1,19 @@
 // libFuzzer harness: what an NBD server or a user hands the nbd target.
 // The first byte picks the parser: an NBD URI (-f), the server's side of
-// the handshake (greeting, option replies, infos), or a stream of simple
-// reply headers. Any bytes must give a value or an Error, never a crash,
-// leak, hang or undefined behaviour; an accepted URI must name its parts
-// within their limits and an accepted export must pass CheckExportInfo.
+// the handshake (greeting, option replies, infos), a stream of simple
+// reply headers, or a stream of structured reply chunks for a READ (its
+// offset and length first). Any bytes must give a value or an Error, never
+// a crash, leak, hang or undefined behaviour; an accepted URI must name its
+// parts within their limits, an accepted export must pass CheckExportInfo,
+// and a chunk's data or hole must lie inside its request and consume no
+// more than the bytes there are.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
+#include "nbd_chunk.h"
 #include "nbd_handshake.h"
 #include "nbd_proto.h"
 #include "nbd_uri.h"
@@ -38,7 +43,7 @@ class FuzzStream final : public ublk::nbd::Stream {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  const uint8_t mode = data[0] % 3;
+  const uint8_t mode = data[0] % 4;
   ++data;
   --size;
   if (mode == 0) {
@@ -54,11 +59,45 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FuzzStream s(data, size);
     auto info = ublk::nbd::Handshake(s, "disk");
     if (info && !ublk::nbd::CheckExportInfo(*info).ok()) __builtin_trap();
-  } else {
+  } else if (mode == 2) {
     for (size_t off = 0; off + ublk::nbd::kSimpleReplyBytes <= size;
          off += ublk::nbd::kSimpleReplyBytes) {
       const auto r = ublk::nbd::ParseSimpleReply(data + off);
       (void)ublk::nbd::ReplyErrno(r.error);
+    }
+  } else {
+    using ublk::nbd::ChunkPlan;
+    if (size < 8) return 0;
+    ublk::nbd::ChunkTarget t{ublk::nbd::kCmdRead, 0, 0};
+    for (int i = 0; i < 5; ++i) t.offset = t.offset << 8 | data[i];
+    t.offset <<= 9;
+    if (data[5] & 1) t.cmd = ublk::nbd::kCmdWrite;
+    t.length = static_cast<uint32_t>(data[6] << 8 | data[7]) << 4;
+    size_t off = 8;
+    while (size - off >= ublk::nbd::kChunkHeaderBytes) {
+      const auto h = ublk::nbd::ParseChunkHeader(data + off);
+      off += ublk::nbd::kChunkHeaderBytes;
+      const std::span<const uint8_t> rest(data + off, size - off);
+      const ChunkPlan p = ublk::nbd::PlanChunk(h, rest, t);
+      if (p.kind == ChunkPlan::Kind::kNeedMore) {
+        if (p.head <= rest.size()) __builtin_trap();
+        break;
+      }
+      if (p.kind == ChunkPlan::Kind::kViolation) {
+        if (p.why == nullptr) __builtin_trap();
+        break;
+      }
+      if (p.head > rest.size() || p.head > h.length) __builtin_trap();
+      if ((p.kind == ChunkPlan::Kind::kData ||
+           p.kind == ChunkPlan::Kind::kHole) &&
+          (t.cmd != ublk::nbd::kCmdRead || p.count == 0 || p.at > t.length ||
+           p.count > t.length - p.at))
+        __builtin_trap();
+      if (p.kind == ChunkPlan::Kind::kError && p.error >= 0) __builtin_trap();
+      // The data itself follows in the stream.
+      off += p.head;
+      if (p.kind == ChunkPlan::Kind::kData)
+        off += std::min<size_t>(p.count, size - off);
     }
   }
   return 0;

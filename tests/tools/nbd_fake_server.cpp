@@ -7,8 +7,14 @@
 // Listens on the Unix socket PATH and serves one export ("disk", any name
 // but "nope" is accepted unless the fault says otherwise) of BYTES bytes of
 // memory, one connection at a time, with fixed newstyle and NBD_OPT_GO.
+// It refuses NBD_OPT_STRUCTURED_REPLY (simple replies) unless the fault is
+// "structured" or a chunk fault; with structured replies a READ's reply is
+// two chunks (the second half first, as OFFSET_HOLE when it is all zeros;
+// then the first half, with DONE), a WRITE's a simple reply, any other a
+// NONE chunk, an error an ERROR chunk.
 // Handshake faults hit every connection:
-//   none                  behave
+//   none                  behave (simple replies)
+//   structured            behave (structured replies)
 //   close-in-handshake    close the connection after reading NBD_OPT_GO
 //   bad-greeting-magic    greet with a magic that is not NBDMAGIC
 //   unknown-export        answer NBD_OPT_GO with NBD_REP_ERR_UNKNOWN
@@ -22,6 +28,18 @@
 //   reply-wrong-cookie    a reply carrying a cookie of no request
 //   reply-oversize        a READ reply with 4 KiB more data than asked
 //   reply-short           a READ reply with half its data, then close
+// and with structured replies:
+//   chunk-wrong-cookie    a chunk carrying a cookie of no request
+//   chunk-data-outside    data at an offset past the READ's range
+//   chunk-hole-outside    a hole reaching past the READ's range
+//   chunk-oversize        one data chunk with 4 KiB more than asked
+//   chunk-none-without-done  a NONE chunk without the DONE flag
+//   chunk-unknown-type    a chunk of type 6, unknown and not an error
+//   chunk-short-cover     half the data, then NONE with DONE
+//   chunk-simple-read     a simple reply with the data
+//   chunk-error           an ERROR_OFFSET chunk (EIO) with DONE
+//   chunk-unknown-error   a chunk of error type 0x8009 with DONE
+//   chunk-close-before-done  the first chunk, then close
 // It prints "listening" on stdout once the socket accepts, and serves until
 // killed. The numbers are big-endian, as NetworkBlockDevice/nbd
 // doc/proto.md says.
@@ -54,6 +72,18 @@ enum class Fault {
   kReplyWrongCookie,
   kReplyOversize,
   kReplyShort,
+  kStructured,  // the structured faults from here on
+  kChunkWrongCookie,
+  kChunkDataOutside,
+  kChunkHoleOutside,
+  kChunkOversize,
+  kChunkNoneWithoutDone,
+  kChunkUnknownType,
+  kChunkShortCover,
+  kChunkSimpleRead,
+  kChunkError,
+  kChunkUnknownError,
+  kChunkCloseBeforeDone,
 };
 
 struct FaultName {
@@ -73,6 +103,18 @@ constexpr FaultName kFaults[] = {
     {"reply-wrong-cookie", Fault::kReplyWrongCookie},
     {"reply-oversize", Fault::kReplyOversize},
     {"reply-short", Fault::kReplyShort},
+    {"structured", Fault::kStructured},
+    {"chunk-wrong-cookie", Fault::kChunkWrongCookie},
+    {"chunk-data-outside", Fault::kChunkDataOutside},
+    {"chunk-hole-outside", Fault::kChunkHoleOutside},
+    {"chunk-oversize", Fault::kChunkOversize},
+    {"chunk-none-without-done", Fault::kChunkNoneWithoutDone},
+    {"chunk-unknown-type", Fault::kChunkUnknownType},
+    {"chunk-short-cover", Fault::kChunkShortCover},
+    {"chunk-simple-read", Fault::kChunkSimpleRead},
+    {"chunk-error", Fault::kChunkError},
+    {"chunk-unknown-error", Fault::kChunkUnknownError},
+    {"chunk-close-before-done", Fault::kChunkCloseBeforeDone},
 };
 
 constexpr uint64_t kInitMagic = 0x4e42444d41474943ull;
@@ -80,7 +122,11 @@ constexpr uint64_t kOptMagic = 0x49484156454f5054ull;
 constexpr uint64_t kOptReplyMagic = 0x0003e889045565a9ull;
 constexpr uint32_t kRequestMagic = 0x25609513u;
 constexpr uint32_t kSimpleReplyMagic = 0x67446698u;
-constexpr uint32_t kOptAbort = 2, kOptGo = 7;
+constexpr uint32_t kChunkMagic = 0x668e33efu;
+constexpr uint32_t kOptAbort = 2, kOptGo = 7, kOptStructuredReply = 8;
+constexpr uint16_t kFlagDone = 1;
+constexpr uint16_t kTypeNone = 0, kTypeData = 1, kTypeHole = 2;
+constexpr uint16_t kTypeErrorOffset = 0x8002;
 constexpr uint32_t kRepAck = 1, kRepInfo = 3;
 constexpr uint32_t kRepErrUnsup = 0x80000001u, kRepErrUnknown = 0x80000006u;
 constexpr uint16_t kTransmissionFlags = 1 | 4 | 8;  // HAS_FLAGS, FLUSH, FUA
@@ -155,6 +201,7 @@ class Server {
  private:
   // True once NBD_OPT_GO succeeded.
   bool Handshake(int fd) {
+    structured_ = false;
     Buf greeting;
     greeting
         .U64(fault_ == Fault::kBadGreetingMagic ? 0x1122334455667788ull
@@ -172,6 +219,12 @@ class Server {
       std::vector<uint8_t> payload(length);
       if (!ReadAll(fd, payload.data(), length)) return false;
       if (option == kOptAbort) return false;
+      if (option == kOptStructuredReply && fault_ >= Fault::kStructured) {
+        if (!Send(fd, OptReply(kOptReplyMagic, option, kRepAck, 0)))
+          return false;
+        structured_ = true;
+        continue;
+      }
       if (option != kOptGo) {
         if (!Send(fd, OptReply(kOptReplyMagic, option, kRepErrUnsup, 0)))
           return false;
@@ -242,12 +295,20 @@ class Server {
         if (in_range) std::memcpy(data_.data() + offset, in.data(), length);
       }
       const bool hit = !fired_ && cmd == kCmdRead &&
-                       fault_ >= Fault::kReplyBadMagic && offset <= at_ &&
+                       fault_ >= Fault::kReplyBadMagic &&
+                       fault_ != Fault::kStructured && offset <= at_ &&
                        at_ < offset + length;
       if (hit) {
         fired_ = true;
         std::fprintf(stderr, "nbd-fake-server: %s at offset %llu\n", Name(),
                      static_cast<unsigned long long>(offset));
+      }
+      if (structured_ && (cmd != kCmdWrite || !in_range) &&
+          !(hit && fault_ == Fault::kChunkSimpleRead)) {
+        if (!SendChunks(fd, cmd, cookie, offset, length, in_range,
+                        hit ? fault_ : Fault::kStructured))
+          return;
+        continue;
       }
       Buf reply;
       reply
@@ -270,6 +331,114 @@ class Server {
     }
   }
 
+  static Buf Chunk(uint64_t cookie, uint16_t flags, uint16_t type,
+                   uint32_t length) {
+    Buf b;
+    b.U32(kChunkMagic).U16(flags).U16(type).U64(cookie).U32(length);
+    return b;
+  }
+
+  // Data (or a hole, when `hole` allows and the bytes are all zero) for
+  // [offset, offset + n) of the export, told as being at `at`.
+  Buf DataChunk(uint64_t cookie, uint16_t flags, uint64_t offset, uint32_t n,
+                uint64_t at, bool hole) const {
+    const uint8_t* p = data_.data() + offset;
+    bool zero = hole;
+    for (uint32_t i = 0; zero && i < n; ++i) zero = p[i] == 0;
+    if (zero) {
+      Buf b = Chunk(cookie, flags, kTypeHole, 12);
+      b.U64(at).U32(n);
+      return b;
+    }
+    Buf b = Chunk(cookie, flags, kTypeData, 8 + n);
+    b.U64(at);
+    b.b.insert(b.b.end(), p, p + n);
+    return b;
+  }
+
+  // The structured reply to one request, broken as `f` says.
+  bool SendChunks(int fd, uint16_t cmd, uint64_t cookie, uint64_t offset,
+                  uint32_t length, bool in_range, Fault f) {
+    Buf out;
+    auto add = [&out](const Buf& b) {
+      out.b.insert(out.b.end(), b.b.begin(), b.b.end());
+    };
+    if (!in_range) {
+      Buf e = Chunk(cookie, kFlagDone, kTypeErrorOffset, 4 + 2 + 8);
+      e.U32(22).U16(0).U64(offset);
+      return Send(fd, e);
+    }
+    if (cmd != kCmdRead || length == 0) {
+      add(Chunk(cookie, kFlagDone, kTypeNone, 0));
+      return Send(fd, out);
+    }
+    const uint32_t half = length / 2;
+    switch (f) {
+      case Fault::kChunkWrongCookie:
+        add(Chunk(cookie ^ 0x5a5a0000ull, kFlagDone, kTypeNone, 0));
+        break;
+      case Fault::kChunkDataOutside:
+        add(DataChunk(cookie, kFlagDone, offset, length, offset + length,
+                      false));
+        break;
+      case Fault::kChunkHoleOutside: {
+        Buf h = Chunk(cookie, kFlagDone, kTypeHole, 12);
+        h.U64(offset + half).U32(length);
+        add(h);
+        break;
+      }
+      case Fault::kChunkOversize: {
+        Buf d = DataChunk(cookie, kFlagDone, offset, length, offset, false);
+        const uint32_t claimed = 8 + length + 4096;
+        for (int i = 0; i < 4; ++i)
+          d.b[16 + i] = static_cast<uint8_t>(claimed >> (24 - 8 * i));
+        d.b.resize(d.b.size() + 4096, 0xa5);
+        add(d);
+        break;
+      }
+      case Fault::kChunkNoneWithoutDone:
+        add(Chunk(cookie, 0, kTypeNone, 0));
+        break;
+      case Fault::kChunkUnknownType: {
+        Buf u = Chunk(cookie, kFlagDone, 6, 4);
+        u.U32(0);
+        add(u);
+        break;
+      }
+      case Fault::kChunkShortCover:
+        add(DataChunk(cookie, 0, offset, half, offset, false));
+        add(Chunk(cookie, kFlagDone, kTypeNone, 0));
+        break;
+      case Fault::kChunkError: {
+        const std::string_view text = "injected";
+        Buf e = Chunk(cookie, kFlagDone, kTypeErrorOffset,
+                      static_cast<uint32_t>(4 + 2 + text.size() + 8));
+        e.U32(5).U16(static_cast<uint16_t>(text.size()));
+        e.b.insert(e.b.end(), text.begin(), text.end());
+        e.U64(offset + half);
+        add(e);
+        break;
+      }
+      case Fault::kChunkUnknownError: {
+        Buf e = Chunk(cookie, kFlagDone, 0x8009, 6);
+        e.U32(5).U16(0);
+        add(e);
+        break;
+      }
+      case Fault::kChunkCloseBeforeDone:
+        add(DataChunk(cookie, 0, offset + half, length - half, offset + half,
+                      false));
+        Send(fd, out);
+        return false;
+      default:  // behave
+        add(DataChunk(cookie, 0, offset + half, length - half, offset + half,
+                      true));
+        add(DataChunk(cookie, kFlagDone, offset, half, offset, true));
+        break;
+    }
+    return Send(fd, out);
+  }
+
   const char* Name() const {
     for (const FaultName& f : kFaults)
       if (f.fault == fault_) return f.name;
@@ -280,6 +449,7 @@ class Server {
   std::vector<uint8_t> data_;
   uint64_t at_;
   bool fired_ = false;
+  bool structured_ = false;  // this connection's replies
 };
 
 [[noreturn]] void Usage(const char* why) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <vector>
 
+#include "nbd_chunk.h"
 #include "nbd_proto.h"
 #include "ublk/abi.h"
 #include "ublk/user_data.h"
@@ -38,7 +39,7 @@ struct WireRequest {
 };
 
 class NbdQueueTest : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     ASSERT_EQ(io_uring_queue_init(64, &ring_, 0), 0);
     ASSERT_EQ(io_uring_register_files_sparse(&ring_, kFileSlots), 0);
@@ -50,8 +51,16 @@ class NbdQueueTest : public ::testing::Test {
     ctx_->SetFinisher(&NbdQueueTest::Finished, this);
     auto slot = ctx_->AddFile(link_.conn.socket.get());
     ASSERT_TRUE(slot);
-    queue_ = MakeNbdQueue(link_, *slot, 0, kDepth);
+    file_ = *slot;
+    queue_ = MakeNbdQueue(link_, file_, 0, kDepth);
     for (auto& b : bufs_) b.assign(kBuf + kGuard, 0xee);
+  }
+  // The queue again, on a connection that negotiated structured replies.
+  void UseStructuredReplies() {
+    queue_.reset();
+    link_.conn.info.structured_replies = true;
+    queue_ = MakeNbdQueue(link_, file_, 0, kDepth);
+    EXPECT_TRUE(link_.structured.load());
   }
   void TearDown() override {
     queue_.reset();
@@ -126,8 +135,9 @@ class NbdQueueTest : public ::testing::Test {
     return true;
   }
   // The server's side of a handshake on a new connection from the
-  // Reconnector: greeting, then INFO export and ACK to its NBD_OPT_GO.
-  void ServeHandshake(int listener) {
+  // Reconnector: greeting, an answer to NBD_OPT_STRUCTURED_REPLY (ACK when
+  // `structured`), then INFO export and ACK to its NBD_OPT_GO.
+  void ServeHandshake(int listener, bool structured = false) {
     pollfd pf{listener, POLLIN, 0};
     ASSERT_EQ(::poll(&pf, 1, 10000), 1);
     server_ = Fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
@@ -143,7 +153,15 @@ class NbdQueueTest : public ::testing::Test {
     ASSERT_EQ(::send(server_.get(), out.data(), out.size(), 0), 18);
     uint8_t in[4 + 16];
     ASSERT_TRUE(ReadAll(in, sizeof(in)));  // client flags, option header
-    std::vector<uint8_t> data(Be(in + 16, 4));
+    ASSERT_EQ(Be(in + 12, 4), kOptStructuredReply);
+    out.clear();
+    put(kOptReplyMagic, 8);
+    put(kOptStructuredReply, 4);
+    put(structured ? kRepAck : kRepErrUnsup, 4);
+    put(0, 4);
+    ASSERT_EQ(::send(server_.get(), out.data(), out.size(), 0), 20);
+    ASSERT_TRUE(ReadAll(in, 16));  // NBD_OPT_GO's header
+    std::vector<uint8_t> data(Be(in + 12, 4));
     ASSERT_TRUE(ReadAll(data.data(), data.size()));
     out.clear();
     put(kOptReplyMagic, 8);
@@ -195,6 +213,33 @@ class NbdQueueTest : public ::testing::Test {
     ASSERT_EQ(::send(server_.get(), b.data(), b.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(b.size()));
   }
+  // One structured reply chunk.
+  void Chunk(uint64_t cookie, uint16_t flags, uint16_t type,
+             const std::vector<uint8_t>& payload, int64_t length = -1) {
+    std::vector<uint8_t> b;
+    auto put = [&b](uint64_t v, int n) {
+      for (int i = n - 1; i >= 0; --i)
+        b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    };
+    put(kStructuredReplyMagic, 4);
+    put(flags, 2);
+    put(type, 2);
+    put(cookie, 8);
+    put(length < 0 ? payload.size() : static_cast<uint64_t>(length), 4);
+    b.insert(b.end(), payload.begin(), payload.end());
+    ASSERT_EQ(::send(server_.get(), b.data(), b.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(b.size()));
+  }
+  static std::vector<uint8_t> Fields(
+      std::initializer_list<std::pair<uint64_t, int>> fields, size_t fill = 0,
+      uint8_t with = 0) {
+    std::vector<uint8_t> b;
+    for (auto [v, n] : fields)
+      for (int i = n - 1; i >= 0; --i)
+        b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    b.resize(b.size() + fill, with);
+    return b;
+  }
   bool GuardIntact(uint16_t tag) {
     for (size_t i = kBuf; i < kBuf + kGuard; ++i)
       if (bufs_[tag][i] != 0xee) return false;
@@ -204,6 +249,7 @@ class NbdQueueTest : public ::testing::Test {
   static constexpr size_t kBuf = 4096, kGuard = 4096;
   static constexpr uint64_t kExportSize = 1 << 20;
   io_uring ring_{};
+  int file_ = -1;
   Link link_;
   Fd server_;
   std::unique_ptr<QueueContext> ctx_;
@@ -392,6 +438,206 @@ TEST_F(NbdQueueTest, ViolationFailsTheRequestsSentAndReconnects) {
   WireRequest r3 = ReadRequest();
   EXPECT_EQ(r3.cmd, kCmdRead);
   Reply(r3.cookie, 0, std::vector<uint8_t>(512, 5));
+  EXPECT_EQ(Await(3), 512);
+  EXPECT_EQ(bufs_[3][511], 5);
+  ::unlink(path.c_str());
+}
+
+TEST_F(NbdQueueTest, StructuredChunksFillTheReadBufferInAnyOrder) {
+  UseStructuredReplies();
+  Submit(Req(3, abi::kOpRead, 8192, 4096));
+  WireRequest w = ReadRequest();
+  // A hole over the second half, data for the first, then NONE with DONE.
+  Chunk(w.cookie, 0, kReplyTypeOffsetHole,
+        Fields({{8192 + 2048, 8}, {2048, 4}}));
+  Chunk(w.cookie, 0, kReplyTypeOffsetData, Fields({{8192, 8}}, 2048, 0x5a));
+  Pump(10);
+  EXPECT_FALSE(results_.count(3));  // no DONE yet
+  Chunk(w.cookie, kReplyFlagDone, kReplyTypeNone, {});
+  EXPECT_EQ(Await(3), 4096);
+  EXPECT_EQ(bufs_[3][0], 0x5a);
+  EXPECT_EQ(bufs_[3][2047], 0x5a);
+  EXPECT_EQ(bufs_[3][2048], 0);
+  EXPECT_EQ(bufs_[3][4095], 0);
+  EXPECT_TRUE(GuardIntact(3));
+}
+
+TEST_F(NbdQueueTest, DataChunkWithDoneEndsTheRead) {
+  UseStructuredReplies();
+  Submit(Req(1, abi::kOpRead, 0, 4096));
+  Submit(Req(2, abi::kOpRead, 4096, 4096));
+  WireRequest a = ReadRequest(), b = ReadRequest();
+  // Chunks of the two interleave.
+  Chunk(b.cookie, 0, kReplyTypeOffsetData, Fields({{4096, 8}}, 1024, 2));
+  Chunk(a.cookie, kReplyFlagDone, kReplyTypeOffsetData,
+        Fields({{0, 8}}, 4096, 1));
+  Chunk(b.cookie, kReplyFlagDone, kReplyTypeOffsetData,
+        Fields({{5120, 8}}, 3072, 3));
+  EXPECT_EQ(Await(1), 4096);
+  EXPECT_EQ(Await(2), 4096);
+  EXPECT_EQ(bufs_[1][4095], 1);
+  EXPECT_EQ(bufs_[2][1023], 2);
+  EXPECT_EQ(bufs_[2][1024], 3);
+  EXPECT_TRUE(GuardIntact(1));
+  EXPECT_TRUE(GuardIntact(2));
+}
+
+TEST_F(NbdQueueTest, ErrorChunksFailTheRequestAndKeepTheStreamInStep) {
+  UseStructuredReplies();
+  Submit(Req(1, abi::kOpRead, 0, 4096));
+  Submit(Req(2, abi::kOpWrite, 0, 512));
+  Submit(Req(3, abi::kOpFlush, 0, 0));
+  WireRequest r = ReadRequest(), w = ReadRequest();
+  uint8_t data[512];
+  ASSERT_TRUE(ReadAll(data, sizeof(data)));
+  WireRequest f = ReadRequest();
+  // The READ: some data, an error at an offset with a message, DONE.
+  Chunk(r.cookie, 0, kReplyTypeOffsetData, Fields({{0, 8}}, 512, 4));
+  std::vector<uint8_t> e = Fields({{28, 4}, {4, 2}});
+  e.insert(e.end(), {'f', 'u', 'l', 'l'});
+  auto off = Fields({{1024, 8}});
+  e.insert(e.end(), off.begin(), off.end());
+  Chunk(r.cookie, 0, kReplyTypeErrorOffset, e);
+  Chunk(r.cookie, kReplyFlagDone, kReplyTypeNone, {});
+  // The WRITE: a plain error chunk with DONE; the FLUSH: an error type of
+  // no known meaning.
+  Chunk(w.cookie, kReplyFlagDone, kReplyTypeError, Fields({{1, 4}, {0, 2}}));
+  Chunk(f.cookie, kReplyFlagDone, kReplyTypeErrorBit | 9,
+        Fields({{1, 4}, {0, 2}}));
+  EXPECT_EQ(Await(1), -ENOSPC);
+  EXPECT_EQ(Await(2), -EPERM);
+  EXPECT_EQ(Await(3), -EIO);
+  // Still in step, still connected.
+  results_.clear();
+  Submit(Req(1, abi::kOpRead, 0, 512));
+  r = ReadRequest();
+  Chunk(r.cookie, kReplyFlagDone, kReplyTypeOffsetData,
+        Fields({{0, 8}}, 512, 6));
+  EXPECT_EQ(Await(1), 512);
+  EXPECT_EQ(bufs_[1][511], 6);
+}
+
+TEST_F(NbdQueueTest, SimpleRepliesStillAnswerAllButReadWithStructuredReplies) {
+  UseStructuredReplies();
+  Submit(Req(2, abi::kOpWrite, 0, 512));
+  WireRequest w = ReadRequest();
+  uint8_t data[512];
+  ASSERT_TRUE(ReadAll(data, sizeof(data)));
+  Submit(Req(3, abi::kOpDiscard, 0, 4096));
+  WireRequest d = ReadRequest();
+  Reply(w.cookie, 0);
+  Reply(d.cookie, 95);
+  EXPECT_EQ(Await(2), 512);
+  EXPECT_EQ(Await(3), -EOPNOTSUPP);
+}
+
+// Each way a server breaks structured replies, sent to a READ of 4096
+// bytes at 8192 with a second READ in flight: both fail with EIO, no byte
+// lands outside either buffer.
+TEST_F(NbdQueueTest, EachChunkViolationFailsInFlightWithEio) {
+  struct Case {
+    const char* what;
+    void (*send)(NbdQueueTest& t, uint64_t cookie);
+  };
+  const Case cases[] = {
+      {"chunk for no request",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c + (1ull << 16), kReplyFlagDone, kReplyTypeNone, {});
+       }},
+      {"data outside",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c, kReplyFlagDone, kReplyTypeOffsetData,
+                 Fields({{8192 + 2048, 8}}, 4096, 0x77));
+       }},
+      {"hole outside",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c, kReplyFlagDone, kReplyTypeOffsetHole,
+                 Fields({{4096, 8}, {8192, 4}}));
+       }},
+      {"oversize data chunk",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c, kReplyFlagDone, kReplyTypeOffsetData,
+                 Fields({{8192, 8}}, 8192, 0x77));
+       }},
+      {"oversize error chunk",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c, kReplyFlagDone, kReplyTypeError, Fields({{5, 4}, {0, 2}}),
+                 1 << 20);
+       }},
+      {"NONE without DONE",
+       [](NbdQueueTest& t, uint64_t c) { t.Chunk(c, 0, kReplyTypeNone, {}); }},
+      {"unknown type",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c, kReplyFlagDone, 5, Fields({{0, 4}}));
+       }},
+      {"READ not covered",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c, 0, kReplyTypeOffsetData, Fields({{8192, 8}}, 2048, 1));
+         t.Chunk(c, kReplyFlagDone, kReplyTypeNone, {});
+       }},
+      {"READ covered twice",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c, 0, kReplyTypeOffsetData, Fields({{8192, 8}}, 4096, 1));
+         t.Chunk(c, kReplyFlagDone, kReplyTypeOffsetHole,
+                 Fields({{8192, 8}, {512, 4}}));
+       }},
+      {"simple reply to a READ",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Reply(c, 0, std::vector<uint8_t>(4096, 1));
+       }},
+      {"simple reply after chunks without DONE",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c, 0, kReplyTypeOffsetData, Fields({{8192, 8}}, 4096, 1));
+         t.Reply(c, 0);
+       }},
+      {"chunk after DONE",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c, kReplyFlagDone, kReplyTypeError, Fields({{5, 4}, {0, 2}}));
+         t.Chunk(c, kReplyFlagDone, kReplyTypeNone, {});
+       }},
+      {"error 0",
+       [](NbdQueueTest& t, uint64_t c) {
+         t.Chunk(c, kReplyFlagDone, kReplyTypeError, Fields({{0, 4}, {0, 2}}));
+       }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    TearDown();
+    results_.clear();
+    SetUp();
+    UseStructuredReplies();
+    Submit(Req(1, abi::kOpRead, 8192, 4096));
+    Submit(Req(2, abi::kOpRead, 0, 4096));
+    WireRequest w = ReadRequest();
+    (void)ReadRequest();
+    Pump(10);
+    c.send(*this, w.cookie);
+    EXPECT_EQ(Await(1), -EIO);  // "chunk after DONE": its error chunk's
+    EXPECT_EQ(Await(2), -EIO);
+    EXPECT_TRUE(GuardIntact(1));
+    EXPECT_TRUE(GuardIntact(2));
+    ctx_->BeginIo(4);
+    IoStatus st = queue_->Queue(*ctx_, Req(4, abi::kOpRead, 0, 512));
+    ctx_->EndIo();
+    EXPECT_FALSE(st.pending());  // the connection is gone
+  }
+}
+
+TEST_F(NbdQueueTest, ReconnectNegotiatesStructuredRepliesAgain) {
+  const std::string path = "/tmp/nbd_queue_test_s." + std::to_string(getpid());
+  Fd listener = ListenAndReconnectTo(path, 30);
+  Submit(Req(1, abi::kOpRead, 0, 4096));
+  WireRequest r = ReadRequest();
+  Pump(10);
+  Reply(r.cookie, 0, {}, kStructuredReplyMagic);  // simple replies only here
+  EXPECT_EQ(Await(1), -EIO);
+  ServeHandshake(listener.get(), /*structured=*/true);
+  results_.clear();
+  Submit(Req(3, abi::kOpRead, 0, 512));
+  WireRequest r3 = ReadRequest();
+  EXPECT_TRUE(link_.structured.load());
+  Chunk(r3.cookie, kReplyFlagDone, kReplyTypeOffsetData,
+        Fields({{0, 8}}, 512, 5));
   EXPECT_EQ(Await(3), 512);
   EXPECT_EQ(bufs_[3][511], 5);
   ::unlink(path.c_str());

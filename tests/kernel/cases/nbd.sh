@@ -66,6 +66,8 @@ test_nbd_qemu_nbd_raw_file_over_tcp_has_its_size_and_passes_fio_verify() {
 	out=$(ublk list -n "$id" 2>&1)
 	echo "$out"
 	[[ $out == *nbd://127.0.0.1/disk* && $out != *"not trusted"* ]] || fail "ublk list does not show the nbd device as it is"
+	# qemu-nbd offers structured replies: the fio verify ran on them.
+	[[ $out == *"connection connected, structured replies"* ]] || fail "not structured replies with qemu-nbd"
 	ublk del -n "$id"
 }
 
@@ -246,7 +248,7 @@ test_nbd_server_down_past_the_reconnect_timeout_fails_io_then_serves_again() {
 	wait_until 20 dd if=/dev/ublkb"$id" of=/dev/null bs=4k count=1 skip=400 iflag=direct status=none ||
 		fail "the device did not serve again once the server was back"
 	wait_until 5 nbd_list_says "$id" 'connection connected' || fail "ublk list does not show the connection back"
-	ublk list -n "$id" --json | grep -q '"connection": "connected"' || fail "list --json has no connection"
+	ublk list -n "$id" --json | grep -q '"connection": "connected, structured replies"' || fail "list --json has no connection"
 	nbd_fio_verify /dev/ublkb"$id" 1
 	ublk del -n "$id"
 }

@@ -52,8 +52,39 @@ nbd_fake_read() {
 	timeout 30 dd if=/dev/ublkb"$1" bs=4k skip=2048 count=1 iflag=direct status=none
 }
 
+# nbd_fault_round FAULT OUTCOME: a device on the fake server with FAULT, a
+# block written at 8 MiB, the read that meets the fault (OUTCOME eio: it
+# fails; ok: it returns the block), then the device connected again and
+# serving the block.
+nbd_fault_round() {
+	local fault=$1 outcome=$2 id out rc=0
+	nbd_fake_up "$fault"
+	id=$(add_dev -t nbd -f "$(nbd_uri)")
+	dd if=/tmp/nbd-fake-pattern of=/dev/ublkb"$id" bs=4k seek=2048 oflag=direct conv=notrunc status=none ||
+		fail "$fault: the write before the fault failed"
+	out=$(nbd_fake_read "$id" 2>&1 | md5sum | cut -d' ' -f1; exit "${PIPESTATUS[0]}") || rc=$?
+	((rc != 124)) || fail "$fault: the read hung"
+	grep -q "$fault at offset 8388608" /tmp/nbd-fake.out || fail "$fault: the fault was not hit"
+	if [[ $outcome == eio ]]; then
+		((rc != 0)) || fail "$fault: the read that met the fault succeeded"
+	else
+		((rc == 0)) || fail "$fault: the read failed"
+		[[ $out == $(md5sum </tmp/nbd-fake-pattern | cut -d' ' -f1) ]] || fail "$fault: the read returned other bytes"
+	fi
+	# Reconnected: the same bytes read back, the connection is up.
+	wait_until 20 nbd_list_says "$id" 'connection connected' || fail "$fault: no connection again"
+	[[ $(nbd_fake_read "$id" | md5sum | cut -d' ' -f1) == $(md5sum </tmp/nbd-fake-pattern | cut -d' ' -f1) ]] ||
+		fail "$fault: the device does not serve the block again"
+	if [[ $fault == chunk-* ]]; then
+		nbd_list_says "$id" 'structured replies' || fail "$fault: not structured replies after the fault"
+	fi
+	ublk del -n "$id"
+	wait_until 10 dev_gone "$id" || fail "$fault: the device did not go"
+	nbd_stop
+}
+
 test_nbd_protocol_violation_during_io_fails_the_request_with_eio_and_reconnects() {
-	local fault outcome id out rc
+	local fault outcome
 	trap nbd_fake_down EXIT
 	dd if=/dev/urandom of=/tmp/nbd-fake-pattern bs=4k count=1 2>/dev/null
 	# FAULT|what the read that meets it does: fails with EIO (the request
@@ -61,27 +92,7 @@ test_nbd_protocol_violation_during_io_fails_the_request_with_eio_and_reconnects(
 	# oversize reply is noticed only at the next header; a reply cut short
 	# by the server closing is a lost connection, resent).
 	while IFS='|' read -r fault outcome; do
-		nbd_fake_up "$fault"
-		id=$(add_dev -t nbd -f "$(nbd_uri)")
-		dd if=/tmp/nbd-fake-pattern of=/dev/ublkb"$id" bs=4k seek=2048 oflag=direct conv=notrunc status=none ||
-			fail "$fault: the write before the fault failed"
-		rc=0
-		out=$(nbd_fake_read "$id" 2>&1 | md5sum | cut -d' ' -f1; exit "${PIPESTATUS[0]}") || rc=$?
-		((rc != 124)) || fail "$fault: the read hung"
-		grep -q "$fault at offset 8388608" /tmp/nbd-fake.out || fail "$fault: the fault was not hit"
-		if [[ $outcome == eio ]]; then
-			((rc != 0)) || fail "$fault: the read that met the fault succeeded"
-		else
-			((rc == 0)) || fail "$fault: the read failed"
-			[[ $out == $(md5sum </tmp/nbd-fake-pattern | cut -d' ' -f1) ]] || fail "$fault: the read returned other bytes"
-		fi
-		# Reconnected: the same bytes read back, the connection is up.
-		wait_until 20 nbd_list_says "$id" 'connection connected' || fail "$fault: no connection again"
-		[[ $(nbd_fake_read "$id" | md5sum | cut -d' ' -f1) == $(md5sum </tmp/nbd-fake-pattern | cut -d' ' -f1) ]] ||
-			fail "$fault: the device does not serve the block again"
-		ublk del -n "$id"
-		wait_until 10 dev_gone "$id" || fail "$fault: the device did not go"
-		nbd_stop
+		nbd_fault_round "$fault" "$outcome"
 	done <<-'EOF2'
 		reply-bad-magic|eio
 		reply-wrong-cookie|eio
@@ -93,4 +104,63 @@ test_nbd_protocol_violation_during_io_fails_the_request_with_eio_and_reconnects(
 	grep -q 'protocol violation: a reply to no request in flight' /tmp/ublk-tests-syslog ||
 		fail "the server log has no wrong-cookie violation"
 	no_servers || fail "a ublk server was left behind"
+}
+
+test_nbd_broken_structured_reply_fails_the_request_with_eio_and_the_device_serves_again() {
+	local fault outcome why
+	trap nbd_fake_down EXIT
+	dd if=/dev/urandom of=/tmp/nbd-fake-pattern bs=4k count=1 2>/dev/null
+	# FAULT|outcome|the violation the server log names (none: an error the
+	# request fails with, the connection stays; a close before DONE is a
+	# lost connection, the READ is sent again).
+	while IFS='|' read -r fault outcome why; do
+		nbd_fault_round "$fault" "$outcome"
+		if [[ $why != none ]]; then
+			grep -q "protocol violation: $why; failing the requests sent" /tmp/ublk-tests-syslog ||
+				fail "$fault: the server log does not say '$why'"
+		fi
+	done <<-'EOF2'
+		chunk-wrong-cookie|eio|a chunk for no request in flight
+		chunk-data-outside|eio|data outside the request
+		chunk-hole-outside|eio|a hole outside the request
+		chunk-oversize|eio|data outside the request
+		chunk-none-without-done|eio|a NONE chunk without the DONE flag
+		chunk-unknown-type|eio|a chunk of an unknown type
+		chunk-short-cover|eio|a READ reply that did not cover its range
+		chunk-simple-read|eio|a simple reply to a READ
+		chunk-error|eio|none
+		chunk-unknown-error|eio|none
+		chunk-close-before-done|ok|none
+	EOF2
+	no_servers || fail "a ublk server was left behind"
+}
+
+# Structured replies when the server acknowledges them, simple ones when it
+# refuses; data and holes read back as written either way.
+test_nbd_structured_replies_are_used_only_when_the_server_agrees() {
+	local fault id
+	trap nbd_fake_down EXIT
+	dd if=/dev/urandom of=/tmp/nbd-fake-pattern bs=1M count=2 2>/dev/null
+	for fault in structured none; do
+		nbd_fake_up "$fault"
+		id=$(add_dev -t nbd -f "$(nbd_uri)")
+		if [[ $fault == structured ]]; then
+			nbd_list_says "$id" 'connection connected, structured replies' || fail "no structured replies"
+			ublk list -n "$id" --json | grep -q '"connection": "connected, structured replies"' ||
+				fail "list --json does not say structured replies"
+		else
+			nbd_list_says "$id" 'connection connected$' || fail "structured replies the server refused"
+		fi
+		# 2 MiB at 4 MiB + 4 KiB; the 4 KiB before it are never written
+		# (a hole with structured replies).
+		dd if=/tmp/nbd-fake-pattern of=/dev/ublkb"$id" bs=4k seek=1025 oflag=direct status=none ||
+			fail "$fault: the write failed"
+		[[ $(nbd_sum /dev/ublkb"$id" 1M 4 3) == $( (dd if=/dev/zero bs=4k count=1 2>/dev/null
+			cat /tmp/nbd-fake-pattern
+			dd if=/dev/zero bs=4k count=255 2>/dev/null) | md5sum | cut -d' ' -f1) ]] ||
+			fail "$fault: the bytes do not read back"
+		ublk del -n "$id"
+		wait_until 10 dev_gone "$id" || fail "$fault: the device did not go"
+		nbd_stop
+	done
 }
