@@ -2,21 +2,11 @@
 
 #include <cerrno>
 
+#include "nbd_be.h"
 #include "nbd_proto.h"
 
 namespace ublk::nbd {
 namespace {
-
-uint16_t Be16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-uint32_t Be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 |
-         p[3];
-}
-uint64_t Be64(const uint8_t* p) {
-  return uint64_t{Be32(p)} << 32 | Be32(p + 4);
-}
 
 ChunkPlan Violation(const char* why) {
   ChunkPlan p{ChunkPlan::Kind::kViolation};
