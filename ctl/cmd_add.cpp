@@ -14,39 +14,10 @@
 #include "registry.h"
 #include "size.h"
 #include "state_file.h"
+#include "thread_plan.h"
 #include "unprivileged.h"
 
 namespace ublk {
-namespace {
-
-// Number of possible CPUs: the kernel caps a device's queues at this. The
-// file is a list of ranges ("0-3,8"); anything unreadable counts as one.
-int PossibleCpus() {
-  std::ifstream in("/sys/devices/system/cpu/possible");
-  std::string text;
-  if (!(in >> text)) return 1;
-  int count = 0;
-  const char* p = text.data();
-  const char* end = p + text.size();
-  while (p < end) {
-    int lo = 0, hi = 0;
-    auto r = std::from_chars(p, end, lo);
-    if (r.ec != std::errc()) return 1;
-    p = r.ptr;
-    hi = lo;
-    if (p < end && *p == '-') {
-      r = std::from_chars(p + 1, end, hi);
-      if (r.ec != std::errc() || hi < lo) return 1;
-      p = r.ptr;
-    }
-    count += hi - lo + 1;
-    if (p < end && *p != ',') return 1;
-    if (p < end) ++p;
-  }
-  return count > 0 ? count : 1;
-}
-
-}  // namespace
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "ublk: %s\n", message.c_str());
@@ -132,6 +103,11 @@ int RunAdd(const AddCommand& add) {
     usable = rec.error();
   else if (auto batch = BatchFlags(control->features(), spec); !batch)
     usable = batch.error();
+  else if (auto threads = CheckThreads(features, spec,
+                                       type->one_thread_per_queue,
+                                       PossibleCpus());
+           !threads)
+    usable = threads.error();
   else if (auto both = CheckRecoveryDataPath(spec.recovery, spec.zero_copy);
            !both)
     usable = both.error();

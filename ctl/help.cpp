@@ -114,6 +114,14 @@ constexpr CommonOption kCommonOptions[] = {
                         at low queue depth for a CPU kept busy meanwhile; it
                         stops spinning while waits run longer than N (see the
                         README's performance section for when it helps)
+      --threads N       N server threads, each with its own ring (default one
+                        per queue); more threads than queues split each
+                        queue's tags among them (tag % threads-of-the-queue),
+                        which needs PER_IO_DAEMON (Linux 6.16+) and excludes
+                        --batch; fewer than queues are refused
+      --cpus LIST       pin server thread i to the i-th CPU of LIST (0-3,6;
+                        round robin); default: each thread follows its
+                        queue's affinity, a queue's threads spread over it
       --no-partition-scan
                         the kernel does not scan the new disk for partitions
                         (NO_AUTO_PART_SCAN, Linux 7.0+), for a disk that

@@ -9,6 +9,7 @@
 #include "size.h"
 #include "spec_json.h"
 #include "state_file.h"
+#include "thread_plan.h"
 
 namespace ublk {
 namespace {
@@ -103,6 +104,9 @@ nlohmann::json Describe(const Row& row) {
     j["data_path"] = row.state->data_path;
     j["poll"] = Polled(row.state->spec);
     j["batch"] = (info.flags & abi::kFBatchIo) != 0;
+    j["threads"] = row.state->queue_tids.empty()
+                       ? ThreadCount(row.state->spec, info.nr_hw_queues)
+                       : row.state->queue_tids.size();
     if (!row.state->connection.empty())
       j["connection"] = row.state->connection;
     j["spec"] = SpecToJson(row.state->spec);
@@ -162,10 +166,14 @@ void PrintDevice(ControlDevice& control, const Row& r) {
               p.devt.char_major, p.devt.char_minor, p.devt.disk_major,
               p.devt.disk_minor, info.owner_uid, info.owner_gid);
   for (uint16_t q = 0; q < info.nr_hw_queues; ++q) {
-    const pid_t tid =
-        st && q < st->queue_tids.size() ? st->queue_tids[q] : 0;
+    // The queue's threads: q, q + queues, ... (thread_plan.h).
+    std::string tids;
+    if (st != nullptr)
+      for (size_t t = q; t < st->queue_tids.size(); t += info.nr_hw_queues)
+        tids += (tids.empty() ? "" : ",") + std::to_string(st->queue_tids[t]);
     auto cpus = control.GetQueueAffinity(info.dev_id, q);
-    std::printf("\tqueue %u: tid %d affinity(%s)\n", q, tid,
+    std::printf("\tqueue %u: tid %s affinity(%s)\n", q,
+                tids.empty() ? "0" : tids.c_str(),
                 cpus ? CpuList(*cpus).c_str() : "");
   }
   if (st == nullptr) return;
@@ -174,10 +182,16 @@ void PrintDevice(ControlDevice& control, const Row& r) {
   if (!st->spec.file.empty()) target["backing_file"] = st->spec.file;
   std::printf("\ttarget %s\n", DumpJson(target).c_str());
   std::printf("\tname %s\n", st->spec.name.empty() ? "-" : st->spec.name.c_str());
-  std::printf("\tdata path %s%s%s, recovery %s, size %s, %s\n",
+  // More threads than queues: each queue's tags are split among them.
+  const std::string threads =
+      st->queue_tids.size() > info.nr_hw_queues
+          ? ", " + std::to_string(st->queue_tids.size()) + " threads"
+          : std::string();
+  std::printf("\tdata path %s%s%s%s, recovery %s, size %s, %s\n",
               st->data_path.c_str(),
               Polled(st->spec) ? ", polled backend I/O" : "",
               (info.flags & abi::kFBatchIo) ? ", batch commands" : "",
+              threads.c_str(),
               RecoveryName(RecoveryOfDevice(info.flags)),
               FormatSize(st->size_bytes).c_str(),
               ("/dev/ublkb" + std::to_string(info.dev_id)).c_str());

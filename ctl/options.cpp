@@ -1,11 +1,14 @@
 #include "options.h"
 
+#include "thread_plan.h"
+
 #include <charconv>
 
 #include "config_file.h"
 #include "option_table.h"
 #include "registry.h"
 #include "spec_json.h"
+#include "thread_plan.h"
 #include "size.h"
 #include "ublk/abi.h"
 
@@ -170,6 +173,8 @@ const std::vector<OptionDef>& AddOptionDefs() {
         {0, "metrics", kValue},
         {0, "metrics-file", kValue},
         {0, "poll-us", kValue},
+        {0, "threads", kValue},
+        {0, "cpus", kValue},
         // The reference server's spellings.
         {'u', "uring_comp", kValue},
         {'g', "need_get_data", kValue},
@@ -481,6 +486,14 @@ Result<Command> ParseAdd(const std::vector<std::string>& args) {
       auto v = ParseNumber(o, 0, kMaxPollUs);
       if (!v) return v.error();
       cmd.spec.poll_us = static_cast<uint32_t>(*v);
+    } else if (name == "threads") {
+      auto v = ParseNumber(o, 1, kMaxThreads);
+      if (!v) return v.error();
+      cmd.spec.threads = static_cast<uint16_t>(*v);
+    } else if (name == "cpus") {
+      auto cpus = ParseCpuList(o.value);
+      if (!cpus) return cpus.error();
+      cmd.spec.cpus = std::move(*cpus);
     } else if (name == "htlb") {
       if (o.value.empty()) return Invalid(o.spelled + ": needs a path");
       cmd.spec.shmem_file = o.value;

@@ -75,8 +75,12 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
   }
   ready.set_value(std::move(setup));
   if (ok) {
-    log::Info("dev {} queue {}: serving {} tags{}, ring {}", config_.dev_id,
-              config_.id, config_.depth,
+    log::Info("dev {} queue {}: serving {} tags{}{}, ring {}", config_.dev_id,
+              config_.id, ledger_.owned(),
+              config_.shares > 1
+                  ? " (share " + std::to_string(config_.share) + " of " +
+                        std::to_string(config_.shares) + ")"
+                  : std::string(),
               config_.batch ? " with batch commands" : "",
               SetupFlagNames(ring_->setup_flags()));
     Serve();
@@ -181,11 +185,13 @@ Result<void> Queue::Setup() {
     if (!bufs) return bufs.error();
     buffers_ = std::move(*bufs);
     if (config_.register_buffers) {
-      iov.resize(config_.depth);
+      // Another thread's tags get an empty slot: nothing pinned for them.
+      iov.assign(config_.depth, iovec{nullptr, 0});
       for (uint16_t t = 0; t < config_.depth; ++t)
-        iov[t] = {static_cast<char*>(buffers_.data()) +
-                      size_t{t} * config_.max_io_bytes,
-                  config_.max_io_bytes};
+        if (Owns(t))
+          iov[t] = {static_cast<char*>(buffers_.data()) +
+                        size_t{t} * config_.max_io_bytes,
+                    config_.max_io_bytes};
       // The shared memory after them, so a request served from it is
       // fixed-buffer I/O like any other.
       if (config_.shmem != nullptr)
@@ -227,7 +233,7 @@ Result<void> Queue::Setup() {
   if (!tq) return tq.error();
   target_queue_ = std::move(*tq);
 
-  ledger_.Reset(config_.depth);
+  ledger_.Reset(config_.depth, config_.shares, config_.share);
   if (config_.metrics != nullptr) {
     reaped_ns_.assign(config_.depth, 0);
     finished_.assign(config_.depth, Finished{});
@@ -239,6 +245,8 @@ Result<void> Queue::Setup() {
     UseTagBuffer(t);
   }
   if (config_.batch) {
+    if (config_.shares != 1)
+      return Invalid("batch commands serve a queue from one thread");
     UBLK_RETURN_IF_ERROR(SetupBatch());
     if (!ArmStopEvent()) return Invalid("no SQE for the stop event");
     ret = io_uring_submit(r);
@@ -246,7 +254,7 @@ Result<void> Queue::Setup() {
     return {};
   }
   if (!ArmStopEvent()) return Invalid("no SQE for the stop event");
-  for (uint16_t t = 0; t < config_.depth; ++t)
+  for (uint16_t t = config_.share; t < config_.depth; t += config_.shares)
     if (!QueueIoCmd(abi::kIoFetchReq, t, 0))
       return Invalid("no SQE for FETCH_REQ");
   ret = io_uring_submit(r);
@@ -620,21 +628,21 @@ void Queue::RecordFinished(uint64_t now_ns) noexcept {
   for (size_t i = 0; i < finished_count_; ++i) {
     const Finished& f = finished_[i];
     metrics::OpCounters& op = m.ops[f.op];
-    metrics::Add(op.requests, 1);
+    Count(op.requests, 1);
     if (f.result < 0) {
-      metrics::Add(op.errors, 1);
+      Count(op.errors, 1);
       const unsigned e = static_cast<unsigned>(-f.result);
-      metrics::Add(m.errnos[e < metrics::kErrnoSlots ? e : 0], 1);
+      Count(m.errnos[e < metrics::kErrnoSlots ? e : 0], 1);
     } else {
-      metrics::Add(op.bytes, f.bytes);
+      Count(op.bytes, f.bytes);
     }
     const uint64_t reaped = reaped_ns_[f.tag];
     const uint64_t ns = now_ns > reaped ? now_ns - reaped : 0;
-    metrics::Add(op.latency_ns, ns);
-    metrics::Add(op.buckets[metrics::BucketOf(ns)], 1);
+    Count(op.latency_ns, ns);
+    Count(op.buckets[metrics::BucketOf(ns)], 1);
   }
   // Last, so a reader never sees more finished than counted.
-  metrics::Add(m.finished, finished_count_);
+  Count(m.finished, finished_count_);
   finished_count_ = 0;
 }
 
@@ -722,7 +730,7 @@ void Queue::OnRequest(uint16_t tag) noexcept {
     // The clock is read once a pass, by its first new request.
     if (pass_ns_ == 0) pass_ns_ = MonotonicNs();
     reaped_ns_[tag] = pass_ns_;
-    metrics::Add(config_.metrics->started, 1);
+    Count(config_.metrics->started, 1);
   }
 
   const auto* desc = static_cast<const abi::IoDesc*>(descs_.data()) + tag;

@@ -1,4 +1,11 @@
-// Queue: one ublk hardware queue served by its own thread.
+// Queue: one ublk hardware queue, or one share of its tags, served by its
+// own thread.
+//
+// With several threads per queue (--threads, UBLK_F_PER_IO_DAEMON) each
+// thread has a Queue of its own for the same queue id: its own ring,
+// buffers and target queue, serving only the tags of its share
+// (thread_plan.h); the others' tags are foreign to its ledger. Such
+// threads share the queue's metrics block and count with atomic adds.
 //
 // The thread creates and owns the queue's io_uring, maps the queue's
 // descriptor array from /dev/ublkcN, allocates (and registers) the per-tag
@@ -72,6 +79,9 @@ struct QueueConfig {
   uint32_t dev_id = 0;
   uint16_t id = 0;
   uint16_t depth = 0;
+  // This thread serves the tags with tag % shares == share.
+  uint16_t share = 0;
+  uint16_t shares = 1;
   uint32_t max_io_bytes = 0;
   // The device's size, which `ublk resize` changes while the queue runs:
   // owned by the server, written by its main thread, read here (relaxed).
@@ -184,6 +194,17 @@ class Queue {
   void UseTagBuffer(uint16_t tag) noexcept;
   void NoteFinished(uint16_t tag, int result) noexcept;
   void RecordFinished(uint64_t now_ns) noexcept;
+  // A metrics counter += N: a plain store when this thread is the block's
+  // only writer, an atomic add when the queue's threads share it.
+  void Count(metrics::Counter& c, uint64_t n) const noexcept {
+    if (config_.shares == 1)
+      metrics::Add(c, n);
+    else
+      c.fetch_add(n, std::memory_order_relaxed);
+  }
+  bool Owns(uint16_t tag) const noexcept {
+    return tag % config_.shares == config_.share;
+  }
 
   QueueConfig config_;
   Target& target_;

@@ -27,6 +27,7 @@
 #include "registry.h"
 #include "shmem_region.h"
 #include "state_file.h"
+#include "thread_plan.h"
 #include "unprivileged.h"
 #include "ublk/log.h"
 #include "wait.h"
@@ -303,6 +304,9 @@ Result<void> Server::AddDevice() {
   UBLK_RETURN_IF_ERROR(CheckRecoveryDataPath(spec_.recovery, spec_.zero_copy));
   auto batch = BatchFlags(control_->features(), spec_);
   if (!batch) return batch.error();
+  UBLK_RETURN_IF_ERROR(CheckThreads(
+      kernel, spec_, FindTargetType(spec_.type)->one_thread_per_queue,
+      PossibleCpus()));
   data_path_ = choice->data_path;
   abi::DevInfo wanted{};
   wanted.nr_hw_queues = spec_.queues;
@@ -371,6 +375,10 @@ Result<void> Server::TakeOver(DataAccess access) {
                    std::to_string(params->basic.dev_sectors << 9) +
                    " bytes but its backing store now gives " +
                    std::to_string(size_bytes_));
+  // The device's flags say what the kernel granted it.
+  UBLK_RETURN_IF_ERROR(CheckThreads(
+      info->flags, spec_, FindTargetType(spec_.type)->one_thread_per_queue,
+      PossibleCpus()));
   data_path_ = DataPathOfDevice(info->flags, access);
   // The dead server's /dev/ublkcN is released only once the kernel has torn
   // down its io_uring (asynchronously): EBUSY until then.
@@ -403,11 +411,16 @@ Result<void> Server::StartQueues() {
       log::Warn("dev {}: no live metrics: {}", info.dev_id,
                 m.error().message());
   }
-  for (uint16_t q = 0; q < info.nr_hw_queues; ++q) {
+  const std::vector<ThreadShare> plan =
+      PlanThreads(info.nr_hw_queues, ThreadCount(spec_, info.nr_hw_queues));
+  for (uint16_t t = 0; t < plan.size(); ++t) {
+    const uint16_t q = plan[t].queue;
     QueueConfig qc;
     qc.dev_id = info.dev_id;
     qc.id = q;
     qc.depth = info.queue_depth;
+    qc.share = plan[t].share;
+    qc.shares = plan[t].shares;
     qc.max_io_bytes = info.max_io_buf_bytes;
     qc.dev_bytes = &dev_bytes_;
     qc.char_fd = device_->char_fd();
@@ -426,8 +439,9 @@ Result<void> Server::StartQueues() {
       qc.metadata_size = geometry.integrity.metadata_size;
       qc.block_shift = geometry.logical_bs_shift;
     }
-    auto cpus = control_->GetQueueAffinity(info.dev_id, q);
-    if (cpus) qc.cpus = std::move(*cpus);
+    auto affinity = control_->GetQueueAffinity(info.dev_id, q);
+    qc.cpus = ThreadCpus(t, plan[t], spec_.cpus,
+                         affinity ? *affinity : std::vector<int>{});
     queues_.push_back(std::make_unique<Queue>(std::move(qc), *target_));
     std::promise<Result<void>> promise;
     ready.push_back(promise.get_future());
@@ -448,6 +462,7 @@ nlohmann::json Server::Report() const {
           {"char", device_->char_path()},
           {"type", spec_.type},
           {"queues", info.nr_hw_queues},
+          {"threads", queues_.size()},
           {"depth", info.queue_depth},
           {"size", size_bytes_},
           {"max_io_bytes", info.max_io_buf_bytes},

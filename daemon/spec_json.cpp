@@ -160,6 +160,8 @@ json SpecToJson(const DeviceSpec& s) {
   if (!s.metrics) j["metrics"] = false;
   if (!s.metrics_textfile.empty()) j["metrics_textfile"] = s.metrics_textfile;
   if (s.poll_us != 0) j["poll_us"] = s.poll_us;
+  if (s.threads != 0) j["threads"] = s.threads;
+  if (!s.cpus.empty()) j["cpus"] = s.cpus;
   if (!s.shmem_file.empty()) j["shmem_file"] = s.shmem_file;
   return j;
 }
@@ -243,6 +245,18 @@ Result<DeviceSpec> SpecFromJson(const json& j) {
   v = 0;
   UBLK_RETURN_IF_ERROR(GetUnsigned(j, "poll_us", kMaxPollUs, &v, false));
   s.poll_us = static_cast<uint32_t>(v);
+  v = 0;
+  UBLK_RETURN_IF_ERROR(GetUnsigned(j, "threads", kMaxThreads, &v, false));
+  s.threads = static_cast<uint16_t>(v);
+  if (auto it = j.find("cpus"); it != j.end()) {
+    if (!it->is_array() || it->empty())
+      return Invalid("field \"cpus\" must list CPU numbers");
+    for (const json& c : *it) {
+      if (!c.is_number_unsigned() || c.get<uint64_t>() >= kMaxCpu)
+        return Invalid("field \"cpus\" must list CPU numbers");
+      s.cpus.push_back(static_cast<uint16_t>(c.get<uint64_t>()));
+    }
+  }
   if (auto it = j.find("testing"); it != j.end()) {
     auto t = TestingFromJson(*it);
     if (!t) return t.error().Wrap("testing");
@@ -350,8 +364,9 @@ Result<DeviceState> StateFromJson(const json& j) {
     return Invalid("field \"data_path\" '" + st.data_path +
                    "' is not a data path");
   if (auto it = j.find("queue_tids"); it != j.end()) {
-    if (!it->is_array() || it->size() != st.queues)
-      return Invalid("field \"queue_tids\" must list one thread per queue");
+    // One per server thread: queue q's threads are q, q + queues, ...
+    if (!it->is_array() || it->size() < st.queues)
+      return Invalid("field \"queue_tids\" must list every server thread");
     for (const json& t : *it) {
       if (!t.is_number_unsigned() || t.get<uint64_t>() > INT32_MAX)
         return Invalid("field \"queue_tids\" must hold thread ids");

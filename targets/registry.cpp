@@ -27,7 +27,7 @@ constexpr TargetType kTypes[] = {
      "nbd+unix:///EXPORT?socket=PATH",
      /*takes_size=*/false, /*takes_read_only=*/true, kNbdOptions,
      &CreateNbdTarget,
-     /*file_is_address=*/true},
+     /*file_is_address=*/true, /*one_thread_per_queue=*/true},
 };
 
 }  // namespace

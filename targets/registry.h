@@ -39,6 +39,9 @@ struct TargetType {
   // -f names a server (a URI), not a path: no file to stat, identify or
   // check against other devices' backing stores.
   bool file_is_address = false;
+  // Each queue is one connection that one thread drives: --threads must
+  // stay one per queue.
+  bool one_thread_per_queue = false;
 };
 
 std::span<const TargetType> TargetTypes();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ublk/target_options.h"
 
@@ -71,6 +72,10 @@ struct TestingOptions {
 inline constexpr uint32_t kMaxStallSeconds = 3600;
 // --poll-us: a spin longer than this costs more CPU than any sleep saves.
 inline constexpr uint32_t kMaxPollUs = 10000;
+// --threads: at most this many server threads for one device.
+inline constexpr uint16_t kMaxThreads = 1024;
+// --cpus: CPU numbers below this.
+inline constexpr uint16_t kMaxCpu = 8192;
 
 struct DeviceSpec {
   std::string type;            // registry name: "null", ...
@@ -114,6 +119,13 @@ struct DeviceSpec {
   // --poll-us N: a queue thread with nothing to do checks its ring for up
   // to N microseconds before it sleeps (0: it sleeps at once).
   uint32_t poll_us = 0;
+  // --threads N: server threads, each with its own ring (0: one per
+  // queue). More threads than queues split each queue's tags among them
+  // (UBLK_F_PER_IO_DAEMON; thread_plan.h has the layout).
+  uint16_t threads = 0;
+  // --cpus LIST: thread i runs on cpus[i % size] (empty: each thread
+  // follows its queue's affinity).
+  std::vector<uint16_t> cpus;
   Recovery recovery = Recovery::kOff;
   TestingOptions testing;
 

@@ -50,6 +50,20 @@ TEST(Options, AddDefaultsToOneQueueDepth128AndKernelChosenId) {
   EXPECT_FALSE(add.spec.size.has_value());
 }
 
+TEST(Options, ThreadsAndCpusTakeACountAndACpuList) {
+  auto r = Parse({"add", "-t", "null", "--threads", "4", "--cpus", "0-1,3"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  const DeviceSpec& s = std::get<AddCommand>(*r).spec;
+  EXPECT_EQ(s.threads, 4u);
+  EXPECT_EQ(s.cpus, (std::vector<uint16_t>{0, 1, 3}));
+  EXPECT_EQ(std::get<AddCommand>(*Parse({"add", "-t", "null"})).spec.threads,
+            0u);
+  EXPECT_NE(ErrorOf({"add", "-t", "null", "--threads", "0"}).find("--threads 0"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"add", "-t", "null", "--cpus", "2-1"}).find("--cpus 2-1"),
+            std::string::npos);
+}
+
 TEST(Options, PollUsTakesMicrosecondsUpToTenMilliseconds) {
   auto r = Parse({"add", "-t", "null", "--poll-us", "20"});
   ASSERT_TRUE(r.ok()) << r.error().message();

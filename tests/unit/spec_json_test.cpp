@@ -22,6 +22,8 @@ DeviceSpec Sample() {
   s.name = "scratch";
   s.size = 1ULL << 30;
   s.poll_us = 20;
+  s.threads = 4;
+  s.cpus = {1, 0};
   return s;
 }
 

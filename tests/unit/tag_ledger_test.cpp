@@ -28,12 +28,14 @@ void ExpectAccounted(const TagLedger& l) {
       case State::kAborted:
         ++aborted;
         break;
+      case State::kForeign:
+        break;
     }
   }
   EXPECT_EQ(parked, l.parked());
   EXPECT_EQ(in_target, l.in_target());
   EXPECT_EQ(aborted, l.aborted());
-  EXPECT_EQ(l.parked() + l.in_target() + l.aborted(), l.depth());
+  EXPECT_EQ(l.parked() + l.in_target() + l.aborted(), l.owned());
 }
 
 TEST(TagLedger, StartsWithEveryTagParkedAndNothingCounted) {
@@ -45,6 +47,27 @@ TEST(TagLedger, StartsWithEveryTagParkedAndNothingCounted) {
   EXPECT_EQ(l.aborted(), 0u);
   EXPECT_EQ(l.unexpected(), 0u);
   for (uint16_t t = 0; t < 8; ++t) EXPECT_EQ(l.state(t), State::kParked);
+  ExpectAccounted(l);
+}
+
+TEST(TagLedger, AShareOwnsItsTagsAndRefusesEveryMoveOfAnotherThreadsTags) {
+  TagLedger l;
+  l.Reset(7, 3, 1);  // tags 1 and 4 of 0..6
+  EXPECT_EQ(l.depth(), 7u);
+  EXPECT_EQ(l.owned(), 2u);
+  EXPECT_EQ(l.parked(), 2u);
+  for (uint16_t t = 0; t < 7; ++t)
+    EXPECT_EQ(l.state(t), t % 3 == 1 ? State::kParked : State::kForeign) << t;
+  EXPECT_FALSE(l.Deliver(0));
+  EXPECT_FALSE(l.Abort(2, true));
+  EXPECT_FALSE(l.AcceptTargetCompletion(3));
+  EXPECT_EQ(l.unexpected(), 3u);
+  ExpectAccounted(l);
+  // Drained once its own tags are aborted; the others never come.
+  ASSERT_TRUE(l.Abort(1, true));
+  EXPECT_FALSE(l.Drained(false));
+  ASSERT_TRUE(l.Abort(4, true));
+  EXPECT_TRUE(l.Drained(false));
   ExpectAccounted(l);
 }
 
