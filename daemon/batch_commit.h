@@ -141,6 +141,19 @@ class CommitBatches {
     return true;
   }
 
+  // Element I of SLOT, which the kernel did not look at (it stopped at an
+  // element before it), queued again in the open slot as it was. False,
+  // and nothing queued, as for Add.
+  [[nodiscard]] bool Requeue(unsigned slot, unsigned i) noexcept {
+    if (slot >= kSlots || slot == open_ || i >= count_[slot]) return false;
+    const uint16_t tag = TagAt(slot, i);
+    if (tag >= depth_ || waiting_[tag] || count_[open_] >= depth_)
+      return false;
+    waiting_[tag] = true;
+    std::memcpy(Elem(open_, count_[open_]++), Elem(slot, i),
+                layout_.elem_bytes);
+    return true;
+  }
   // The tag of element I of SLOT (for the ones a failed commit left).
   uint16_t TagAt(unsigned slot, unsigned i) const noexcept {
     uint16_t tag;

@@ -88,12 +88,13 @@ void Queue::Run(std::promise<Result<void>> ready) noexcept {
         "dev {} queue {}: exit; {} requests in {} wakeups, {} registered by "
         "hand, {} tags aborted, {} errors, {} rejected descriptors, {} "
         "failed copies, {} from shared memory, {} polled completions in {} "
-        "polling passes, {} batch commits, {} batch fetches armed, {} spins "
-        "found work and {} did not",
+        "polling passes, {} batch commits ({} elements resent), {} batch "
+        "fetches armed, {} spins found work and {} did not",
         config_.dev_id, config_.id, requests_served_, wakeups_,
         registered_by_hand_, ledger_.aborted(), ledger_.unexpected(),
         rejected_, copy_failures_, shmem_served_, polled_completions_,
-        polling_passes_, batch_commits_, fetch_arms_, spins_found_,
+        polling_passes_, batch_commits_, commits_resent_, fetch_arms_,
+        spins_found_,
         spins_idle_);
   }
   // Release the ring (cancelling anything still parked) before telling the
@@ -405,11 +406,17 @@ void Queue::OnBatchCommit(uint8_t slot, int res) noexcept {
     return;
   }
   // RES is the bytes consumed: the kernel stopped at the first element it
-  // refused, and looked at none after it. Those tags are lost to the queue.
+  // refused, and looked at none after it. The refused tag is lost to the
+  // queue; the ones after it go out again with the next pass's commit. A
+  // failed command (RES < 0: -ENODEV on stop) took none: all are lost.
   const uint16_t n = commits_.count(slot);
   const unsigned eb = commits_.layout().elem_bytes;
   const unsigned done = res > 0 ? static_cast<unsigned>(res) / eb : 0;
   for (unsigned i = done; i < n; ++i) {
+    if (res >= 0 && i > done && commits_.Requeue(slot, i)) {
+      ++commits_resent_;
+      continue;
+    }
     const uint16_t tag = commits_.TagAt(slot, i);
     if (tag < config_.depth &&
         ledger_.state(tag) == TagLedger::State::kParked)

@@ -230,6 +230,7 @@ class Queue {
   uint32_t fetch_off_ = 0;
   int fetch_error_ = 0;
   uint64_t batch_commits_ = 0;  // statistics: COMMIT_IO_CMDS sent
+  uint64_t commits_resent_ = 0;  // ... elements past a refused one, resent
   uint64_t fetch_arms_ = 0;     // ... FETCH_IO_CMDS armed
 
   TagLedger ledger_;

@@ -2,7 +2,7 @@
 # Benchmarks, run side by side with the kernel's own drivers in one guest boot.
 #
 # Usage: tests/bench/run.sh --prefix STAGE [--kernel KDIR] [--rounds N] [--seconds S]
-#                           [--out DIR] [--only null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us]
+#                           [--out DIR] [--only null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us|threads]
 #                           [--peers DIR]
 #
 # STAGE is an install tree (cmake --install build --prefix STAGE). For each of
@@ -23,7 +23,9 @@
 # --peers DIR, the reference servers whose install trees are DIR's folders,
 # each server in its default and fastest modes) into DIR/peers-<N>vcpu.json,
 # and poll_us.sh (null and nvme with and without --poll-us at iodepth 1 and
-# 64) into DIR/poll-us-<N>vcpu.json.
+# 64) into DIR/poll-us-<N>vcpu.json, and threads.sh (null with 1 and 2
+# queues against 1 and 2 queues served by twice the threads, 2 fio jobs) into
+# DIR/threads-<N>vcpu.json.
 # --only runs one of them.
 # Under TCG only the ratios mean something; absolute IOPS do not.
 set -euo pipefail
@@ -43,8 +45,8 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ -n $stage ]] || { echo "run.sh: --prefix STAGE is required" >&2; exit 2; }
-[[ -z $only || $only =~ ^(null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us)$ ]] ||
-	{ echo "run.sh: --only null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us" >&2; exit 2; }
+[[ -z $only || $only =~ ^(null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us|threads)$ ]] ||
+	{ echo "run.sh: --only null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us|threads" >&2; exit 2; }
 [[ -z $peers || -d $peers ]] || { echo "run.sh: --peers $peers is not a folder" >&2; exit 2; }
 mkdir -p "$out"
 
@@ -89,6 +91,10 @@ for vcpus in 1 2; do
 	if [[ -z $only || $only == poll-us ]]; then
 		bench poll-us "$vcpus" $((rounds * secs * 2 * 8 * 3 + 600)) --nvme 1024 -- \
 			/opt/tests/poll_us.sh "$rounds" "$secs"
+	fi
+	if [[ -z $only || $only == threads ]]; then
+		bench threads "$vcpus" $((rounds * secs * 2 * 5 * 3 + 600)) -- \
+			/opt/tests/threads.sh "$rounds" "$secs"
 	fi
 done
 if [[ -z $only || $only == nvme ]]; then

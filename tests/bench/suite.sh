@@ -5,6 +5,8 @@
 #
 # The caller sets `rounds`, `secs`, `workloads` (name:rw:bs:iodepth), `img`
 # (a backing file for loop devices) and `nb` (null_blk's configfs folder),
+# and may set `jobs` (fio jobs per run, default 1) and `nullb_queues`
+# (null_blk's submit queues, default 1),
 # and calls run_suite NAME DEVICE..., each DEVICE "label|kind|up arguments":
 # KIND_up ARGS sets $dev to the live block device, KIND_down removes it. The
 # first DEVICE is the kernel's driver the others are measured against; labels
@@ -18,7 +20,7 @@ nullblk_up() {
 	mkdir "$nb"
 	echo 1024 >"$nb/size" # MiB
 	echo 2 >"$nb/queue_mode"
-	echo 1 >"$nb/submit_queues"
+	echo "${nullb_queues:-1}" >"$nb/submit_queues"
 	echo 128 >"$nb/hw_queue_depth"
 	echo 0 >"$nb/irqmode"
 	echo 1 >"$nb/power"
@@ -27,15 +29,17 @@ nullblk_up() {
 nullblk_down() { echo 0 >"$nb/power"; rmdir "$nb"; }
 kloop_up() { kloop=$(losetup --show -f "$img") && dev=$kloop; }
 kloop_down() { losetup -d "$kloop"; kloop=''; }
-ours_up() {
-	dev=/dev/ublkb$(ublk add -q 1 -d 128 "$@" --json | sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p')
+ours_up() { # one queue unless the arguments say -q
+	local q=(-q 1)
+	[[ " $* " != *" -q "* ]] || q=()
+	dev=/dev/ublkb$(ublk add "${q[@]}" -d 128 "$@" --json | sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p')
 }
 ours_down() { ublk del -a >/dev/null; }
 iops() { # DEVICE RW BS IODEPTH
 	local field=8
 	[[ $2 != *write ]] || field=49
-	fio --name=bench --filename="$1" --rw="$2" --bs="$3" --iodepth="$4" --numjobs=1 \
-		--ioengine=io_uring --direct=1 --runtime="$secs" --time_based --size=256M \
+	fio --name=bench --filename="$1" --rw="$2" --bs="$3" --iodepth="$4" --numjobs="${jobs:-1}" \
+		--ioengine=io_uring --direct=1 --runtime="$secs" --time_based --size=256M --group_reporting \
 		--output-format=terse --terse-version=3 | awk -F';' -v f=$field '{print $f}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (a > 0 ? b / a : 0)}'; }

@@ -118,6 +118,25 @@ TEST(CommitBatches, ATagWaitsAtMostOnceAndOnlyInRange) {
   EXPECT_EQ(c.TagAt(b.slot, 0), 1);
 }
 
+TEST(CommitBatches, ElementsPastARefusedOneAreQueuedAgainAsTheyWere) {
+  CommitBatches c;
+  c.Reset(4, BatchLayout::For(true, false, false));
+  ASSERT_TRUE(c.Add({.tag = 0, .result = 1, .buf_addr = 0x1000}));
+  ASSERT_TRUE(c.Add({.tag = 3, .result = 2, .buf_addr = 0x3000}));
+  ASSERT_TRUE(c.Add({.tag = 2, .result = -5, .buf_addr = 0x2000}));
+  const CommitBatches::Batch b = c.Take();
+  // The kernel took element 0 and refused element 1: element 2 again.
+  EXPECT_FALSE(c.Requeue(b.slot, 3));  // past the batch
+  ASSERT_TRUE(c.Requeue(b.slot, 2));
+  EXPECT_FALSE(c.Requeue(b.slot, 2));  // already waiting
+  EXPECT_TRUE(c.Done(b.slot));
+  const CommitBatches::Batch again = c.Take();
+  ASSERT_EQ(again.count, 1);
+  EXPECT_EQ(At<uint16_t>(again.data, 0), 2);
+  EXPECT_EQ(At<int32_t>(again.data, 4), -5);
+  EXPECT_EQ(At<uint64_t>(again.data, 8), 0x2000u);
+}
+
 TEST(CommitBatches, ASlotIsReusedOnlyAfterTheKernelAnswered) {
   CommitBatches c;
   const uint16_t depth = 8;
