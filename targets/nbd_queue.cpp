@@ -186,7 +186,10 @@ class NbdQueue final : public TargetQueue {
 
   void SubmitSend(QueueContext& q) noexcept {
     io_uring_sqe* sqe = q.GetQueueSqe(kSendOp);
-    if (sqe == nullptr) return Lost(q, "no SQE for a send (broken ring)");
+    if (sqe == nullptr) {
+      send_in_flight_ = false;
+      return Lost(q, "no SQE for a send (broken ring)");
+    }
     link_.msg = {};
     link_.msg.msg_iov = &link_.iov[iov_pos_];
     link_.msg.msg_iovlen = iov_count_ - iov_pos_;
@@ -196,8 +199,12 @@ class NbdQueue final : public TargetQueue {
   }
 
   void OnSent(QueueContext& q, int res) noexcept {
-    if (res <= 0)
+    if (res <= 0) {
+      // Nothing is in flight on the old socket from here on; Adopt waits
+      // for that, so this must be cleared before the connection is lost.
+      send_in_flight_ = false;
       return Lost(q, res == 0 ? "send wrote nothing" : "send failed", res);
+    }
     size_t left = static_cast<size_t>(res);
     while (left != 0 && iov_pos_ < iov_count_) {
       iovec& v = link_.iov[iov_pos_];

@@ -417,6 +417,36 @@ TEST_F(NbdQueueTest, RequestsInFlightAreResentOnTheNewConnection) {
   ::unlink(path.c_str());
 }
 
+// The send fails before the receive sees the connection go (the server
+// stopped reading): the queue must still take the new connection once the
+// receive completes, and send the request again on it.
+TEST_F(NbdQueueTest, SendFailingBeforeTheReceiveStillReconnectsAndResends) {
+  const std::string path = "/tmp/nbd_queue_test_s." + std::to_string(getpid());
+  Fd listener = ListenAndReconnectTo(path, 30);
+  Submit(Req(1, abi::kOpRead, 0, 512));
+  WireRequest r = ReadRequest();
+  Pump(10);  // its SENDMSG completes; the receive stays armed
+  ASSERT_EQ(::shutdown(server_.get(), SHUT_RD), 0);
+  Submit(Req(2, abi::kOpWrite, 4096, 512));  // its SENDMSG fails: EPIPE
+  Pump(10);
+  Pump(10);
+  Fd old = std::move(server_);
+  ServeHandshake(listener.get());
+  WireRequest a = ReadRequest(), b = ReadRequest();
+  if (a.cmd == kCmdWrite) std::swap(a, b);
+  EXPECT_EQ(a.cookie, r.cookie);
+  EXPECT_EQ(b.cmd, kCmdWrite);
+  uint8_t data[512];
+  ASSERT_TRUE(ReadAll(data, sizeof(data)));
+  EXPECT_TRUE(results_.empty());  // nothing failed meanwhile
+  Reply(a.cookie, 0, std::vector<uint8_t>(512, 7));
+  Reply(b.cookie, 0);
+  EXPECT_EQ(Await(1), 512);
+  EXPECT_EQ(Await(2), 512);
+  EXPECT_EQ(bufs_[1][511], 7);
+  ::unlink(path.c_str());
+}
+
 TEST_F(NbdQueueTest, ViolationFailsTheRequestsSentAndReconnects) {
   const std::string path = "/tmp/nbd_queue_test_v." + std::to_string(getpid());
   Fd listener = ListenAndReconnectTo(path, 30);
