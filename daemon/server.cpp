@@ -607,6 +607,7 @@ void Server::Stop() {
   // completed in-flight I/O and aborted the parked fetches.
   StallForTest("--stall-before-stop", spec_.testing.stall_before_stop_s);
   stopped_ = true;
+  target_->Stopping();
   auto r = control_->StopDev(device_->id());
   if (!r && r.error().code().value() != ENODEV)
     log::Warn("dev {}: {}", device_->id(), r.error().message());

@@ -82,6 +82,11 @@ class NbdTarget final : public Target {
     return "down (I/O fails)";
   }
 
+  void Stopping() override {
+    for (auto& l : links_)
+      if (l->reconnector) l->reconnector->GiveUp();
+  }
+
   Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) override {
     if (q.id() >= links_.size())
       return Invalid("nbd: no connection for queue " + std::to_string(q.id()));

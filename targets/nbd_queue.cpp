@@ -535,8 +535,11 @@ class NbdQueue final : public TargetQueue {
     }
     switch (link_.reconnector->Take(&next_socket_, &next_structured_)) {
       case Reconnector::Outcome::kTimedOut:
-        // Keep looking; fail what waits and whatever comes meanwhile.
-        if (conn_ == Conn::kDown) SetConn(Conn::kFailed);
+        // Keep looking; fail what waits and whatever comes meanwhile. (A
+        // connection back by now -- the device being deleted gives up
+        // with a report of its own -- keeps serving what it was sent.)
+        if (conn_ == Conn::kUp) break;
+        SetConn(Conn::kFailed);
         FailAll(q);
         break;
       case Reconnector::Outcome::kConnected:

@@ -53,7 +53,15 @@ Reconnector::~Reconnector() {
 }
 
 void Reconnector::Request() noexcept {
+  if (given_up_.load(std::memory_order_acquire))
+    return Report(Outcome::kTimedOut);
   requested_.store(true, std::memory_order_release);
+  Bump(wake_.get());
+}
+
+void Reconnector::GiveUp() noexcept {
+  given_up_.store(true, std::memory_order_release);
+  Report(Outcome::kTimedOut);
   Bump(wake_.get());
 }
 
@@ -91,8 +99,10 @@ void Reconnector::Run(std::stop_token stop) noexcept {
     const auto deadline = std::chrono::steady_clock::now() + timeout_;
     bool timed_out = false;
     for (unsigned tries = 1; !stop.stop_requested(); ++tries) {
+      if (given_up_.load(std::memory_order_acquire)) break;
       try {
         auto conn = Connect(address_, kTryTimeout);
+        if (given_up_.load(std::memory_order_acquire)) break;
         if (conn && (conn->info.size != expected_.size ||
                      conn->info.flags != expected_.flags)) {
           log::Warn(

@@ -7,7 +7,8 @@
 // outcome through an eventfd it reads on its ring (done_fd): a new
 // connection to the same export (same size and transmission flags), or,
 // once `timeout` has passed without one, that it timed out -- the thread
-// keeps trying after that, and reports the connection when it comes.
+// keeps trying after that, and reports the connection when it comes --
+// until GiveUp, when the device is being deleted.
 //
 // Owned by the target; Request and Take are for the queue thread (noexcept,
 // no allocation), the rest for the main thread.
@@ -41,6 +42,10 @@ class Reconnector {
 
   // Queue thread: the connection broke; find a new one.
   void Request() noexcept;
+  // Main thread, when the device is being deleted: stop looking for a
+  // connection and report kTimedOut now (and after every later Request),
+  // so the queue fails what waits instead of holding it for the timeout.
+  void GiveUp() noexcept;
   // Readable (8 bytes) when Take has an outcome.
   int done_fd() const { return done_.get(); }
   // Queue thread, after done_fd was read: what happened since the last call;
@@ -68,6 +73,7 @@ class Reconnector {
   std::atomic<bool> structured_{false};  // socket_'s, stored before it
   std::atomic<Outcome> outcome_{Outcome::kNone};
   std::atomic<bool> requested_{false};
+  std::atomic<bool> given_up_{false};
   std::jthread thread_;  // last: joined before the fds close
 };
 

@@ -171,6 +171,12 @@ class Target {
   // ("connected", "reconnecting", ...); empty for a target without one.
   // Main thread, while the queues run: reads only what they publish.
   virtual std::string connection_state() const { return ""; }
+  // The device is being deleted (main thread, before STOP_DEV, which waits
+  // for every request the kernel has handed out): what waits for the
+  // backend to come back (an nbd reconnect) fails now instead, so the
+  // delete never waits on a backend that is gone. Requests the backend is
+  // serving finish as usual.
+  virtual void Stopping() {}
   // Called on the queue thread during queue setup (may register files).
   virtual Result<std::unique_ptr<TargetQueue>> OpenQueue(QueueContext& q) = 0;
   // Whether the device may become `bytes` long while it runs (`ublk

@@ -689,5 +689,32 @@ TEST_F(NbdQueueTest, PastTheReconnectTimeoutRequestsFailWithEio) {
   EXPECT_EQ(st.result(), -EIO);
 }
 
+// The device being deleted while the server is gone: what waits for a new
+// connection fails at once instead of after the (30 s) reconnect timeout,
+// and so does what comes later; a connection that is up keeps serving.
+TEST_F(NbdQueueTest, GivingUpWhenDeletedFailsWhatWaitsForAReconnect) {
+  const std::string path = "/tmp/nbd_queue_test_g." + std::to_string(getpid());
+  Fd listener = ListenAndReconnectTo(path, 30);
+  listener.reset();  // nobody answers
+  ::unlink(path.c_str());
+  Submit(Req(1, abi::kOpRead, 0, 4096));
+  WireRequest r = ReadRequest();
+  link_.reconnector->GiveUp();  // while up: the request stays in flight
+  Pump(10);
+  Reply(r.cookie, 0, std::vector<uint8_t>(4096, 3));
+  EXPECT_EQ(Await(1), 4096);
+  Submit(Req(2, abi::kOpRead, 0, 4096));
+  (void)ReadRequest();
+  server_.reset();
+  for (int i = 0; i < 100 && !results_.count(2); ++i) Pump(10);  // 1 s
+  ASSERT_TRUE(results_.count(2));
+  EXPECT_EQ(results_[2], -EIO);
+  ctx_->BeginIo(3);
+  IoStatus st = queue_->Queue(*ctx_, Req(3, abi::kOpRead, 0, 512));
+  ctx_->EndIo();
+  EXPECT_FALSE(st.pending());
+  EXPECT_EQ(st.result(), -EIO);
+}
+
 }  // namespace
 }  // namespace ublk::nbd

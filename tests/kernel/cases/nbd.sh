@@ -253,6 +253,25 @@ test_nbd_server_down_past_the_reconnect_timeout_fails_io_then_serves_again() {
 	ublk del -n "$id"
 }
 
+# Deleting a device whose NBD server is gone does not wait for the
+# reconnect timeout: what waits for the connection fails with EIO at once.
+test_nbd_del_with_the_server_down_fails_what_waits_without_waiting_for_the_timeout() {
+	local id dd_pid
+	trap nbd_down EXIT
+	truncate -s 64M /tmp/nbd-test.img
+	nbd_qemu_up -f raw /tmp/nbd-test.img
+	id=$(add_dev -t nbd -f "$(nbd_uri)" --reconnect-timeout 600)
+	dd if=/dev/urandom of=/dev/ublkb"$id" bs=1M count=4 oflag=direct 2>/dev/null
+	nbd_stop -9
+	wait_until 10 nbd_list_says "$id" 'connection reconnecting' || fail "ublk list does not show the reconnect"
+	dd if=/dev/ublkb"$id" of=/dev/null bs=4k count=1 skip=100 iflag=direct 2>/dev/null &
+	dd_pid=$!
+	sleep 1
+	timeout 60 ublk del -n "$id" || fail "del did not finish within 60 s (the reconnect timeout is 600 s)"
+	wait "$dd_pid" && fail "the read waiting for the server succeeded"
+	wait_until 10 dev_gone "$id" || fail "the device did not go"
+}
+
 # A device with recovery: a new ublk server takes the nbd device over after
 # the old one is killed (it connects to the NBD server again) and after a
 # restart, with fio verifying throughout (rec_fio_rounds in recovery.sh,
