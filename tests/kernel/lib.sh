@@ -106,7 +106,7 @@ cleanup_everything() {
 		echo "server processes $pids"
 		pkill -9 -x ublk-server || true
 		sleep 0.5
-		ublk del -a >/dev/null 2>&1 || true
+		timeout 30 ublk del -a >/dev/null 2>&1 || echo "(ublk del -a did not finish)"
 	fi
 	if compgen -G '/run/ublk/*' >/dev/null; then
 		echo "state files $(ls /run/ublk)"
