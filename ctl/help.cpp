@@ -188,7 +188,10 @@ An nbd device takes its size, read-only state, FLUSH/FUA, discard,
 write-zeroes and block sizes from the server's handshake (NBD_OPT_GO) at add,
 and advertises only what the server supports. -q N opens one connection per
 queue and needs a server that allows it (NBD_FLAG_CAN_MULTI_CONN). Data is
-copied through the server's buffers (no -z, no --usercopy). An unreachable
+copied through the server's buffers unless -z (--zero-copy=auto, Linux
+6.16+) is given: then a WRITE's data goes to the socket from the request's
+own pages and a READ's comes from it straight into them, over simple
+replies (no --zero-copy=explicit, no --usercopy). An unreachable
 server, an unknown export or a broken handshake (bad magic, a reply cut
 short, too long or to another option, the connection closed) is refused at
 add. A connection that breaks later is made again: I/O in flight is sent

@@ -84,9 +84,10 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
     // memory is copied through the per-tag buffer as usual.
     return FlagChoice{abi::kFCmdIoctlEncode | abi::kFShmemZc, DataPath::kCopy};
   }
-  if (spec.user_copy && access == DataAccess::kMemory)
+  if (spec.user_copy && access == DataAccess::kMemoryOrAutoBuf)
     return Invalid("user copy (--usercopy) is not for this target: it moves "
-                   "request data through its own memory (copy mode only)");
+                   "request data through its own memory, or with -z through "
+                   "the request's registered pages");
   if (spec.user_copy) {
     if (!(kernel_features & abi::kFUserCopy))
       return Invalid("user copy (--usercopy) needs the ublk feature UBLK_F_USER_COPY "
@@ -223,11 +224,15 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
     }
     return c;
   }
-  if (access == DataAccess::kMemory) {
-    if (AsksZeroCopy(zero_copy))
-      return Invalid("zero copy (-z) is not for this target: sockets take "
-                     "no registered buffers, so it runs in copy mode only");
-    return c;
+  if (access == DataAccess::kMemoryOrAutoBuf) {
+    if (zero_copy == ZeroCopy::kExplicit)
+      return Invalid(
+          "--zero-copy=explicit is not for this target: its socket I/O "
+          "needs a request's pages registered before the request arrives, "
+          "which automatic registration does (-z, --zero-copy=auto)");
+    // Copy mode unless asked: zero copy receives each reply header on
+    // its own, which has not been measured to pay off for small requests.
+    if (zero_copy != ZeroCopy::kAuto) return c;
   }
   // Registration as SUPPORT_ZERO_COPY means it arrived in 6.15; a 6.13-era
   // driver took that bit for user copy, and no feature bit marks 6.15 alone.

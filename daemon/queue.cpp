@@ -266,8 +266,9 @@ Result<void> Queue::Setup() {
 Result<void> Queue::SetupBatch() {
   io_uring* r = ring_->get();
   const DataPath dp = config_.data_path;
-  const BatchLayout layout = BatchLayout::For(
-      KernelCopies(dp), config_.zoned, dp == DataPath::kAutoBufReg);
+  const BatchLayout layout =
+      BatchLayout::For(KernelCopies(dp), config_.zoned,
+                       dp == DataPath::kAutoBufReg && config_.auto_buf_fallback);
   commits_.Reset(config_.depth, layout);
 
   // Every tag parked at once, with its buffer (copy mode) or its automatic
@@ -529,7 +530,8 @@ bool Queue::QueueIoCmd(uint32_t op, uint16_t tag, int result) noexcept {
   // FALLBACK a failed registration arrives as NEED_REG_BUF instead of
   // failing the block request unseen.
   if (config_.data_path == DataPath::kAutoBufReg && op != abi::kIoNeedGetData)
-    sqe->addr = abi::AutoBufReg(tag, abi::kAutoBufRegFallback);
+    sqe->addr = abi::AutoBufReg(
+        tag, config_.auto_buf_fallback ? abi::kAutoBufRegFallback : 0);
   sqe->user_data = EncodeUserData({tag, UserOp::kFetch, 0, config_.id});
   return true;
 }

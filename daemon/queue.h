@@ -96,6 +96,11 @@ struct QueueConfig {
   bool register_buffers = false;  // copy mode: the target reads/writes the
                                   // per-tag buffers itself
   bool occupy_auto_slots = false;  // --force-auto-fallback (testing)
+  // Automatic registration asks for FALLBACK (a request whose registration
+  // failed comes with NEED_REG_BUF, to be registered by hand); without it
+  // the kernel fails such a request (a target that cannot register by hand:
+  // DataAccess::kMemoryOrAutoBuf).
+  bool auto_buf_fallback = true;
   // --shmem_zc: the shared memory, borrowed (outlives the queue). With
   // register_buffers it is also fixed buffer `depth` of the ring.
   const ShmemRegion* shmem = nullptr;

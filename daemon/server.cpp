@@ -138,6 +138,9 @@ Result<void> Server::Start() {
   sigaddset(&mask, SIGUSR1);
   // Blocked before any thread starts, so only the signalfd sees them.
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  // A write to a socket whose peer is gone fails with EPIPE, which the
+  // target handles; the signal that comes with it must not end us.
+  (void)::signal(SIGPIPE, SIG_IGN);
   signal_fd_ = Fd(signalfd(-1, &mask, SFD_CLOEXEC));
   queue_exit_fd_ = Fd(eventfd(0, EFD_CLOEXEC));
   if (!signal_fd_.valid() || !queue_exit_fd_.valid())
@@ -431,6 +434,7 @@ Result<void> Server::StartQueues() {
     qc.zoned = info.flags & abi::kFZoned;
     qc.ring_needs = target_->ring_needs();
     qc.register_buffers = target_->data_access() == DataAccess::kBuffer;
+    qc.auto_buf_fallback = target_->data_access() == DataAccess::kBuffer;
     qc.occupy_auto_slots = spec_.testing.force_auto_fallback;
     qc.shmem = shmem_.get();
     if (metrics_) qc.metrics = metrics_->queue(q);

@@ -53,11 +53,16 @@ Result<DeviceGeometry> GeometryOf(const ExportInfo& info, bool read_only) {
 class NbdTarget final : public Target {
  public:
   NbdTarget(std::vector<std::unique_ptr<nbd::Link>> links, DeviceGeometry g,
-            std::vector<std::string> notes)
-      : links_(std::move(links)), geometry_(g), notes_(std::move(notes)) {}
+            std::vector<std::string> notes, bool zero_copy)
+      : links_(std::move(links)),
+        geometry_(g),
+        notes_(std::move(notes)),
+        zero_copy_(zero_copy) {}
 
   DeviceGeometry Geometry() const override { return geometry_; }
-  DataAccess data_access() const override { return DataAccess::kMemory; }
+  DataAccess data_access() const override {
+    return DataAccess::kMemoryOrAutoBuf;
+  }
   // Each queue's send and receive are two queue SQEs at most.
   RingNeeds ring_needs() const override { return {.sqes_per_io = 1}; }
   std::vector<std::string> notes() const override { return notes_; }
@@ -93,13 +98,14 @@ class NbdTarget final : public Target {
     nbd::Link& link = *links_[q.id()];
     auto slot = q.AddFile(link.conn.socket.get());
     if (!slot) return slot.error();
-    return nbd::MakeNbdQueue(link, *slot, q.id(), q.depth());
+    return nbd::MakeNbdQueue(link, *slot, q.id(), q.depth(), zero_copy_);
   }
 
  private:
   std::vector<std::unique_ptr<nbd::Link>> links_;  // one per queue
   DeviceGeometry geometry_;
   std::vector<std::string> notes_;
+  const bool zero_copy_;
 };
 
 }  // namespace
@@ -107,9 +113,12 @@ class NbdTarget final : public Target {
 Result<std::unique_ptr<Target>> CreateNbdTarget(const DeviceSpec& spec) {
   auto address = nbd::ParseUri(spec.file);
   if (!address) return address.error();
+  // Zero copy is only ever asked for (ChooseFlags); it takes simple
+  // replies (nbd_queue.h).
+  const bool zero_copy = spec.zero_copy == ZeroCopy::kAuto;
   std::vector<std::unique_ptr<nbd::Link>> links;
   for (uint16_t i = 0; i < spec.queues; ++i) {
-    auto conn = nbd::Connect(*address);
+    auto conn = nbd::Connect(*address, nbd::kConnectTimeout, !zero_copy);
     if (!conn) return conn.error();
     const ExportInfo& info = conn->info;
     if (i == 0 && spec.queues > 1 && !(info.flags & nbd::kCanMultiConn))
@@ -131,7 +140,7 @@ Result<std::unique_ptr<Target>> CreateNbdTarget(const DeviceSpec& spec) {
       NumberOption(kNbdOptions, spec.options, "reconnect-timeout"));
   if (timeout.count() != 0) {
     for (uint16_t i = 0; i < links.size(); ++i) {
-      auto r = nbd::Reconnector::Start(*address, info, timeout, i);
+      auto r = nbd::Reconnector::Start(*address, info, timeout, i, !zero_copy);
       if (!r) return r.error();
       links[i]->reconnector = std::move(*r);
     }
@@ -153,7 +162,7 @@ Result<std::unique_ptr<Target>> CreateNbdTarget(const DeviceSpec& spec) {
       nbd::Describe(*address), info.size, info.flags, links.size(),
       info.structured_replies ? "structured" : "simple");
   return std::unique_ptr<Target>(
-      new NbdTarget(std::move(links), *geometry, std::move(notes)));
+      new NbdTarget(std::move(links), *geometry, std::move(notes), zero_copy));
 }
 
 }  // namespace ublk

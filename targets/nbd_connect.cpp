@@ -146,14 +146,14 @@ Result<Fd> ConnectTcp(const Address& a, Clock::time_point deadline) {
 }  // namespace
 
 Result<Connection> Connect(const Address& address,
-                           std::chrono::milliseconds timeout) {
+                           std::chrono::milliseconds timeout, bool structured) {
   const auto deadline = Clock::now() + timeout;
   auto fd = address.kind == Address::Kind::kUnix
                 ? ConnectUnix(address, deadline)
                 : ConnectTcp(address, deadline);
   if (!fd) return fd.error();
   SocketStream stream(fd->get(), deadline, Describe(address));
-  auto info = Handshake(stream, address.export_name);
+  auto info = Handshake(stream, address.export_name, structured);
   if (!info) return info.error().Wrap(Describe(address));
   return Connection{std::move(*fd), *info};
 }

@@ -22,7 +22,9 @@ struct Connection {
 // Errors are one line naming the server ("cannot connect to
 // 127.0.0.1:10809: Connection refused", "export 'x' does not exist on the
 // NBD server at unix:/run/x.sock").
+// `structured`: ask for structured replies (Handshake).
 Result<Connection> Connect(const Address& address,
-                           std::chrono::milliseconds timeout = kConnectTimeout);
+                           std::chrono::milliseconds timeout = kConnectTimeout,
+                           bool structured = true);
 
 }  // namespace ublk::nbd

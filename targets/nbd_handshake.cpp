@@ -13,7 +13,8 @@ constexpr int kMaxGoReplies = 64;
 
 }  // namespace
 
-Result<ExportInfo> Handshake(Stream& s, std::string_view export_name) {
+Result<ExportInfo> Handshake(Stream& s, std::string_view export_name,
+                             bool structured) {
   if (export_name.size() > kMaxExportName)
     return Invalid("the export name is longer than 4096 bytes");
   std::array<uint8_t, kGreetingBytes> greeting;
@@ -26,8 +27,8 @@ Result<ExportInfo> Handshake(Stream& s, std::string_view export_name) {
   // answers with any error.
   ExportInfo info;
   std::vector<uint8_t> payload;
-  UBLK_RETURN_IF_ERROR(s.Write(BuildStructuredReplyOption()));
-  {
+  if (structured) {
+    UBLK_RETURN_IF_ERROR(s.Write(BuildStructuredReplyOption()));
     std::array<uint8_t, kOptReplyHeaderBytes> raw;
     UBLK_RETURN_IF_ERROR(s.Read(raw));
     auto h = ParseOptReplyHeader(raw, kOptStructuredReply);

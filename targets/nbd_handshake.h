@@ -27,6 +27,8 @@ class Stream {
 
 // Errors are one line: not an NBD server, an unknown export, TLS required,
 // a protocol violation (naming what was wrong), or the stream's own error.
-Result<ExportInfo> Handshake(Stream& s, std::string_view export_name);
+// `structured`: ask for structured replies (NBD_OPT_STRUCTURED_REPLY).
+Result<ExportInfo> Handshake(Stream& s, std::string_view export_name,
+                             bool structured = true);
 
 }  // namespace ublk::nbd

@@ -12,7 +12,12 @@ namespace ublk::nbd {
 namespace {
 
 // target_data of the queue SQEs.
-enum QueueOp : uint16_t { kSendOp = 1, kRecvOp = 2, kReconnectOp = 3 };
+enum QueueOp : uint16_t {
+  kSendOp = 1,
+  kRecvOp = 2,
+  kReconnectOp = 3,
+  kWriteDataOp = 4,  // zero copy: a WRITE's data from its registered pages
+};
 
 // The connection, as the queue sees it (published as LinkState).
 enum class Conn : uint8_t {
@@ -38,7 +43,10 @@ struct Slot {
   uint32_t seq = 0;     // requests this tag has carried, in the cookie
   uint32_t length = 0;  // READ/WRITE bytes
   uint64_t offset = 0;
-  uint8_t* buf = nullptr;
+  // Byte n of the request's data is at addr + n: plain memory in copy mode,
+  // fixed buffer buf_index (READ_FIXED/WRITE_FIXED only) with zero copy.
+  uint64_t addr = 0;
+  uint16_t buf_index = 0;
   int early_result = 0;
   // Structured replies: chunks came for the request (as sent last), the
   // bytes of data and holes among them, the first error one carried.
@@ -58,10 +66,12 @@ constexpr uint64_t Cookie(uint16_t tag, uint32_t seq) {
 
 class NbdQueue final : public TargetQueue {
  public:
-  NbdQueue(Link& link, int file, uint16_t queue_id, uint16_t depth)
+  NbdQueue(Link& link, int file, uint16_t queue_id, uint16_t depth,
+           bool zero_copy)
       : link_(link),
         file_(file),
         id_(queue_id),
+        zero_copy_(zero_copy),
         slots_(depth),
         structured_(link.conn.info.structured_replies) {
     link_.structured.store(structured_, std::memory_order_relaxed);
@@ -113,7 +123,8 @@ class NbdQueue final : public TargetQueue {
     s.cmd = cmd;
     s.length = length;
     s.offset = offset;
-    s.buf = reinterpret_cast<uint8_t*>(req.buf_addr);
+    s.addr = req.buf_addr;
+    s.buf_index = req.buf_index;
     ++s.seq;
     EncodeRequest(link_.headers[req.tag].data(), cmd, flags,
                   Cookie(req.tag, s.seq), offset, length);
@@ -142,6 +153,10 @@ class NbdQueue final : public TargetQueue {
         if (conn_ == Conn::kUp) return OnSent(q, c.res);
         send_in_flight_ = false;  // on the old connection: ignored
         return Adopt(q);
+      case kWriteDataOp:
+        if (conn_ == Conn::kUp) return OnDataWritten(q, c.res);
+        send_in_flight_ = false;
+        return Adopt(q);
       case kRecvOp:
         if (conn_ == Conn::kUp) return OnReceived(q, c.res);
         recv_armed_ = false;
@@ -159,18 +174,27 @@ class NbdQueue final : public TargetQueue {
     return IoStatus::Done(err);
   }
 
-  // Gathers the queued requests into one SENDMSG.
+  // Gathers the queued requests into one SENDMSG. With zero copy a WRITE's
+  // data is not in our memory: the batch ends with its header, and the
+  // data follows from its registered pages (SubmitDataWrite).
   void StartSend(QueueContext& q) noexcept {
     if (fifo_count_ == 0) return;
     unsigned n = 0, iovs = 0;
-    while (fifo_count_ != 0 && n < kMaxSendBatch) {
+    data_write_tag_ = -1;
+    while (fifo_count_ != 0 && n < kMaxSendBatch && data_write_tag_ < 0) {
       const uint16_t tag = fifo_[fifo_head_];
       fifo_head_ = (fifo_head_ + 1) % fifo_.size();
       --fifo_count_;
       Slot& s = slots_[tag];
       link_.iov[iovs++] = {link_.headers[tag].data(), kRequestBytes};
-      if (s.cmd == kCmdWrite && s.length != 0)
-        link_.iov[iovs++] = {s.buf, s.length};
+      if (s.cmd == kCmdWrite && s.length != 0) {
+        if (zero_copy_) {
+          data_write_tag_ = tag;
+          data_written_ = 0;
+        } else {
+          link_.iov[iovs++] = {reinterpret_cast<void*>(s.addr), s.length};
+        }
+      }
       s.state = SlotState::kSending;
       s.chunked = false;
       s.covered = 0;
@@ -198,13 +222,42 @@ class NbdQueue final : public TargetQueue {
     ++stats_.sends;
   }
 
-  void OnSent(QueueContext& q, int res) noexcept {
-    if (res <= 0) {
-      // Nothing is in flight on the old socket from here on; Adopt waits
-      // for that, so this must be cleared before the connection is lost.
+  // The rest of the zero-copy WRITE's data, from its fixed buffer. A
+  // socket takes no file offset: 0.
+  void SubmitDataWrite(QueueContext& q) noexcept {
+    io_uring_sqe* sqe = q.GetQueueSqe(kWriteDataOp);
+    if (sqe == nullptr) {
       send_in_flight_ = false;
-      return Lost(q, res == 0 ? "send wrote nothing" : "send failed", res);
+      return Lost(q, "no SQE for a send (broken ring)");
     }
+    const Slot& s = slots_[data_write_tag_];
+    io_uring_prep_write_fixed(sqe, file_,
+                              reinterpret_cast<void*>(s.addr + data_written_),
+                              s.length - data_written_, 0, s.buf_index);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    ++stats_.sends;
+  }
+
+  // Nothing is in flight on the old socket from here on; Adopt waits for
+  // that, so it is cleared before the connection is lost.
+  void SendFailed(QueueContext& q, int res) noexcept {
+    send_in_flight_ = false;
+    Lost(q, res == 0 ? "send wrote nothing" : "send failed", res);
+  }
+
+  void OnDataWritten(QueueContext& q, int res) noexcept {
+    if (res <= 0) return SendFailed(q, res);
+    data_written_ += static_cast<uint32_t>(res);
+    if (data_written_ < slots_[data_write_tag_].length) {
+      ++stats_.short_sends;
+      return SubmitDataWrite(q);
+    }
+    data_write_tag_ = -1;
+    SendDone(q);
+  }
+
+  void OnSent(QueueContext& q, int res) noexcept {
+    if (res <= 0) return SendFailed(q, res);
     size_t left = static_cast<size_t>(res);
     while (left != 0 && iov_pos_ < iov_count_) {
       iovec& v = link_.iov[iov_pos_];
@@ -221,6 +274,12 @@ class NbdQueue final : public TargetQueue {
       ++stats_.short_sends;
       return SubmitSend(q);
     }
+    if (data_write_tag_ >= 0) return SubmitDataWrite(q);
+    SendDone(q);
+  }
+
+  // Every byte of the batch is on the stream.
+  void SendDone(QueueContext& q) noexcept {
     send_in_flight_ = false;
     for (unsigned i = 0; i < batch_size_; ++i) {
       Slot& s = slots_[batch_[i].tag];
@@ -249,9 +308,26 @@ class NbdQueue final : public TargetQueue {
       rx_end_ -= rx_begin_;
       rx_begin_ = 0;
     }
+    if (zero_copy_) {
+      // Never more than the next reply header, so that READ data is never
+      // received here, where it cannot be copied to the request's pages:
+      // it goes there by READ_FIXED (a socket takes no file offset: 0).
+      direct_ = data_tag_ >= 0;
+      if (direct_) {
+        io_uring_prep_read_fixed(sqe, file_, reinterpret_cast<void*>(data_at_),
+                                 data_left_, 0, slots_[data_tag_].buf_index);
+      } else {
+        io_uring_prep_recv(sqe, file_, link_.rx.data() + rx_end_,
+                           kSimpleReplyBytes - rx_end_, MSG_WAITALL);
+      }
+      sqe->flags |= IOSQE_FIXED_FILE;
+      recv_armed_ = true;
+      return;
+    }
     direct_ = data_tag_ >= 0 && rx_end_ == 0 && data_left_ > kDirectRecvBytes;
     if (direct_) {
-      io_uring_prep_recv(sqe, file_, data_to_, data_left_, MSG_WAITALL);
+      io_uring_prep_recv(sqe, file_, reinterpret_cast<void*>(data_at_),
+                         data_left_, MSG_WAITALL);
     } else {
       io_uring_prep_recv(sqe, file_, link_.rx.data() + rx_end_,
                          link_.rx.size() - rx_end_, 0);
@@ -268,7 +344,7 @@ class NbdQueue final : public TargetQueue {
           res);
     ++stats_.receives;
     if (direct_) {
-      data_to_ += res;
+      data_at_ += static_cast<uint32_t>(res);
       data_left_ -= static_cast<uint32_t>(res);
       FinishData(q);
     } else {
@@ -286,11 +362,11 @@ class NbdQueue final : public TargetQueue {
     const size_t have = rx_end_ - rx_begin_;
     const uint8_t* in = link_.rx.data() + rx_begin_;
     if (data_tag_ >= 0) {
-      if (have == 0) return false;
+      if (have == 0 || zero_copy_) return false;  // zero copy: READ_FIXED
       const size_t n = std::min<size_t>(have, data_left_);
-      std::memcpy(data_to_, in, n);
+      std::memcpy(reinterpret_cast<void*>(data_at_), in, n);
       rx_begin_ += n;
-      data_to_ += n;
+      data_at_ += n;
       data_left_ -= static_cast<uint32_t>(n);
       FinishData(q);
       return true;
@@ -325,7 +401,7 @@ class NbdQueue final : public TargetQueue {
       ++stats_.errors;
       Answer(q, tag, ReplyErrno(r.error));
     } else if (s.cmd == kCmdRead && s.length != 0) {
-      StartData(tag, s.buf, s.length, false, false);  // the data follows
+      StartData(tag, s.addr, s.length, false, false);  // the data follows
     } else {
       Answer(q, tag, Success(s));
     }
@@ -364,10 +440,11 @@ class NbdQueue final : public TargetQueue {
         }
         s.covered += p.count;
         if (p.kind == ChunkPlan::Kind::kData) {
-          StartData(tag, s.buf + p.at, p.count, true, done);
+          StartData(tag, s.addr + p.at, p.count, true, done);
           return true;
         }
-        std::memset(s.buf + p.at, 0, p.count);
+        // Never with zero copy, which asks for simple replies only.
+        std::memset(reinterpret_cast<void*>(s.addr + p.at), 0, p.count);
         break;
       case ChunkPlan::Kind::kError:
         if (s.chunk_error == 0) s.chunk_error = p.error;
@@ -396,10 +473,10 @@ class NbdQueue final : public TargetQueue {
   }
 
   // `count` bytes of READ data for `to` follow in the stream.
-  void StartData(uint16_t tag, uint8_t* to, uint32_t count, bool chunk,
+  void StartData(uint16_t tag, uint64_t at, uint32_t count, bool chunk,
                  bool last) noexcept {
     data_tag_ = tag;
-    data_to_ = to;
+    data_at_ = at;
     data_left_ = count;
     data_chunk_ = chunk;
     data_last_ = last;
@@ -577,17 +654,23 @@ class NbdQueue final : public TargetQueue {
   Link& link_;
   const int file_;
   const uint16_t id_;
+  const bool zero_copy_;  // requests' data only through their fixed buffers
   std::vector<Slot> slots_;
   std::vector<uint16_t> fifo_;  // tags waiting to be sent, oldest first
   size_t fifo_head_ = 0, fifo_count_ = 0;
   std::array<Sent, kMaxSendBatch> batch_{};  // in the SENDMSG in flight
   unsigned batch_size_ = 0, iov_pos_ = 0, iov_count_ = 0;
   bool send_in_flight_ = false;
+  // Zero copy: the batch's last request is a WRITE whose data goes after
+  // the SENDMSG, data_written_ bytes of it so far; -1 when none.
+  int data_write_tag_ = -1;
+  uint32_t data_written_ = 0;
   bool recv_armed_ = false;
   // Receiving READ data (of a simple reply, or of a chunk, maybe the last)
-  // for this tag: data_left_ bytes still to come, for data_to_.
+  // for this tag: data_left_ bytes still to come, for data_at_ (an address
+  // as Slot::addr).
   int data_tag_ = -1;
-  uint8_t* data_to_ = nullptr;
+  uint64_t data_at_ = 0;
   uint32_t data_left_ = 0;
   bool data_chunk_ = false, data_last_ = false;
   size_t rx_begin_ = 0, rx_end_ = 0;  // the unparsed bytes in link_.rx
@@ -603,8 +686,9 @@ class NbdQueue final : public TargetQueue {
 }  // namespace
 
 std::unique_ptr<TargetQueue> MakeNbdQueue(Link& link, int file,
-                                          uint16_t queue_id, uint16_t depth) {
-  return std::make_unique<NbdQueue>(link, file, queue_id, depth);
+                                          uint16_t queue_id, uint16_t depth,
+                                          bool zero_copy) {
+  return std::make_unique<NbdQueue>(link, file, queue_id, depth, zero_copy);
 }
 
 }  // namespace ublk::nbd

@@ -24,6 +24,14 @@
 // All of it through queue SQEs (QueueContext::GetQueueSqe) on the socket as
 // a fixed file; nothing blocks, nothing allocates past OpenQueue.
 //
+// With zero copy (automatic buffer registration) a request's data is in
+// its registered pages, never in our memory: a WRITE's header ends its
+// SENDMSG and WRITE_FIXED sends the data from the pages (a short write
+// continues); receives take exactly one reply header at a time and a
+// READ's data comes by READ_FIXED straight into its pages. The connection
+// then uses simple replies only (a hole chunk would need zeros written
+// into the pages).
+//
 // A broken stream -- the server closes or resets the connection, a reply
 // header with a bad magic, a structured reply when none was negotiated, a
 // cookie of no request in flight, any of the chunk faults nbd_chunk.h lists
@@ -91,7 +99,11 @@ enum class LinkState : uint8_t {
 
 // `link` is borrowed and outlives the queue; `file` is its socket's slot in
 // the ring's file table.
+// `zero_copy`: the device's requests come with registered pages
+// (Request::buf_index) instead of memory; the connection must not have
+// negotiated structured replies.
 std::unique_ptr<TargetQueue> MakeNbdQueue(Link& link, int file,
-                                          uint16_t queue_id, uint16_t depth);
+                                          uint16_t queue_id, uint16_t depth,
+                                          bool zero_copy);
 
 }  // namespace ublk::nbd

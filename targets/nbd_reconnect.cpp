@@ -23,17 +23,19 @@ void Bump(int fd) noexcept {
 }  // namespace
 
 Reconnector::Reconnector(Address address, ExportInfo expected,
-                         std::chrono::seconds timeout, uint16_t queue_id)
+                         std::chrono::seconds timeout, uint16_t queue_id,
+                         bool structured)
     : address_(std::move(address)),
       expected_(expected),
       timeout_(timeout),
-      queue_id_(queue_id) {}
+      queue_id_(queue_id),
+      ask_structured_(structured) {}
 
 Result<std::unique_ptr<Reconnector>> Reconnector::Start(
     Address address, ExportInfo expected, std::chrono::seconds timeout,
-    uint16_t queue_id) {
-  std::unique_ptr<Reconnector> r(
-      new Reconnector(std::move(address), expected, timeout, queue_id));
+    uint16_t queue_id, bool structured) {
+  std::unique_ptr<Reconnector> r(new Reconnector(
+      std::move(address), expected, timeout, queue_id, structured));
   r->wake_ = Fd(::eventfd(0, EFD_CLOEXEC));
   r->done_ = Fd(::eventfd(0, EFD_CLOEXEC));
   if (!r->wake_.valid() || !r->done_.valid())
@@ -101,7 +103,7 @@ void Reconnector::Run(std::stop_token stop) noexcept {
     for (unsigned tries = 1; !stop.stop_requested(); ++tries) {
       if (given_up_.load(std::memory_order_acquire)) break;
       try {
-        auto conn = Connect(address_, kTryTimeout);
+        auto conn = Connect(address_, kTryTimeout, ask_structured_);
         if (given_up_.load(std::memory_order_acquire)) break;
         if (conn && (conn->info.size != expected_.size ||
                      conn->info.flags != expected_.flags)) {

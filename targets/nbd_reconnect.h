@@ -33,9 +33,10 @@ class Reconnector {
 
   // Starts the thread (idle until Request). Errors: eventfds or the thread
   // could not be made.
+  // `structured`: whether new connections ask for structured replies.
   static Result<std::unique_ptr<Reconnector>> Start(
       Address address, ExportInfo expected, std::chrono::seconds timeout,
-      uint16_t queue_id);
+      uint16_t queue_id, bool structured = true);
   ~Reconnector();  // stops and joins the thread (at most one connect try)
   Reconnector(const Reconnector&) = delete;
   Reconnector& operator=(const Reconnector&) = delete;
@@ -57,7 +58,8 @@ class Reconnector {
 
  private:
   Reconnector(Address address, ExportInfo expected,
-              std::chrono::seconds timeout, uint16_t queue_id);
+              std::chrono::seconds timeout, uint16_t queue_id,
+              bool structured);
   void Run(std::stop_token stop) noexcept;
   // Sleeps up to `ms` or until stopped; false when stopped.
   bool Nap(int ms) noexcept;
@@ -67,6 +69,7 @@ class Reconnector {
   const ExportInfo expected_;
   const std::chrono::seconds timeout_;
   const uint16_t queue_id_;
+  const bool ask_structured_;
   Fd wake_;  // eventfd: Request and the destructor
   Fd done_;  // eventfd: an outcome is ready
   std::atomic<int> socket_{-1};

@@ -64,11 +64,10 @@ bool TargetTakes(const TargetType& type, std::string_view long_name) {
   if (long_name == "file") return type.file != FileUse::kNone;
   if (long_name == "size") return type.takes_size;
   if (long_name == "read-only") return type.takes_read_only;
-  // Every type but one that moves data through its own memory (nbd: copy
-  // mode only): null, which copies nothing anyway, takes -z as the
-  // reference server's null does (ChooseFlags still refuses it where the
-  // kernel has no zero copy).
-  if (long_name == "zero-copy") return type.data_access != DataAccess::kMemory;
+  // Every type: null, which copies nothing anyway, takes -z as the
+  // reference server's null does; nbd only with automatic registration
+  // (ChooseFlags refuses what a type or the kernel cannot have).
+  if (long_name == "zero-copy") return true;
   return FindOptionDef(type.options, long_name) != nullptr;
 }
 

@@ -22,7 +22,7 @@ constexpr TargetType kTypes[] = {
      &CreateLoopTarget},
     {"nbd", "an export of an NBD server (-f nbd://HOST[:PORT][/EXPORT] or "
             "nbd+unix:///EXPORT?socket=PATH)",
-     DataAccess::kMemory, FileUse::kRequired,
+     DataAccess::kMemoryOrAutoBuf, FileUse::kRequired,
      "the NBD server: -f nbd://HOST[:PORT][/EXPORT] or "
      "nbd+unix:///EXPORT?socket=PATH",
      /*takes_size=*/false, /*takes_read_only=*/true, kNbdOptions,

@@ -32,8 +32,9 @@
 // send and receive carry many requests each) asks for queue SQEs instead
 // (GetQueueSqe): their completions go to TargetQueue::CompleteQueueOp, and
 // the target finishes requests from there with FinishRequest. Queue SQEs
-// never join a request's links, so they are for targets that run in copy
-// mode (DataAccess::kMemory), where no request has any.
+// never join a request's links, so they are for targets whose requests
+// have none (DataAccess::kMemoryOrAutoBuf: copy mode, or automatic buffer
+// registration without the by-hand fallback).
 //
 // With a polled backend (RingNeeds::polled) every SQE the target asks for
 // comes from the queue's second ring, created with IORING_SETUP_IOPOLL;

@@ -70,9 +70,14 @@ enum class DataAccess {
   kNone,    // never touches data (null): no buffers, no copies
   kBuffer,  // reads/writes fixed buffer Request::buf_index only through
             // Request::buf_addr (so it works in copy and zero-copy mode alike)
-  kMemory,  // reads/writes Request::buf_addr as plain memory (sockets take
-            // no registered buffers): copy mode only, no zero copy, no
-            // user copy
+  kMemoryOrAutoBuf,  // copy mode (the default): reads/writes
+                     // Request::buf_addr as plain memory; with automatic
+                     // buffer registration (only when asked: -z) only
+                     // through fixed buffer buf_index at buf_addr, by I/O
+                     // that needs the pages registered before the request
+                     // arrives (nbd: a socket's READ_FIXED/WRITE_FIXED),
+                     // so never registered by hand: no explicit zero
+                     // copy, and no user copy
 };
 
 struct RingNeeds {

@@ -50,20 +50,27 @@ TEST(DataPathFlags, UserCopyKeepsADatalessTargetCopyFree) {
   EXPECT_TRUE(c->flags & abi::kFUserCopy);
 }
 
-// nbd: sockets take no registered buffers, so copy mode even where the
-// kernel has automatic registration; zero copy and user copy are refused.
-TEST(DataPathFlags, AMemoryTargetRunsInCopyModeOnly) {
-  auto c = ChooseFlags(kKernel72, DataAccess::kMemory, Spec(false, false));
+// nbd: copy mode unless zero copy is asked for, and then only by
+// automatic registration (without the by-hand fallback it cannot serve);
+// explicit registration and user copy are refused.
+TEST(DataPathFlags, AMemoryOrAutoBufTargetRunsInCopyModeUnlessAsked) {
+  const DataAccess a = DataAccess::kMemoryOrAutoBuf;
+  auto c = ChooseFlags(kKernel72, a, Spec(false, false));
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->data_path, DataPath::kCopy);
   EXPECT_FALSE(c->flags & (abi::kFUserCopy | abi::kFSupportZeroCopy |
                            abi::kFAutoBufReg));
-  ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kMemory,
+  auto z = ChooseFlags(kKernel72, a, Spec(false, false, ZeroCopy::kAuto));
+  ASSERT_TRUE(z.ok()) << z.error().message();
+  EXPECT_EQ(z->data_path, DataPath::kAutoBufReg);
+  EXPECT_TRUE(z->flags & abi::kFAutoBufReg);
+  ExpectOneLine(ChooseFlags(kKernelWithoutUserCopy, a,
                             Spec(false, false, ZeroCopy::kAuto)),
-                "zero copy");
-  ExpectOneLine(ChooseFlags(kKernel72, DataAccess::kMemory, Spec(true, false)),
-                "user copy");
-  auto g = ChooseFlags(kKernel72, DataAccess::kMemory, Spec(false, true));
+                "AUTO_BUF_REG");
+  ExpectOneLine(ChooseFlags(kKernel72, a, Spec(false, false, ZeroCopy::kExplicit)),
+                "--zero-copy=explicit is not for this target");
+  ExpectOneLine(ChooseFlags(kKernel72, a, Spec(true, false)), "user copy");
+  auto g = ChooseFlags(kKernel72, a, Spec(false, true));
   ASSERT_TRUE(g.ok()) << g.error().message();
   EXPECT_EQ(g->data_path, DataPath::kGetData);
 }

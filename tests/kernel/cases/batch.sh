@@ -82,6 +82,7 @@ test_batch_fio_verify_on_every_target_and_data_path_with_batch_on_and_off() {
 		"user-copy|-t nvme -f $(dp_ng 0) --usercopy"
 		"zero-copy/auto|-t nvme -f $(dp_ng 0) -z"
 		"copy|-t nbd -f $(nbd_uri)"
+		"zero-copy/auto|-t nbd -f $(nbd_uri) -z"
 	)
 	for batch in on off; do
 		for row in "${rows[@]}"; do

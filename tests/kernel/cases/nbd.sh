@@ -180,7 +180,6 @@ test_nbd_bad_inputs_are_refused_in_one_line_and_leave_nothing() {
 	expect_error 'cannot connect to unix:/tmp/none.sock' ublk add -t nbd -f 'nbd+unix:///disk?socket=/tmp/none.sock'
 	expect_error "export 'nope' does not exist" ublk add -t nbd -f "$(nbd_uri nope)"
 	expect_error 'NBD_FLAG_CAN_MULTI_CONN.*-q 1' ublk add -t nbd -f "$(nbd_uri)" -q 2
-	expect_error '-z: not an option of the nbd target' ublk add -t nbd -f "$(nbd_uri)" -z
 	expect_error 'user copy' ublk add -t nbd -f "$(nbd_uri)" --usercopy
 	expect_error 'size' ublk add -t nbd -f "$(nbd_uri)" --size 1M
 	expect_error 'needs the NBD server' ublk add -t nbd
