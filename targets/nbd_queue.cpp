@@ -120,6 +120,10 @@ class NbdQueue final : public TargetQueue {
     }
     Slot& s = slots_[req.tag];
     if (s.state != SlotState::kIdle) return Fail(-EIO);  // cannot happen
+    // Copy mode needs the data in memory; a zero-copy request has none.
+    if (!zero_copy_ && req.buf_addr == 0 && req.length != 0 &&
+        (cmd == kCmdRead || cmd == kCmdWrite))
+      return Fail(-EIO);
     s.cmd = cmd;
     s.length = length;
     s.offset = offset;

@@ -67,3 +67,18 @@ test_nbd_zero_copy_refused_where_it_cannot_work() {
 	[[ -z $(ls /sys/class/ublk-char 2>/dev/null) ]] || fail "a device was left behind"
 	no_servers || fail "a server was left behind"
 }
+
+# A recovery device (-r): a new server takes the zero-copy device over after
+# a kill under fio verify (rec_fio_rounds in recovery.sh), in zero copy.
+test_nbd_zero_copy_device_recovers_after_a_server_kill_under_fio_verify() {
+	local id
+	zc_need
+	trap nbd_down EXIT
+	truncate -s 64M /tmp/nbd-test.img
+	nbd_qemu_up -f raw --shared=4 /tmp/nbd-test.img
+	id=$(zc_add auto -t nbd -f "$(nbd_uri)" -r)
+	rec_fio_rounds /dev/ublkb"$id" "$id" 2
+	ublk list -n "$id" | grep -q "data path zero-copy/auto," ||
+		fail "the recovered device is not in zero copy: $(ublk list -n "$id")"
+	ublk del -n "$id"
+}
