@@ -18,7 +18,9 @@
 # with nvme.poll_queues=1, nvme_poll.sh (nvme with and without --poll against
 # the kernel's polled paths) into DIR/nvme-poll-2vcpu.json, and
 # nbd_vs_kernel_nbd.sh (ublk nbd against nbd.ko, both on one qemu-nbd server;
-# kernels with nbd.ko only) into DIR/nbd-2vcpu.json; with 1 and 2 vCPUs,
+# kernels with nbd.ko only) into DIR/nbd-2vcpu.json, and the same with the
+# ublk device in zero copy (-z) into DIR/nbd-zero-copy-2vcpu.json; with 1 and
+# 2 vCPUs,
 # peers.sh (null and loop on tmpfs against the kernel's drivers and, with
 # --peers DIR, the reference servers whose install trees are DIR's folders,
 # each server in its default and fastest modes) into DIR/peers-<N>vcpu.json,
@@ -112,4 +114,6 @@ fi
 if [[ -z $only || $only == nbd ]]; then
 	bench nbd 2 $((rounds * secs * 6 * 3 + 600)) -- \
 		/opt/tests/nbd_vs_kernel_nbd.sh "$rounds" "$secs"
+	bench nbd-zero-copy 2 $((rounds * secs * 6 * 3 + 600)) -- \
+		/opt/tests/nbd_vs_kernel_nbd.sh "$rounds" "$secs" -z
 fi
