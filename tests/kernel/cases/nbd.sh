@@ -206,14 +206,13 @@ test_nbd_server_killed_without_reconnect_fails_requests_with_eio_and_del_works()
 	wait_until 10 dev_gone "$id" || fail "the device did not go"
 }
 
-test_nbd_server_restarted_under_fio_verify_loses_no_io() {
-	local id fio_pid rc=0
-	trap nbd_down EXIT
-	truncate -s 64M /tmp/nbd-test.img
-	nbd_qemu_up -f raw /tmp/nbd-test.img
-	id=$(add_dev -t nbd -f "$(nbd_uri)")
-	fio --output-format=normal --name=restart --filename=/dev/ublkb"$id" --rw=randwrite \
-		--bs=64k --size=32M --loops=3 --ioengine=io_uring --direct=1 --iodepth=16 \
+# nbd_restart_under_fio ID LOOPS: crc32c-verified random writes on the
+# device while qemu-nbd (serving /tmp/nbd-test.img on $nbd_sock) is killed
+# and started again 2 s later; fio must end without an error.
+nbd_restart_under_fio() {
+	local fio_pid rc=0
+	fio --output-format=normal --name=restart --filename=/dev/ublkb"$1" --rw=randwrite \
+		--bs=64k --size=32M --loops="$2" --ioengine=io_uring --direct=1 --iodepth=16 \
 		--verify=crc32c --do_verify=1 --verify_fatal=1 >/tmp/nbd-fio.out 2>&1 &
 	fio_pid=$!
 	sleep 0.5
@@ -225,8 +224,17 @@ test_nbd_server_restarted_under_fio_verify_loses_no_io() {
 	((rc == 0)) || fail "fio failed across the server's restart"
 	grep -E 'err= *[1-9]' /tmp/nbd-fio.out && fail "fio saw errors across the server's restart"
 	grep -q 'reconnected' /tmp/ublk-tests-syslog || fail "the server log shows no reconnect"
-	ublk del -n "$id"
 	rm -f /tmp/nbd-fio.out
+}
+
+test_nbd_server_restarted_under_fio_verify_loses_no_io() {
+	local id
+	trap nbd_down EXIT
+	truncate -s 64M /tmp/nbd-test.img
+	nbd_qemu_up -f raw /tmp/nbd-test.img
+	id=$(add_dev -t nbd -f "$(nbd_uri)")
+	nbd_restart_under_fio "$id" 3
+	ublk del -n "$id"
 }
 
 test_nbd_server_down_past_the_reconnect_timeout_fails_io_then_serves_again() {

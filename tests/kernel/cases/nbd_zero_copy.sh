@@ -29,7 +29,7 @@ test_nbd_zero_copy_over_tcp_passes_fio_verify_and_bytes_land_in_the_file() {
 }
 
 test_nbd_zero_copy_on_two_queues_and_across_a_server_restart_loses_nothing() {
-	local id fio_pid rc=0
+	local id
 	zc_need
 	trap nbd_down EXIT
 	nbd_kit_up memory 64M
@@ -40,21 +40,9 @@ test_nbd_zero_copy_on_two_queues_and_across_a_server_restart_loses_nothing() {
 	truncate -s 64M /tmp/nbd-test.img
 	nbd_qemu_up -f raw /tmp/nbd-test.img
 	id=$(zc_add auto -t nbd -f "$(nbd_uri)")
-	fio --output-format=normal --name=zc-restart --filename=/dev/ublkb"$id" --rw=randwrite \
-		--bs=64k --size=32M --loops=2 --ioengine=io_uring --direct=1 --iodepth=16 \
-		--verify=crc32c --do_verify=1 --verify_fatal=1 >/tmp/nbd-fio.out 2>&1 &
-	fio_pid=$!
-	sleep 0.5
-	nbd_stop -9
-	sleep 2
-	nbd_qemu_up -f raw /tmp/nbd-test.img
-	wait "$fio_pid" || rc=$?
-	cat /tmp/nbd-fio.out
-	((rc == 0)) || fail "fio failed across the server's restart"
-	grep -E 'err= *[1-9]' /tmp/nbd-fio.out && fail "fio saw errors across the server's restart"
+	nbd_restart_under_fio "$id" 2
 	ublk list -n "$id" | grep -q 'connection connected$' || fail "not reconnected with simple replies: $(ublk list -n "$id")"
 	ublk del -n "$id"
-	rm -f /tmp/nbd-fio.out
 }
 
 test_nbd_zero_copy_refused_where_it_cannot_work() {
