@@ -84,7 +84,8 @@ constexpr CommonOption kCommonOptions[] = {
                             unregister); slower than auto, same kernels
                           off: copy through the server's per-tag buffers
                         Without -z the server uses auto where the kernel has
-                        it and copies elsewhere; -z on a kernel without zero
+                        it and copies elsewhere (nbd: copies unless asked;
+                        it takes auto only); -z on a kernel without zero
                         copy is refused. add and list show the data path.
                         --zerocopy (the reference spelling) is a bare -z.
 )"},
