@@ -71,12 +71,11 @@ test_nbd_qemu_nbd_raw_file_over_tcp_has_its_size_and_passes_fio_verify() {
 	ublk del -n "$id"
 }
 
-test_nbd_bytes_land_in_the_raw_file_at_their_offsets() {
-	local id
-	trap nbd_down EXIT
-	truncate -s 64M /tmp/nbd-test.img
-	nbd_qemu_up -f raw /tmp/nbd-test.img
-	id=$(add_dev -t nbd -f "$(nbd_uri)")
+# nbd_bytes_land ID: 1 MiB written through the device is at its offset in
+# /tmp/nbd-test.img (the served raw file), and 1 MiB written into the file
+# reads back through the device.
+nbd_bytes_land() {
+	local id=$1
 	dd if=/dev/urandom of=/tmp/nbd-pattern bs=1M count=1 2>/dev/null
 	# Written through the device at 5 MiB + 4 KiB: there in the file.
 	dd if=/tmp/nbd-pattern of=/dev/ublkb"$id" bs=4k seek=1281 oflag=direct conv=notrunc 2>/dev/null
@@ -88,8 +87,17 @@ test_nbd_bytes_land_in_the_raw_file_at_their_offsets() {
 	dd if=/tmp/nbd-pattern of=/tmp/nbd-test.img bs=1M seek=40 conv=notrunc 2>/dev/null
 	[[ $(dd if=/dev/ublkb"$id" bs=1M skip=40 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1) == \
 		$(nbd_sum /tmp/nbd-pattern 1M 0 1) ]] || fail "the file's bytes do not read back at their offset"
-	ublk del -n "$id"
 	rm -f /tmp/nbd-pattern
+}
+
+test_nbd_bytes_land_in_the_raw_file_at_their_offsets() {
+	local id
+	trap nbd_down EXIT
+	truncate -s 64M /tmp/nbd-test.img
+	nbd_qemu_up -f raw /tmp/nbd-test.img
+	id=$(add_dev -t nbd -f "$(nbd_uri)")
+	nbd_bytes_land "$id"
+	ublk del -n "$id"
 }
 
 test_nbd_qcow2_image_keeps_ext4_across_del_and_re_add() {
