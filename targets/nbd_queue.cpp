@@ -154,13 +154,16 @@ class NbdQueue final : public TargetQueue {
   void CompleteQueueOp(QueueContext& q, const Completion& c) noexcept override {
     switch (c.target_data) {
       case kSendOp:
-        if (conn_ == Conn::kUp) return OnSent(q, c.res);
-        send_in_flight_ = false;  // on the old connection: ignored
-        return Adopt(q);
       case kWriteDataOp:
-        if (conn_ == Conn::kUp) return OnDataWritten(q, c.res);
-        send_in_flight_ = false;
-        return Adopt(q);
+        if (conn_ != Conn::kUp) {  // on the old connection: ignored
+          send_in_flight_ = false;
+          return Adopt(q);
+        }
+        if (c.res <= 0)
+          return SendFailed(
+              q, c.res == 0 ? "send wrote nothing" : "send failed", c.res);
+        if (c.target_data == kSendOp) return OnSent(q, c.res);
+        return OnDataWritten(q, c.res);
       case kRecvOp:
         if (conn_ == Conn::kUp) return OnReceived(q, c.res);
         recv_armed_ = false;
@@ -214,10 +217,7 @@ class NbdQueue final : public TargetQueue {
 
   void SubmitSend(QueueContext& q) noexcept {
     io_uring_sqe* sqe = q.GetQueueSqe(kSendOp);
-    if (sqe == nullptr) {
-      send_in_flight_ = false;
-      return Lost(q, "no SQE for a send (broken ring)");
-    }
+    if (sqe == nullptr) return SendFailed(q, "no SQE for a send (broken ring)");
     link_.msg = {};
     link_.msg.msg_iov = &link_.iov[iov_pos_];
     link_.msg.msg_iovlen = iov_count_ - iov_pos_;
@@ -230,10 +230,7 @@ class NbdQueue final : public TargetQueue {
   // socket takes no file offset: 0.
   void SubmitDataWrite(QueueContext& q) noexcept {
     io_uring_sqe* sqe = q.GetQueueSqe(kWriteDataOp);
-    if (sqe == nullptr) {
-      send_in_flight_ = false;
-      return Lost(q, "no SQE for a send (broken ring)");
-    }
+    if (sqe == nullptr) return SendFailed(q, "no SQE for a send (broken ring)");
     const Slot& s = slots_[data_write_tag_];
     io_uring_prep_write_fixed(sqe, file_,
                               reinterpret_cast<void*>(s.addr + data_written_),
@@ -242,15 +239,15 @@ class NbdQueue final : public TargetQueue {
     ++stats_.sends;
   }
 
-  // Nothing is in flight on the old socket from here on; Adopt waits for
+  // No send is in flight on the old socket from here on; Adopt waits for
   // that, so it is cleared before the connection is lost.
-  void SendFailed(QueueContext& q, int res) noexcept {
+  void SendFailed(QueueContext& q, const char* why, int res = 0) noexcept {
     send_in_flight_ = false;
-    Lost(q, res == 0 ? "send wrote nothing" : "send failed", res);
+    Lost(q, why, res);
   }
 
+  // `res` bytes of the WRITE_FIXED went out.
   void OnDataWritten(QueueContext& q, int res) noexcept {
-    if (res <= 0) return SendFailed(q, res);
     data_written_ += static_cast<uint32_t>(res);
     if (data_written_ < slots_[data_write_tag_].length) {
       ++stats_.short_sends;
@@ -260,8 +257,8 @@ class NbdQueue final : public TargetQueue {
     SendDone(q);
   }
 
+  // `res` bytes of the SENDMSG went out.
   void OnSent(QueueContext& q, int res) noexcept {
-    if (res <= 0) return SendFailed(q, res);
     size_t left = static_cast<size_t>(res);
     while (left != 0 && iov_pos_ < iov_count_) {
       iovec& v = link_.iov[iov_pos_];
@@ -312,26 +309,21 @@ class NbdQueue final : public TargetQueue {
       rx_end_ -= rx_begin_;
       rx_begin_ = 0;
     }
-    if (zero_copy_) {
-      // Never more than the next reply header, so that READ data is never
-      // received here, where it cannot be copied to the request's pages:
-      // it goes there by READ_FIXED (a socket takes no file offset: 0).
-      direct_ = data_tag_ >= 0;
-      if (direct_) {
-        io_uring_prep_read_fixed(sqe, file_, reinterpret_cast<void*>(data_at_),
-                                 data_left_, 0, slots_[data_tag_].buf_index);
-      } else {
-        io_uring_prep_recv(sqe, file_, link_.rx.data() + rx_end_,
-                           kSimpleReplyBytes - rx_end_, MSG_WAITALL);
-      }
-      sqe->flags |= IOSQE_FIXED_FILE;
-      recv_armed_ = true;
-      return;
-    }
-    direct_ = data_tag_ >= 0 && rx_end_ == 0 && data_left_ > kDirectRecvBytes;
-    if (direct_) {
+    // With zero copy READ data is never received into the buffer, where it
+    // could not be copied to the request's pages: all of it goes there by
+    // READ_FIXED (a socket takes no file offset: 0), and the buffer takes
+    // no more than the next reply header.
+    direct_ = data_tag_ >= 0 &&
+              (zero_copy_ || (rx_end_ == 0 && data_left_ > kDirectRecvBytes));
+    if (direct_ && zero_copy_) {
+      io_uring_prep_read_fixed(sqe, file_, reinterpret_cast<void*>(data_at_),
+                               data_left_, 0, slots_[data_tag_].buf_index);
+    } else if (direct_) {
       io_uring_prep_recv(sqe, file_, reinterpret_cast<void*>(data_at_),
                          data_left_, MSG_WAITALL);
+    } else if (zero_copy_) {
+      io_uring_prep_recv(sqe, file_, link_.rx.data() + rx_end_,
+                         kSimpleReplyBytes - rx_end_, MSG_WAITALL);
     } else {
       io_uring_prep_recv(sqe, file_, link_.rx.data() + rx_end_,
                          link_.rx.size() - rx_end_, 0);

@@ -259,6 +259,28 @@ class NbdQueueTest : public ::testing::Test {
     b.resize(b.size() + fill, with);
     return b;
   }
+  // After a reconnect: the READ on tag 1 (`read_len` bytes, cookie
+  // `read_cookie`) and the 512-byte WRITE on tag 2 come again, the WRITE
+  // with its data, nothing having failed meanwhile; answers both, the READ
+  // with bytes `fill`, and checks that both finish and the READ's data is
+  // in its buffer and no further. Returns the WRITE as sent again, its
+  // data in `data`.
+  WireRequest ServeResentReadAndWrite(uint64_t read_cookie, uint32_t read_len,
+                                      uint8_t fill, uint8_t (&data)[512]) {
+    WireRequest r = ReadRequest(), w = ReadRequest();
+    if (r.cmd == kCmdWrite) std::swap(r, w);
+    EXPECT_EQ(r.cookie, read_cookie);
+    EXPECT_EQ(w.cmd, kCmdWrite);
+    EXPECT_TRUE(ReadAll(data, sizeof(data)));
+    EXPECT_TRUE(results_.empty());  // nothing failed meanwhile
+    Reply(r.cookie, 0, std::vector<uint8_t>(read_len, fill));
+    Reply(w.cookie, 0);
+    EXPECT_EQ(Await(1), static_cast<int>(read_len));
+    EXPECT_EQ(Await(2), 512);
+    EXPECT_EQ(bufs_[1][read_len - 1], fill);
+    EXPECT_TRUE(GuardIntact(1));
+    return w;
+  }
   bool GuardIntact(uint16_t tag) {
     for (size_t i = kBuf; i < kBuf + kGuard; ++i)
       if (bufs_[tag][i] != 0xee) return false;

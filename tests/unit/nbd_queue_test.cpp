@@ -145,18 +145,7 @@ TEST_F(NbdQueueTest, RequestsInFlightAreResentOnTheNewConnection) {
   Pump(10);
   ServeHandshake(listener.get());
   // Both come again, with their cookies, the write with its data.
-  WireRequest r2 = ReadRequest(), w2 = ReadRequest();
-  if (r2.cmd == kCmdWrite) std::swap(r2, w2);
-  EXPECT_EQ(r2.cookie, r.cookie);
-  EXPECT_EQ(w2.cookie, w.cookie);
-  ASSERT_TRUE(ReadAll(data, sizeof(data)));
-  EXPECT_TRUE(results_.empty());  // nothing failed meanwhile
-  Reply(r2.cookie, 0, std::vector<uint8_t>(4096, 9));
-  Reply(w2.cookie, 0);
-  EXPECT_EQ(Await(1), 4096);
-  EXPECT_EQ(Await(2), 512);
-  EXPECT_EQ(bufs_[1][4095], 9);
-  EXPECT_TRUE(GuardIntact(1));
+  EXPECT_EQ(ServeResentReadAndWrite(r.cookie, 4096, 9, data).cookie, w.cookie);
   // New requests go out on the new connection.
   results_.clear();
   Submit(Req(3, abi::kOpFlush, 0, 0));
@@ -182,18 +171,8 @@ TEST_F(NbdQueueTest, SendFailingBeforeTheReceiveStillReconnectsAndResends) {
   Pump(10);
   Fd old = std::move(server_);
   ServeHandshake(listener.get());
-  WireRequest a = ReadRequest(), b = ReadRequest();
-  if (a.cmd == kCmdWrite) std::swap(a, b);
-  EXPECT_EQ(a.cookie, r.cookie);
-  EXPECT_EQ(b.cmd, kCmdWrite);
   uint8_t data[512];
-  ASSERT_TRUE(ReadAll(data, sizeof(data)));
-  EXPECT_TRUE(results_.empty());  // nothing failed meanwhile
-  Reply(a.cookie, 0, std::vector<uint8_t>(512, 7));
-  Reply(b.cookie, 0);
-  EXPECT_EQ(Await(1), 512);
-  EXPECT_EQ(Await(2), 512);
-  EXPECT_EQ(bufs_[1][511], 7);
+  (void)ServeResentReadAndWrite(r.cookie, 512, 7, data);
   ::unlink(path.c_str());
 }
 
