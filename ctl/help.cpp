@@ -140,7 +140,10 @@ constexpr CommonOption kCommonOptions[] = {
                         (default off: it measured no faster yet, see the
                         README; refused where the kernel lacks it; not with
                         -g). Shown by 'ublk list' as "batch commands".
-                        --batch-io is the same
+                        A zoned namespace then takes user copy, not -z
+                        (the kernel's batch commit loses a zone append's
+                        sector with it); restart needs recovery mode
+                        reissue. --batch-io is the same
       --user_recovery 0|1
                         the reference spelling of -r 0|1
 )"},
@@ -446,13 +449,16 @@ Replaces a running device's server with a new one - the program installed
 now, for example after a package upgrade - without an I/O error and without
 unmounting. The server parks the device: with the ublk feature QUIESCE
 (Linux 6.16+) QUIESCE_DEV lets what is in flight complete first; on older
-kernels, in recovery mode reissue, the kernel requeues what was in flight.
+kernels, and for a device with batch commands (whose QUIESCE_DEV fails the
+I/O that arrives meanwhile), in recovery mode reissue, the kernel requeues
+what was in flight.
 Then the server's guardian starts the new server, which takes the device
 over as 'ublk recover' does. Returns once the device is LIVE again, printing
 the new server's pid. Under systemd: systemctl reload ublk@NAME.
 
 Refused in one line when the device was made without recovery (-r), is not
-LIVE, or (without QUIESCE) is not in recovery mode reissue.
+LIVE, or (without QUIESCE, or with batch commands) is not in recovery mode
+reissue.
 
 options:
   -n, --number ID   the device

@@ -154,6 +154,25 @@ Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
   if (const char* other = DataPathBesideZeroOrUserCopy(spec))
     return Invalid(what + ": a zoned device is served by zero copy or user "
                           "copy, not " + other);
+  // With batch commands the kernel (Linux 7.2) releases an automatically
+  // registered buffer before it takes the zone append's sector from the
+  // commit, which can complete the request at the zone's start: the data
+  // then lies where the file system does not look. Explicit registration
+  // (released by the server before the commit) and user copy are not
+  // affected, so a batch device gets user copy unless asked otherwise.
+  if (spec.batch == Batch::kOn) {
+    if (spec.zero_copy == ZeroCopy::kAuto)
+      return Invalid(what + ": zero copy by automatic registration (-z) "
+                            "cannot be combined with --batch on a zoned "
+                            "device (the kernel's batch commit loses a zone "
+                            "append's sector); use --usercopy or "
+                            "--zero-copy=explicit");
+    if (spec.zero_copy == ZeroCopy::kBest) {
+      DeviceSpec user = spec;
+      user.zero_copy = ZeroCopy::kOff;
+      return ChooseZonedFlags(kernel_features, user, what);
+    }
+  }
   if (!WantsZeroCopy(kernel_features, spec) &&
       !(kernel_features & abi::kFUserCopy))
     return Invalid(what + ": UBLK_F_ZONED is served with UBLK_F_USER_COPY, "

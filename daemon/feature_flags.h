@@ -48,8 +48,11 @@ Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,
 // For a zoned device (`what` names it): ZONED with zero copy as for any
 // device (-z, or not asked and the kernel has AUTO_BUF_REG), else with user
 // copy (--usercopy, -z off, older kernels); the kernel takes ZONED with
-// nothing else. A kernel without ZONED, zero copy asked of a kernel without
-// it, or -g / --shmem_zc is refused in one line.
+// nothing else. With --batch, user copy unless explicit zero copy is asked
+// (the kernel's batch commit mishandles a zone append's sector with
+// automatic registration). A kernel without ZONED, zero copy asked of a
+// kernel without it, -z with --batch, or -g / --shmem_zc is refused in one
+// line.
 Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
                                     const DeviceSpec& spec,
                                     const std::string& what);

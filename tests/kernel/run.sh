@@ -21,6 +21,11 @@
 # UBLK_TEST_EXCEPT=PATTERN leaves out the tests whose names match it. The
 # first line says how many were left out and which; they are neither passed
 # nor skipped.
+#
+# UBLK_TEST_VARIANT=batch|threads runs every test on another engine layout:
+# each `ublk add` gets --batch, or --threads twice its queues, unless it
+# chooses that itself or cannot take it (variant/ublk says when). The
+# defaults (per-tag commands, a thread per queue) run without it.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pattern=${1:-.}
@@ -33,7 +38,12 @@ if [[ ! -e /dev/ublk-control || $(id -u) != 0 ]]; then
 	echo "run.sh: needs root and /dev/ublk-control" >&2
 	exit 77
 fi
-echo "kernel $(uname -r), $(nproc) CPU(s), $(command -v ublk)"
+if [[ -n ${UBLK_TEST_VARIANT:-} ]]; then
+	UBLK_TEST_REAL_UBLK=$(command -v ublk) || { echo "run.sh: no ublk on PATH" >&2; exit 1; }
+	export UBLK_TEST_REAL_UBLK PATH=$here/variant:$PATH
+	echo "variant $UBLK_TEST_VARIANT: every ublk add gets its options (variant/ublk)"
+fi
+echo "kernel $(uname -r), $(nproc) CPU(s), ${UBLK_TEST_REAL_UBLK:-$(command -v ublk)}"
 
 # Servers run in the background and log to syslog: keep their log so that a
 # failing test can show it.
@@ -176,5 +186,5 @@ fi
 [[ -z $unlisted ]] || echo "skipped, not in expected-skips for $release (a failure with UBLK_TEST_STRICT_SKIPS=1):$unlisted"
 [[ -z $unexpected ]] || echo "skipped, not in expected-skips for $release, so failed:$unexpected"
 [[ -z $failures ]] || echo "failed:$failures"
-echo "$passed passed, $failed failed, $skipped skipped"
+echo "$passed passed, $failed failed, $skipped skipped${UBLK_TEST_VARIANT:+ (variant $UBLK_TEST_VARIANT)}"
 [[ $failed == 0 && $passed -gt 0 ]]

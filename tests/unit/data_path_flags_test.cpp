@@ -307,5 +307,36 @@ TEST(DataPathFlags, ZonedTakesZeroCopyOrUserCopyAndRefusesTheRest) {
                 "not NEED_GET_DATA (-g)");
 }
 
+// With batch commands a zoned device is not given automatic registration
+// (the kernel's batch commit loses a zone append's sector with it): user
+// copy by default, explicit registration when asked, -z refused.
+TEST(DataPathFlags, ZonedWithBatchCommandsAvoidsAutomaticRegistration) {
+  const std::string what = "/dev/ng3n1 is a zoned namespace";
+  const uint64_t k = kKernel72 | abi::kFZoned | abi::kFBatchIo;
+  auto batch = [](ZeroCopy z, bool user_copy = false) {
+    DeviceSpec s = Spec(user_copy, false, z);
+    s.batch = Batch::kOn;
+    return s;
+  };
+  auto best = ChooseZonedFlags(k, batch(ZeroCopy::kBest), what);
+  ASSERT_TRUE(best.ok()) << best.error().message();
+  EXPECT_EQ(best->data_path, DataPath::kUserCopy);
+  EXPECT_EQ(best->flags, abi::kFCmdIoctlEncode | abi::kFUserCopy | abi::kFZoned);
+  auto user = ChooseZonedFlags(k, batch(ZeroCopy::kBest, true), what);
+  ASSERT_TRUE(user.ok()) << user.error().message();
+  EXPECT_EQ(user->data_path, DataPath::kUserCopy);
+  auto expl = ChooseZonedFlags(k, batch(ZeroCopy::kExplicit), what);
+  ASSERT_TRUE(expl.ok()) << expl.error().message();
+  EXPECT_EQ(expl->data_path, DataPath::kExplicitReg);
+  ExpectOneLine(ChooseZonedFlags(k, batch(ZeroCopy::kAuto), what),
+                "cannot be combined with --batch");
+  // Batch off or not asked: zero copy as before.
+  DeviceSpec off = Spec(false, false);
+  off.batch = Batch::kOff;
+  auto plain = ChooseZonedFlags(k, off, what);
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  EXPECT_EQ(plain->data_path, DataPath::kAutoBufReg);
+}
+
 }  // namespace
 }  // namespace ublk

@@ -56,8 +56,8 @@ test_batch_add_and_list_report_it_and_a_kernel_without_it_refuses_it() {
 	batch_says "$id" off
 	ublk del -n "$id"
 	# Not asked: off, batch having measured no faster (the README's
-	# performance section).
-	id=$(add_dev -t null)
+	# performance section). The default, whatever variant the tier runs.
+	id=$(UBLK_TEST_VARIANT='' add_dev -t null)
 	batch_says "$id" off
 	ublk del -n "$id"
 	expect_error 'cannot be combined with NEED_GET_DATA' ublk add -t null --batch -g 1
@@ -107,6 +107,29 @@ test_batch_fio_verify_on_every_target_and_data_path_with_batch_on_and_off() {
 		zbd_verify /dev/ublkb"$id" 2
 		ublk del -n "$id"
 	fi
+	rm -f /tmp/batch.img
+}
+
+# QUIESCE_DEV of a batch device fails the I/O that arrives while the
+# fetches are cancelled (Linux 7.2), so restart hands a batch device over as
+# a crash would: in reissue mode what was in flight goes to the new server;
+# without reissue, restart is refused.
+test_batch_device_restarts_under_fio_verify_without_an_error() {
+	batch_need
+	local id
+	truncate -s 64M /tmp/batch.img
+	id=$(add_dev -t loop -f /tmp/batch.img -q 2 -r --batch)
+	batch_says "$id" on
+	svc_restart_under_fio /dev/ublkb"$id" "$id"
+	batch_says "$id" on
+	grep -q "dev $id: handing over as a crash would (batch commands)" /tmp/ublk-tests-syslog ||
+		fail "the batch device was not handed over as a crash would"
+	ublk del -n "$id"
+	id=$(add_dev -t loop -f /tmp/batch.img --recovery-mode fail-inflight --batch)
+	expect_error 'batch commands without failing I/O needs recovery mode reissue' \
+		ublk restart -n "$id"
+	rec_state_is "$id" LIVE || fail "a refused restart left the device $(ublk list -n "$id")"
+	ublk del -n "$id"
 	rm -f /tmp/batch.img
 }
 
