@@ -62,18 +62,24 @@ test_nvme_poll_fio_verify_on_4096_byte_lbas_one_and_two_queues() {
 
 test_nvme_poll_completions_are_reaped_by_polling() {
 	need_poll_queues 0
-	local id line before
-	before=$(grep -c ': exit; ' /tmp/ublk-tests-syslog 2>/dev/null || true)
+	local id line lines before polled=0
+	before=$(wc -l </tmp/ublk-tests-syslog 2>/dev/null || echo 0)
 	id=$(add_dev -t nvme -f "$(nvme_ng 0)" --poll)
 	fio_ok --name=r --filename=/dev/ublkb"$id" --rw=randread --bs=4k --iodepth=8 \
 		--ioengine=io_uring --direct=1 --size=16M --io_size=8M
 	ublk del -n "$id"
-	wait_until 10 eval '(($(grep -c ": exit; " /tmp/ublk-tests-syslog) > before))' ||
-		fail "the queue logged no exit"
-	line=$(grep "dev $id queue 0: exit" /tmp/ublk-tests-syslog | tail -n1)
-	echo "$line" | sed 's/.*: dev/dev/'
-	[[ $line =~ ,\ ([0-9]+)\ polled\ completions ]] || fail "no polled completions counter in the server's log"
-	((BASH_REMATCH[1] >= 2048)) || fail "only ${BASH_REMATCH[1]} polled completions for 2048 reads"
+	# The server logs every queue thread's exit line, then "deleted".
+	wait_until 10 eval 'tail -n +$((before + 1)) /tmp/ublk-tests-syslog | grep -q "dev $id: deleted"' ||
+		fail "the server logged no deletion"
+	# One exit line per thread serving the queue (two with --threads 2).
+	lines=$(tail -n +$((before + 1)) /tmp/ublk-tests-syslog | grep "dev $id queue 0: exit")
+	[[ -n $lines ]] || fail "the queue logged no exit"
+	while read -r line; do
+		echo "$line" | sed 's/.*: dev/dev/'
+		[[ $line =~ ,\ ([0-9]+)\ polled\ completions ]] || fail "no polled completions counter in the server's log"
+		polled=$((polled + BASH_REMATCH[1]))
+	done <<<"$lines"
+	((polled >= 2048)) || fail "only $polled polled completions for 2048 reads"
 }
 
 test_nvme_poll_refuses_zero_copy_user_copy_and_metadata() {

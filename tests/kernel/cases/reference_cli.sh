@@ -16,7 +16,9 @@ ref_task_flags() { sed 's/^.*) //' "/proc/$1/task/$2/stat" | awk '{print $7}'; }
 test_reference_list_layout_parses_field_by_field() {
 	local id out pid file=/tmp/ref-loop.img tid0 tid1 flags major minor
 	truncate -s 64M "$file"
-	id=$(add_dev -t loop -f "$file" -q 2 -d 64 --name ref)
+	# The reference layout is one thread per queue, whatever variant the
+	# tier runs (several threads are listed as "tid 812,814").
+	id=$(UBLK_TEST_VARIANT='' add_dev -t loop -f "$file" -q 2 -d 64 --name ref)
 	out=$(ublk list -n "$id")
 	echo "$out"
 	pid=$(server_pid "$id")
@@ -56,7 +58,8 @@ test_queue_threads_are_io_flushers() {
 	local id pid tid flags n=0
 	id=$(add_dev -t null -q 2)
 	pid=$(server_pid "$id")
-	for tid in $(ublk list -n "$id" | grep $'^\tqueue ' | awk '{print $4}'); do
+	# "tid 812" per queue, or "tid 812,814" for a queue's several threads.
+	for tid in $(ublk list -n "$id" | grep $'^\tqueue ' | awk '{print $4}' | tr ',' ' '); do
 		flags=$(ref_task_flags "$pid" "$tid")
 		echo "queue thread $tid: flags $flags"
 		# PR_SET_IO_FLUSHER sets PF_MEMALLOC_NOIO (0x80000) and
@@ -64,7 +67,7 @@ test_queue_threads_are_io_flushers() {
 		(((flags & 0x80000) && (flags & 0x100000))) || fail "thread $tid is not an I/O flusher (flags $flags)"
 		n=$((n + 1))
 	done
-	((n == 2)) || fail "expected 2 queue threads, found $n"
+	((n >= 2)) || fail "expected a thread for each of 2 queues, found $n"
 	flags=$(ref_task_flags "$pid" "$pid")
 	(((flags & 0x80000) == 0)) || fail "the main thread is marked too"
 	ublk del -n "$id"

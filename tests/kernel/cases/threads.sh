@@ -113,7 +113,7 @@ test_threads_follow_the_queue_affinity_or_the_cpus_given() {
 	local id pid tids
 	(($(nproc) >= 2)) || skip "needs 2 CPUs, the guest has $(nproc)"
 	# One thread per queue, pinned in the order given.
-	id=$(add_dev -t null -q 2 --cpus 1,0)
+	id=$(add_dev -t null -q 2 --threads 2 --cpus 1,0)
 	pid=$(server_pid "$id")
 	mapfile -t tids < <(th_tids "$id")
 	[[ $(awk '/Cpus_allowed_list/ {print $2}' /proc/"$pid"/task/"${tids[0]}"/status) == 1 ]] ||
