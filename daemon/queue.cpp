@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -16,6 +17,23 @@
 
 namespace ublk {
 namespace {
+
+// The queue threads' time slice (sched_attr.sched_runtime of a fair task,
+// Linux 6.12+, which clamps it to 0.1-100 ms).
+constexpr uint64_t kQueueSliceNs = 20'000'000;
+
+// sched_setattr(2)'s argument, its first version (48 bytes).
+struct SchedAttr {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime;
+  uint64_t sched_deadline;
+  uint64_t sched_period;
+};
+static_assert(sizeof(SchedAttr) == 48);
 
 // Registered buffers are pinned: without CAP_IPC_LOCK (an unprivileged
 // device's server) they count against RLIMIT_MEMLOCK, often 8 MiB.
@@ -131,10 +149,20 @@ Result<void> Queue::Setup() {
   // submitted it, so a submitter sharing our CPU queues its whole batch
   // before we run and we serve the batch in one pass. When the submitter
   // blocks (queue depth 1) the CPU is free and we run at once anyway.
-  sched_param sp{};
-  if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0)
-    log::Warn("dev {} queue {}: SCHED_BATCH: {}", config_.dev_id, config_.id,
-              std::strerror(errno));
+  // With a long time slice (EEVDF's custom slice, Linux 6.12+; older
+  // kernels ignore it) a pass, once running, is not cut short by the
+  // submitter waking for the completions it commits, which would split it
+  // into more switches (README, performance).
+  SchedAttr attr{};
+  attr.size = sizeof(attr);
+  attr.sched_policy = SCHED_BATCH;
+  attr.sched_runtime = kQueueSliceNs;
+  if (syscall(SYS_sched_setattr, 0, &attr, 0) != 0) {
+    sched_param sp{};
+    if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0)
+      log::Warn("dev {} queue {}: SCHED_BATCH: {}", config_.dev_id,
+                config_.id, std::strerror(errno));
+  }
 
   // Room for a commit and the target's SQEs for every tag, plus a register
   // and an unregister when zero copy may register by hand, plus the stop
