@@ -220,9 +220,11 @@ Result<uint64_t> BatchFlags(uint64_t kernel_features, const DeviceSpec& spec) {
       break;
   }
   // Not asked: the per-tag commands. Null 4k randread at iodepth 64 under
-  // TCG measured batch at 1.00x (1 vCPU) and 0.92x (2 vCPUs) of them, rounds
-  // swinging 0.57-1.66x (README, performance): no gain shown yet, so it
-  // stays opt-in until one is.
+  // TCG measured batch at 1.00x (1 vCPU) and 0.92x (2 vCPUs) of them, then,
+  // with the queue threads' long slice, 1.15x and 1.03-1.06x (README,
+  // performance): a default still to be earned over more runs, and one that
+  // would have to leave out layouts batch changes (threads per tag, zoned,
+  // recovery modes other than reissue).
   return uint64_t{0};
 }
 
