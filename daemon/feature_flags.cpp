@@ -201,7 +201,8 @@ Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
                             abi::kFUserCopy | abi::kFIntegrity);
 }
 
-Result<uint64_t> BatchFlags(uint64_t kernel_features, const DeviceSpec& spec) {
+Result<uint64_t> BatchFlags(uint64_t kernel_features, const DeviceSpec& spec,
+                            bool zoned) {
   const bool has = kernel_features & abi::kFBatchIo;
   switch (spec.batch) {
     case Batch::kOff:
@@ -219,13 +220,18 @@ Result<uint64_t> BatchFlags(uint64_t kernel_features, const DeviceSpec& spec) {
     case Batch::kBest:
       break;
   }
-  // Not asked: the per-tag commands. Null 4k randread at iodepth 64 under
-  // TCG measured batch at 1.00x (1 vCPU) and 0.92x (2 vCPUs) of them, then,
-  // with the queue threads' long slice, 1.15x and 1.03-1.06x (README,
-  // performance): a default still to be earned over more runs, and one that
-  // would have to leave out layouts batch changes (threads per tag, zoned,
-  // recovery modes other than reissue).
-  return uint64_t{0};
+  // Not asked: batch commands where the kernel has them, as they measured
+  // ahead of the per-tag commands once the queue threads took long slices
+  // (README, performance), unless the device asks for something batch
+  // changes or lacks: threads sharing a queue's tags (the kernel gives up
+  // PER_IO_DAEMON for BATCH_IO), a zoned namespace (zero copy would have to
+  // give way to user copy, ChooseZonedFlags), a recovery mode other than
+  // reissue (`ublk restart` hands a batch device over as a crash would) and
+  // NEED_GET_DATA.
+  const bool per_tag_layout =
+      !has || spec.need_get_data || zoned || spec.threads > spec.queues ||
+      (spec.recovery != Recovery::kOff && spec.recovery != Recovery::kReissue);
+  return per_tag_layout ? uint64_t{0} : abi::kFBatchIo;
 }
 
 Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,

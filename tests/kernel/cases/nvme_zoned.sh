@@ -47,7 +47,7 @@ test_nvme_zoned_device_is_host_managed_with_the_namespaces_zones_and_limits() {
 	need_nvme 3
 	need_zoned
 	local id out q nq f
-	# The default data path, checked below, is that of the per-tag commands.
+	# The defaults, checked below, whatever variant the tier runs.
 	out=$(UBLK_TEST_VARIANT='' ublk add -t nvme -f "$(nvme_ng 3)") || fail "ublk add"
 	echo "$out"
 	id=$(ls /sys/class/ublk-char | sed 's/ublkc//' | head -n1)
@@ -64,6 +64,9 @@ test_nvme_zoned_device_is_host_managed_with_the_namespaces_zones_and_limits() {
 	ublk list -n "$id" --json | grep -q '"zone_bytes": 67108864' || fail "list --json lacks zone_bytes"
 	[[ $(data_path_of "$id") == "$(copy_free_default)" ]] ||
 		fail "data path $(data_path_of "$id"), want $(copy_free_default)"
+	# Not asked, a zoned device keeps the per-tag commands (with batch
+	# commands it would give up zero copy).
+	ublk list -n "$id" --json | grep -q '"batch": false' || fail "a zoned device took batch commands"
 	blkzone reset /dev/ublkb"$id"
 	same_zones "$id" ||
 		fail "the zone report differs from the namespace's"
