@@ -153,10 +153,10 @@ class Queue {
   Result<void> Setup();
   Result<void> SetupPollRing(const std::vector<iovec>& buffers);
   bool Pass() noexcept;
-  // --poll-us: checks the ring without sleeping until a completion is
-  // there or the spin budget is spent. 1: work found, 0: none, -1: the
-  // ring failed (logged).
-  int Spin(io_uring* ring) noexcept;
+  // --poll-us: checks the ring without sleeping until a completion
+  // beyond the BESIDES this pass's commit will post is there or the spin
+  // budget is spent. 1: work found, 0: none, -1: the ring failed (logged).
+  int Spin(io_uring* ring, unsigned besides) noexcept;
   unsigned Reap(io_uring* ring) noexcept;
   void Serve() noexcept;
   void HandleCqe(const io_uring_cqe* cqe) noexcept;
@@ -170,7 +170,9 @@ class Queue {
   bool ArmBatchFetch() noexcept;
   void OnBatchFetch(const io_uring_cqe* cqe) noexcept;
   void OnBatchCommit(uint8_t slot, int res) noexcept;
-  void FlushCommits() noexcept;
+  // Queues one COMMIT_IO_CMDS for what the last pass finished; true when
+  // it did.
+  bool FlushCommits() noexcept;
   // Queues one batch command (header in sqe->cmd, ELEMS/BYTES at
   // sqe->addr/len) tagged UD; the SQE, for the caller to add to, or null
   // when the SQ is full.
