@@ -27,18 +27,8 @@ int RunRestart(const RestartCommand& cmd) {
   if (info->state != abi::kStateLive)
     return Fail(dev + " is not LIVE: its server is gone; use 'ublk recover -n " +
                 std::to_string(*id) + "'");
-  // A batch device is not quiesced (the kernel fails what arrives
-  // meanwhile): it needs reissue, as a device without QUIESCE does.
-  if (info->flags & abi::kFBatchIo &&
-      !(info->flags & abi::kFUserRecoveryReissue))
-    return Fail(dev + ": restarting a device with batch commands without "
-                      "failing I/O needs recovery mode reissue (-r), which "
-                      "this device does not have");
-  if (!(info->flags & abi::kFQuiesce) &&
-      !(info->flags & abi::kFUserRecoveryReissue))
-    return Fail(dev + ": restarting without failing I/O needs QUIESCE_DEV "
-                      "(ublk feature QUIESCE, Linux 6.16+) or recovery mode "
-                      "reissue; this device has neither");
+  if (HandOverWayOf(info->flags) == HandOverWay::kNone)
+    return Fail(dev + ": " + WhyNoHandOver(info->flags));
   const pid_t old_pid = info->ublksrv_pid;
   if (!ServerAlive(old_pid))
     return Fail(dev + ": its server (pid " + std::to_string(old_pid) +

@@ -45,6 +45,26 @@ Result<void> CheckRecoveryDataPath(Recovery mode, ZeroCopy zero_copy) {
       "(seen on Linux 7.2); use -z (auto) or --zero-copy=off");
 }
 
+HandOverWay HandOverWayOf(uint64_t dev_flags) {
+  if (!(dev_flags & abi::kFUserRecovery)) return HandOverWay::kNone;
+  if ((dev_flags & abi::kFQuiesce) && !(dev_flags & abi::kFBatchIo))
+    return HandOverWay::kQuiesce;
+  if (dev_flags & abi::kFUserRecoveryReissue) return HandOverWay::kLeaveAsCrash;
+  return HandOverWay::kNone;
+}
+
+std::string WhyNoHandOver(uint64_t dev_flags) {
+  if (!(dev_flags & abi::kFUserRecovery))
+    return "it was made without recovery (-r): no new server can take it "
+           "over";
+  if (dev_flags & abi::kFBatchIo)
+    return "restarting a device with batch commands without failing I/O "
+           "needs recovery mode reissue (-r), which this device does not have";
+  return "restarting without failing I/O needs QUIESCE_DEV (ublk feature "
+         "QUIESCE, Linux 6.16+) or recovery mode reissue; this device has "
+         "neither";
+}
+
 Recovery RecoveryOfDevice(uint64_t dev_flags) {
   if (!(dev_flags & abi::kFUserRecovery)) return Recovery::kOff;
   if (dev_flags & abi::kFUserRecoveryFailIo) return Recovery::kFailIo;

@@ -39,6 +39,18 @@ Result<uint64_t> RecoveryFlags(uint64_t kernel_features, Recovery mode);
 // recovery device uses automatic registration or copies.
 Result<void> CheckRecoveryDataPath(Recovery mode, ZeroCopy zero_copy);
 
+// How a running device's server hands it to a new one (ublk restart)
+// without failing I/O, from the device's UBLK_F_* flags: QUIESCE_DEV lets
+// what is in flight complete first, where the kernel has it and the device
+// has no batch commands (on 7.2 QUIESCE_DEV of a batch device fails what
+// arrives meanwhile); otherwise the server leaves as a crash would, which
+// fails nothing only in recovery mode reissue. A device without recovery
+// cannot be handed over at all.
+enum class HandOverWay : uint8_t { kQuiesce, kLeaveAsCrash, kNone };
+HandOverWay HandOverWayOf(uint64_t dev_flags);
+// For kNone: why, in words that fit after "device N: ".
+std::string WhyNoHandOver(uint64_t dev_flags);
+
 // The recovery mode a device's negotiated flags give it.
 Recovery RecoveryOfDevice(uint64_t dev_flags);
 

@@ -523,34 +523,25 @@ Server::Wake Server::WaitForStop() {
 
 Result<void> Server::HandOver() {
   const abi::DevInfo& info = device_->info();
-  if (!(info.flags & abi::kFUserRecovery))
-    return Invalid("device " + std::to_string(info.dev_id) +
-                   " was made without recovery: no server can take it over");
-  // QUIESCE_DEV of a batch device (Linux 7.2) cancels the queues' fetches
-  // in a way that fails every request arriving after it with EIO instead
-  // of keeping it for the next server: such a device leaves as a crash
-  // would, like one on a kernel without QUIESCE.
-  const bool batch = info.flags & abi::kFBatchIo;
-  if ((info.flags & abi::kFQuiesce) && !batch) {
+  const HandOverWay way = HandOverWayOf(info.flags);
+  if (way == HandOverWay::kNone)
+    return Invalid("device " + std::to_string(info.dev_id) + ": " +
+                   WhyNoHandOver(info.flags));
+  if (way == HandOverWay::kQuiesce) {
     // Blocks until what is in flight completes (the queues keep serving),
     // then the kernel aborts the fetches and the queues end.
     UBLK_RETURN_IF_ERROR(control_->QuiesceDev(info.dev_id, 30000));
-  } else if (!(info.flags & abi::kFUserRecoveryReissue)) {
-    return Invalid(batch ? "a device with batch commands is handed over as a "
-                           "crash would, which fails the I/O in flight: only "
-                           "a device in recovery mode reissue can"
-                         : "handing over without QUIESCE_DEV (Linux 6.16) "
-                           "would fail the I/O in flight: only a device in "
-                           "recovery mode reissue can");
   } else {
     // Without QUIESCE the kernel goes on sending requests while the queues
     // wind down, and winding down with I/O in flight has wedged a 6.12
-    // kernel. Leaving as a crashed server does (every fd closed by the
-    // kernel at once) is what the recovery tests prove safe there: in
-    // reissue mode whatever was not committed goes to the next server, and
-    // a write sent twice writes the same data.
+    // kernel; a batch device is not quiesced (HandOverWayOf). Leaving as a
+    // crashed server does (every fd closed by the kernel at once) is what
+    // the recovery tests prove safe: in reissue mode whatever was not
+    // committed goes to the next server, and a write sent twice writes the
+    // same data.
     log::Info("dev {}: handing over as a crash would ({})", info.dev_id,
-              batch ? "batch commands" : "no QUIESCE_DEV");
+              info.flags & abi::kFBatchIo ? "batch commands"
+                                          : "no QUIESCE_DEV");
     ::_exit(kExitHandedOver);
   }
   stopped_ = true;  // no STOP_DEV on the way out

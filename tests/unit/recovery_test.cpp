@@ -222,5 +222,26 @@ TEST(CheckRecoveryDataPath, AllowsEveryOtherCombination) {
   EXPECT_TRUE(CheckRecoveryDataPath(Recovery::kOff, ZeroCopy::kExplicit));
 }
 
+TEST(HandOverWayOf, QuiescesWhereItCanElseLeavesOnlyInReissueMode) {
+  const uint64_t rec = abi::kFUserRecovery;
+  const uint64_t reissue = rec | abi::kFUserRecoveryReissue;
+  const uint64_t fail_io = rec | abi::kFUserRecoveryFailIo;
+  EXPECT_EQ(HandOverWayOf(abi::kFQuiesce), HandOverWay::kNone);
+  EXPECT_EQ(HandOverWayOf(rec | abi::kFQuiesce), HandOverWay::kQuiesce);
+  EXPECT_EQ(HandOverWayOf(fail_io | abi::kFQuiesce), HandOverWay::kQuiesce);
+  EXPECT_EQ(HandOverWayOf(reissue | abi::kFQuiesce), HandOverWay::kQuiesce);
+  // No QUIESCE (6.12), or batch commands (QUIESCE_DEV fails new I/O).
+  EXPECT_EQ(HandOverWayOf(reissue), HandOverWay::kLeaveAsCrash);
+  EXPECT_EQ(HandOverWayOf(reissue | abi::kFQuiesce | abi::kFBatchIo),
+            HandOverWay::kLeaveAsCrash);
+  EXPECT_EQ(HandOverWayOf(fail_io), HandOverWay::kNone);
+  EXPECT_EQ(HandOverWayOf(fail_io | abi::kFQuiesce | abi::kFBatchIo),
+            HandOverWay::kNone);
+  EXPECT_NE(WhyNoHandOver(fail_io | abi::kFBatchIo).find("batch commands"),
+            std::string::npos);
+  EXPECT_NE(WhyNoHandOver(fail_io).find("QUIESCE_DEV"), std::string::npos);
+  EXPECT_NE(WhyNoHandOver(0).find("without recovery"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ublk
