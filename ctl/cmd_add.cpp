@@ -101,8 +101,7 @@ int RunAdd(const AddCommand& add) {
     usable = flags.error();
   else if (auto rec = RecoveryFlags(features, spec.recovery); !rec)
     usable = rec.error();
-  else if (auto batch = BatchFlags(control->features(), spec, false);
-           !batch)
+  else if (auto batch = BatchFlags(control->features(), spec); !batch)
     usable = batch.error();
   else if (auto threads = CheckThreads(features, spec,
                                        type->one_thread_per_queue,

@@ -118,9 +118,8 @@ constexpr CommonOption kCommonOptions[] = {
       --threads N       N server threads, each with its own ring (default one
                         per queue); more threads than queues split each
                         queue's tags among them (tag % threads-of-the-queue),
-                        which needs PER_IO_DAEMON (Linux 6.16+) and the
-                        per-tag commands (not --batch); fewer than queues
-                        are refused
+                        which needs PER_IO_DAEMON (Linux 6.16+) and excludes
+                        --batch; fewer than queues are refused
       --cpus LIST       pin server thread i to the i-th CPU of LIST (0-3,6;
                         round robin); default: each thread follows its
                         queue's affinity, a queue's threads spread over it
@@ -137,18 +136,16 @@ constexpr CommonOption kCommonOptions[] = {
   -b, --batch[=on|off]  the queues talk to the kernel in batch commands
                         (UBLK_F_BATCH_IO, Linux 7.0+): one PREP_IO_CMDS per
                         queue, a multishot FETCH_IO_CMDS for new requests,
-                        one COMMIT_IO_CMDS per pass for all it finished.
-                        Default: on where the kernel has it, except for
-                        more threads than queues, a zoned namespace,
-                        recovery modes fail-io and fail-inflight, and -g,
-                        which keep the per-tag commands. --batch forces it
-                        (refused where the kernel lacks it; not with -g; a
-                        zoned namespace then takes user copy, not -z, as
-                        the kernel's batch commit loses a zone append's
-                        sector with it; restart needs recovery mode
-                        reissue); --batch=off keeps the per-tag commands.
-                        Shown by 'ublk list' as "batch commands".
-                        --batch-io is the same
+                        one COMMIT_IO_CMDS per pass for all it finished
+                        (default off, the per-tag commands: batch measured
+                        ahead only at high queue depth on one CPU, behind
+                        at iodepth 1, see the README; refused where the
+                        kernel lacks it; not with -g or more threads than
+                        queues). Shown by 'ublk list' as "batch commands".
+                        A zoned namespace then takes user copy, not -z
+                        (the kernel's batch commit loses a zone append's
+                        sector with it); restart needs recovery mode
+                        reissue. --batch-io is the same
       --user_recovery 0|1
                         the reference spelling of -r 0|1
 )"},

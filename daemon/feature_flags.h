@@ -59,14 +59,12 @@ Result<FlagChoice> ChooseZonedFlags(uint64_t kernel_features,
 Result<FlagChoice> ChooseIntegrityFlags(uint64_t kernel_features,
                                         const DeviceSpec& spec,
                                         const std::string& what);
-// UBLK_F_BATCH_IO when the queues are to use batch commands, else 0. Asked
-// (--batch): batch, refused in one line on a kernel without it or with
-// NEED_GET_DATA (-g, which batch commands do not carry). Not asked (kBest):
-// batch where the kernel has it and the device takes it unchanged, the
-// per-tag commands for more threads than queues, a ZONED device, recovery
-// modes other than reissue and -g (the .cpp says why).
-Result<uint64_t> BatchFlags(uint64_t kernel_features, const DeviceSpec& spec,
-                            bool zoned);
+// UBLK_F_BATCH_IO when the queues are to use batch commands, else 0: only
+// when asked (--batch); not asked (kBest) keeps the per-tag commands, which
+// batch did not measure ahead of (the .cpp says where). --batch on a kernel
+// without it, or with NEED_GET_DATA (-g, which batch commands do not
+// carry), is refused in one line.
+Result<uint64_t> BatchFlags(uint64_t kernel_features, const DeviceSpec& spec);
 
 // The same for a spec that asks only for a zero-copy mode.
 Result<FlagChoice> ChooseFlags(uint64_t kernel_features, DataAccess access,

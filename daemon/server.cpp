@@ -305,7 +305,7 @@ Result<void> Server::AddDevice() {
   auto recovery = RecoveryFlags(kernel, spec_.recovery);
   if (!recovery) return recovery.error();
   UBLK_RETURN_IF_ERROR(CheckRecoveryDataPath(spec_.recovery, spec_.zero_copy));
-  auto batch = BatchFlags(control_->features(), spec_, zoned);
+  auto batch = BatchFlags(control_->features(), spec_);
   if (!batch) return batch.error();
   UBLK_RETURN_IF_ERROR(CheckThreads(
       kernel, spec_, FindTargetType(spec_.type)->one_thread_per_queue,

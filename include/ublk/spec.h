@@ -33,8 +33,8 @@ enum class ZeroCopy : uint8_t {
 // UBLK_F_BATCH_IO, 7.0): PREP_IO_CMDS / multishot FETCH_IO_CMDS /
 // COMMIT_IO_CMDS instead of one FETCH_REQ and COMMIT_AND_FETCH_REQ per tag.
 enum class Batch : uint8_t {
-  kBest,  // not asked: batch where the kernel has it and the device's
-          // layout allows it, else per-tag (BatchFlags says which)
+  kBest,  // not asked: the per-tag commands, batch not having measured
+          // ahead of them (BatchFlags says where)
   kOn,    // --batch: refused where the kernel lacks it
   kOff,   // --batch=off: the per-tag commands
 };

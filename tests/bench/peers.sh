@@ -12,8 +12,7 @@
 #   loop  the kernel loop driver on a 256 MiB file on tmpfs against
 #         `ublk add -t loop --buffered` on the same file
 # each server in its default mode and its fastest ones (this project's also
-# with --batch=off where the kernel has batch commands, its default there),
-# 1 queue x depth 128.
+# with --batch where the kernel has batch commands), 1 queue x depth 128.
 # The reference servers are used when installed in the guest's root (run.sh
 # --peers DIR copies DIR's install trees there): ublksrv at
 # /usr/local/anchor/ublksrv/ublk (default and -b; loop also -z) and the
@@ -62,11 +61,11 @@ kublk_down() { "$kublk" del -n 2 >/dev/null; }
 null_devices=("null_blk|nullblk|" "ours|ours|-t null --size 1G")
 loop_devices=("kernel-loop|kloop|" "ours|ours|-t loop -f $img --buffered"
 	"ours-copy|ours|-t loop -f $img --buffered --zero-copy=off")
-# Where the kernel has batch commands they are this server's default; the
-# per-tag commands (the path of older kernels) are measured beside them.
+# Batch commands (opt-in) where the kernel has them, beside the default
+# per-tag commands.
 if ublk features | grep -qx BATCH_IO; then
-	null_devices+=("ours-per-tag|ours|-t null --size 1G --batch=off")
-	loop_devices+=("ours-per-tag|ours|-t loop -f $img --buffered --batch=off")
+	null_devices+=("ours-batch|ours|-t null --size 1G --batch")
+	loop_devices+=("ours-batch|ours|-t loop -f $img --buffered --batch")
 fi
 peers_note=''
 if [[ -x $ublksrv ]]; then

@@ -25,8 +25,8 @@
 # UBLK_TEST_VARIANT=batch|per-tag|threads runs every test on another engine
 # layout: each `ublk add` gets --batch, --batch=off, or --threads twice its
 # queues, unless it chooses that itself or cannot take it (variant/ublk says
-# when). The defaults (batch commands where the kernel has them, a thread
-# per queue) run without it.
+# when). The defaults (per-tag commands, a thread per queue) run without
+# it.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pattern=${1:-.}

@@ -160,40 +160,21 @@ TEST(CommitBatches, ASlotIsReusedOnlyAfterTheKernelAnswered) {
     EXPECT_TRUE(i == b.slot || i == sent[1] || !c.Done(i));
 }
 
-TEST(BatchFlags, NotAskedTakesBatchWhereTheDeviceTakesItUnchanged) {
+TEST(BatchFlags, OnlyAskingSelectsItAndAskingIsChecked) {
   DeviceSpec s;
-  s.queues = 2;
-  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s, false), abi::kFBatchIo);
-  EXPECT_EQ(*BatchFlags(0, s, false), 0u);  // older kernels: per-tag
-  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s, /*zoned=*/true), 0u);
-  s.threads = 2;  // a thread per queue: batch
-  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s, false), abi::kFBatchIo);
-  s.threads = 3;  // threads sharing a queue's tags: PER_IO_DAEMON
-  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s, false), 0u);
-  s.threads = 0;
-  s.recovery = Recovery::kReissue;
-  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s, false), abi::kFBatchIo);
-  for (Recovery r : {Recovery::kFailIo, Recovery::kFailInflight}) {
-    s.recovery = r;
-    EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s, false), 0u);
-  }
-  s.recovery = Recovery::kOff;
-  s.need_get_data = true;
-  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s, false), 0u);
-}
-
-TEST(BatchFlags, AskingForcesItAndIsChecked) {
-  DeviceSpec s;
+  // Not asked: the per-tag commands, batch not having measured ahead.
+  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s), 0u);
+  EXPECT_EQ(*BatchFlags(0, s), 0u);
   s.batch = Batch::kOff;
-  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s, false), 0u);
+  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s), 0u);
   s.batch = Batch::kOn;
-  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s, false), abi::kFBatchIo);
-  auto r = BatchFlags(0, s, false);
+  EXPECT_EQ(*BatchFlags(abi::kFBatchIo, s), abi::kFBatchIo);
+  auto r = BatchFlags(0, s);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("UBLK_F_BATCH_IO (Linux 7.0"),
             std::string::npos);
   s.need_get_data = true;
-  EXPECT_FALSE(BatchFlags(abi::kFBatchIo, s, false).ok());
+  EXPECT_FALSE(BatchFlags(abi::kFBatchIo, s).ok());
 }
 
 }  // namespace

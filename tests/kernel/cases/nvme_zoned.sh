@@ -65,7 +65,7 @@ test_nvme_zoned_device_is_host_managed_with_the_namespaces_zones_and_limits() {
 	[[ $(data_path_of "$id") == "$(copy_free_default)" ]] ||
 		fail "data path $(data_path_of "$id"), want $(copy_free_default)"
 	# Not asked, a zoned device keeps the per-tag commands (with batch
-	# commands it would give up zero copy).
+	# commands it gives up automatic zero copy).
 	ublk list -n "$id" --json | grep -q '"batch": false' || fail "a zoned device took batch commands"
 	blkzone reset /dev/ublkb"$id"
 	same_zones "$id" ||
