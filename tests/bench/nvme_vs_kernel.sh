@@ -7,9 +7,9 @@
 # Paths: (a) /dev/ublkbN from `ublk add -t nvme -f /dev/ngXnY`; (b) the
 # namespace's block device with fio's io_uring engine; (c) its char device
 # with fio's io_uring_cmd engine (passthrough, no block layer); where the
-# kernel has batch commands, also (d) the ublk device with them (--batch). A namespace serves one ublk
-# device at a time, so each round adds (a), runs every workload on it and
-# deletes it, then the same for (d). Workloads: 4k randread and randwrite at
+# kernel has batch commands, also (d) the ublk device with them (--batch).
+# A namespace serves one ublk device at a time, so each round adds (a),
+# runs every workload on it and deletes it, then the same for (d). Workloads: 4k randread and randwrite at
 # iodepth 1 and 64, 128k sequential read at iodepth 16; all O_DIRECT, 1
 # job. Rounds interleave the paths. Prints the mean IOPS per path and the
 # ratios a/b, a/c and d/b, and a JSON document between BENCH_JSON_BEGIN /

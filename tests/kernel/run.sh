@@ -22,11 +22,10 @@
 # first line says how many were left out and which; they are neither passed
 # nor skipped.
 #
-# UBLK_TEST_VARIANT=batch|per-tag|threads runs every test on another engine
-# layout: each `ublk add` gets --batch, --batch=off, or --threads twice its
-# queues, unless it chooses that itself or cannot take it (variant/ublk says
-# when). The defaults (per-tag commands, a thread per queue) run without
-# it.
+# UBLK_TEST_VARIANT=batch|threads runs every test on another engine layout:
+# each `ublk add` gets --batch, or --threads twice its queues, unless it
+# chooses that itself or cannot take it (variant/ublk says when). The
+# defaults (per-tag commands, a thread per queue) run without it.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pattern=${1:-.}
