@@ -121,8 +121,9 @@ constexpr CommonOption kCommonOptions[] = {
                         which needs PER_IO_DAEMON (Linux 6.16+) and excludes
                         --batch; fewer than queues are refused
       --cpus LIST       pin server thread i to the i-th CPU of LIST (0-3,6;
-                        round robin); default: each thread follows its
-                        queue's affinity, a queue's threads spread over it
+                        round robin); default: each thread on one CPU of its
+                        queue's affinity, a queue's threads and one-queue
+                        devices (by id) spread over it
       --no-partition-scan
                         the kernel does not scan the new disk for partitions
                         (NO_AUTO_PART_SCAN, Linux 7.0+), for a disk that

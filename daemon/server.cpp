@@ -444,7 +444,7 @@ Result<void> Server::StartQueues() {
       qc.block_shift = geometry.logical_bs_shift;
     }
     auto affinity = control_->GetQueueAffinity(info.dev_id, q);
-    qc.cpus = ThreadCpus(t, plan[t], spec_.cpus,
+    qc.cpus = ThreadCpus(info.dev_id, t, plan[t], spec_.cpus,
                          affinity ? *affinity : std::vector<int>{});
     queues_.push_back(std::make_unique<Queue>(std::move(qc), *target_));
     std::promise<Result<void>> promise;

@@ -22,12 +22,13 @@ std::vector<ThreadShare> PlanThreads(uint16_t queues, uint16_t threads) {
   return plan;
 }
 
-std::vector<int> ThreadCpus(uint16_t t, const ThreadShare& share,
+std::vector<int> ThreadCpus(uint32_t dev_id, uint16_t t,
+                            const ThreadShare& share,
                             const std::vector<uint16_t>& cpus,
                             const std::vector<int>& affinity) {
   if (!cpus.empty()) return {cpus[t % cpus.size()]};
-  if (share.shares == 1 || affinity.empty()) return affinity;
-  return {affinity[share.share % affinity.size()]};
+  if (affinity.empty()) return {};
+  return {affinity[(dev_id + share.share) % affinity.size()]};
 }
 
 Result<void> CheckThreads(uint64_t kernel_features, const DeviceSpec& spec,

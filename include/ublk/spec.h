@@ -123,8 +123,8 @@ struct DeviceSpec {
   // queue). More threads than queues split each queue's tags among them
   // (UBLK_F_PER_IO_DAEMON; thread_plan.h has the layout).
   uint16_t threads = 0;
-  // --cpus LIST: thread i runs on cpus[i % size] (empty: each thread
-  // follows its queue's affinity).
+  // --cpus LIST: thread i runs on cpus[i % size] (empty: each thread runs
+  // on one CPU of its queue's affinity, thread_plan.h).
   std::vector<uint16_t> cpus;
   Recovery recovery = Recovery::kOff;
   TestingOptions testing;

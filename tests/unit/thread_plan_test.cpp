@@ -61,19 +61,38 @@ TEST(ThreadPlan, ThreadTServesQueueTModQueuesAndTheSharesInterleaveTags) {
 TEST(ThreadPlan, CpusGivenPinEachThreadToOneRoundRobin) {
   const auto plan = PlanThreads(1, 3);
   const std::vector<uint16_t> cpus = {2, 5};
-  EXPECT_EQ(ThreadCpus(0, plan[0], cpus, {0, 1}), std::vector<int>{2});
-  EXPECT_EQ(ThreadCpus(1, plan[1], cpus, {0, 1}), std::vector<int>{5});
-  EXPECT_EQ(ThreadCpus(2, plan[2], cpus, {0, 1}), std::vector<int>{2});
+  // The device's id does not move a thread off the CPU given for it.
+  for (uint32_t dev : {0u, 7u}) {
+    EXPECT_EQ(ThreadCpus(dev, 0, plan[0], cpus, {0, 1}), std::vector<int>{2});
+    EXPECT_EQ(ThreadCpus(dev, 1, plan[1], cpus, {0, 1}), std::vector<int>{5});
+    EXPECT_EQ(ThreadCpus(dev, 2, plan[2], cpus, {0, 1}), std::vector<int>{2});
+  }
 }
 
 TEST(ThreadPlan, WithoutCpusAQueuesThreadsSpreadOverItsAffinity) {
-  const auto one = PlanThreads(1, 1);
-  EXPECT_EQ(ThreadCpus(0, one[0], {}, {0, 1}), (std::vector<int>{0, 1}));
   const auto two = PlanThreads(1, 3);
-  EXPECT_EQ(ThreadCpus(0, two[0], {}, {0, 1}), std::vector<int>{0});
-  EXPECT_EQ(ThreadCpus(1, two[1], {}, {0, 1}), std::vector<int>{1});
-  EXPECT_EQ(ThreadCpus(2, two[2], {}, {0, 1}), std::vector<int>{0});
-  EXPECT_TRUE(ThreadCpus(1, two[1], {}, {}).empty());
+  EXPECT_EQ(ThreadCpus(0, 0, two[0], {}, {0, 1}), std::vector<int>{0});
+  EXPECT_EQ(ThreadCpus(0, 1, two[1], {}, {0, 1}), std::vector<int>{1});
+  EXPECT_EQ(ThreadCpus(0, 2, two[2], {}, {0, 1}), std::vector<int>{0});
+  EXPECT_TRUE(ThreadCpus(0, 1, two[1], {}, {}).empty());
+}
+
+TEST(ThreadPlan, WithoutCpusEachThreadRunsOnOneCpuOfItsQueue) {
+  // A queue with one CPU: its thread there, whatever the device.
+  const auto four = PlanThreads(4, 0);
+  for (uint32_t dev : {0u, 1u, 5u})
+    for (uint16_t t = 0; t < 4; ++t)
+      EXPECT_EQ(ThreadCpus(dev, t, four[t], {}, {t + 4}),
+                std::vector<int>{t + 4});
+  // One queue over two CPUs: one-queue devices take turns, by id.
+  const auto one = PlanThreads(1, 0);
+  EXPECT_EQ(ThreadCpus(0, 0, one[0], {}, {2, 3}), std::vector<int>{2});
+  EXPECT_EQ(ThreadCpus(1, 0, one[0], {}, {2, 3}), std::vector<int>{3});
+  EXPECT_EQ(ThreadCpus(2, 0, one[0], {}, {2, 3}), std::vector<int>{2});
+  // Several threads of a queue start at the device's turn.
+  const auto two = PlanThreads(1, 2);
+  EXPECT_EQ(ThreadCpus(1, 0, two[0], {}, {0, 1, 2}), std::vector<int>{1});
+  EXPECT_EQ(ThreadCpus(1, 1, two[1], {}, {0, 1, 2}), std::vector<int>{2});
 }
 
 DeviceSpec Spec(uint16_t queues, uint16_t threads) {

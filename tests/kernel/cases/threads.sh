@@ -109,27 +109,49 @@ test_threads_the_kernel_or_target_cannot_serve_are_refused_in_one_line() {
 	fi
 }
 
-test_threads_follow_the_queue_affinity_or_the_cpus_given() {
-	local id pid tids
+# th_cpus ID: the CPUs each of device ID's threads may run on, one line each.
+th_cpus() {
+	local pid t
+	pid=$(server_pid "$1")
+	for t in $(th_tids "$1"); do
+		awk '/Cpus_allowed_list/ {print $2}' /proc/"$pid"/task/"$t"/status
+	done
+}
+
+test_threads_run_on_one_cpu_of_the_queue_affinity_or_the_cpus_given() {
+	local id id2 cpus cpus2
 	(($(nproc) >= 2)) || skip "needs 2 CPUs, the guest has $(nproc)"
 	# One thread per queue, pinned in the order given.
 	id=$(add_dev -t null -q 2 --threads 2 --cpus 1,0)
-	pid=$(server_pid "$id")
-	mapfile -t tids < <(th_tids "$id")
-	[[ $(awk '/Cpus_allowed_list/ {print $2}' /proc/"$pid"/task/"${tids[0]}"/status) == 1 ]] ||
-		fail "queue 0's thread is not on CPU 1: $(grep Cpus_allowed_list /proc/"$pid"/task/"${tids[0]}"/status)"
-	[[ $(awk '/Cpus_allowed_list/ {print $2}' /proc/"$pid"/task/"${tids[1]}"/status) == 0 ]] ||
-		fail "queue 1's thread is not on CPU 0"
+	[[ $(th_cpus "$id" | paste -sd' ') == "1 0" ]] ||
+		fail "the queues' threads are not on CPUs 1 and 0: $(th_cpus "$id" | paste -sd' ')"
 	ublk list -n "$id" --json | grep -q '"cpus"' || fail "list --json does not keep --cpus in the spec"
+	ublk del -n "$id"
+	# Without --cpus: two devices of one queue, whose affinity is every CPU,
+	# each on one CPU, and not on the same one.
+	id=$(add_dev -t null -q 1)
+	id2=$(add_dev -t null -q 1)
+	cpus=$(th_cpus "$id")
+	cpus2=$(th_cpus "$id2")
+	[[ $cpus =~ ^[0-9]+$ && $cpus2 =~ ^[0-9]+$ && $cpus != "$cpus2" ]] ||
+		fail "one-queue devices not on one CPU each, apart: '$cpus' and '$cpus2'"
+	# And a queue's own CPU keeps its thread: with a queue per CPU, each
+	# thread is on the CPU of its queue's affinity.
+	ublk del -n "$id2"
+	ublk del -n "$id"
+	id=$(add_dev -t null -q "$(nproc)")
+	local q=0 want
+	while read -r cpus; do
+		want=$(ublk list -n "$id" | sed -n "s/^\tqueue $q: .* affinity(\([0-9]*\) )\$/\1/p")
+		[[ -n $want && $cpus == "$want" ]] || fail "queue $q's thread on '$cpus', its affinity is '$want'"
+		q=$((q + 1))
+	done < <(th_cpus "$id")
 	ublk del -n "$id"
 	th_has PER_IO_DAEMON || return 0
 	# Two threads on one queue whose affinity is both CPUs: one on each.
 	id=$(add_dev -t null -q 1 --threads 2)
-	pid=$(server_pid "$id")
-	mapfile -t tids < <(th_tids "$id")
-	[[ $(awk '/Cpus_allowed_list/ {print $2}' /proc/"$pid"/task/"${tids[0]}"/status) == 0 &&
-		$(awk '/Cpus_allowed_list/ {print $2}' /proc/"$pid"/task/"${tids[1]}"/status) == 1 ]] ||
-		fail "the queue's two threads do not spread over its CPUs: $(ublk list -n "$id")"
+	[[ $(th_cpus "$id" | sort -u | wc -l) == 2 && $(th_cpus "$id" | wc -l) == 2 ]] ||
+		fail "the queue's two threads do not spread over its CPUs: $(th_cpus "$id" | paste -sd' ')"
 	ublk del -n "$id"
 }
 
