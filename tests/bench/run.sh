@@ -91,7 +91,7 @@ for vcpus in 1 2; do
 			/opt/tests/peers.sh "$rounds" "$secs"
 	fi
 	if [[ -z $only || $only == poll-us ]]; then
-		bench poll-us "$vcpus" $((rounds * secs * 2 * 8 * 3 + 600)) --nvme 1024 -- \
+		bench poll-us "$vcpus" $((rounds * secs * 2 * 10 * 3 + 600)) --nvme 1024 -- \
 			/opt/tests/poll_us.sh "$rounds" "$secs"
 	fi
 	if [[ -z $only || $only == threads ]]; then
