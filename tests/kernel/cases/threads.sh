@@ -27,15 +27,18 @@ th_check() {
 	done
 }
 
-# th_switches ID: each server thread's voluntary context switches (sleeps
-# in io_uring_enter), in th_tids order.
-th_switches() {
+# th_status FIELD ID: FIELD of /proc/PID/task/TID/status for each of device
+# ID's server threads, in th_tids order: voluntary_ctxt_switches (sleeps in
+# io_uring_enter), Cpus_allowed_list (the CPUs a thread may run on).
+th_status() {
 	local pid t
-	pid=$(server_pid "$1")
-	for t in $(th_tids "$1"); do
-		awk '/^voluntary_ctxt_switches/ {print $2}' /proc/"$pid"/task/"$t"/status
+	pid=$(server_pid "$2")
+	for t in $(th_tids "$2"); do
+		awk -v f="$1:" '$1 == f {print $2}' /proc/"$pid"/task/"$t"/status
 	done
 }
+th_switches() { th_status voluntary_ctxt_switches "$1"; }
+th_cpus() { th_status Cpus_allowed_list "$1"; }
 
 # th_fio DEV BS JOBS: crc32c-verified random writes, each job on its slice.
 th_fio() {
@@ -107,15 +110,6 @@ test_threads_the_kernel_or_target_cannot_serve_are_refused_in_one_line() {
 		expect_error '--threads 2: more threads than queues need the ublk feature UBLK_F_PER_IO_DAEMON \(Linux 6.16' \
 			ublk add -t null -q 1 --threads 2
 	fi
-}
-
-# th_cpus ID: the CPUs each of device ID's threads may run on, one line each.
-th_cpus() {
-	local pid t
-	pid=$(server_pid "$1")
-	for t in $(th_tids "$1"); do
-		awk '/Cpus_allowed_list/ {print $2}' /proc/"$pid"/task/"$t"/status
-	done
 }
 
 test_threads_run_on_one_cpu_of_the_queue_affinity_or_the_cpus_given() {
