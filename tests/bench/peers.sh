@@ -30,13 +30,7 @@ source "$(dirname "$0")/suite.sh"
 rounds=${1:-3}
 secs=${2:-5}
 
-# run.sh --peers DIR puts DIR's install trees (one folder a server, its root
-# inside) under /opt/tests/peers.
-for tree in /opt/tests/peers/*/; do
-	[[ ! -d $tree ]] || cp -a "$tree." /
-done
-ublksrv=/usr/local/anchor/ublksrv/ublk
-kublk=$(command -v kublk || true)
+install_peers
 img=/tmp/peers.img
 nb=/sys/kernel/config/nullb/nullb0
 kloop=''
@@ -51,11 +45,6 @@ cleanup() {
 trap cleanup EXIT
 
 # The reference servers daemonize and return once /dev/ublkbN is live.
-ublksrv_up() { "$ublksrv" add -n 1 -q 1 -d 128 "$@" >/dev/null && dev=/dev/ublkb1; }
-ublksrv_down() { "$ublksrv" del -n 1 >/dev/null; }
-kublk_up() { "$kublk" add -n 2 -q 1 -d 128 "$@" >/dev/null && dev=/dev/ublkb2; }
-kublk_down() { "$kublk" del -n 2 >/dev/null; }
-
 # label|server|up arguments. The first entry is the kernel's driver the
 # others are measured against; labels starting with "ours" are this project.
 null_devices=("null_blk|nullblk|" "ours|ours|-t null --size 1G")

@@ -2,7 +2,7 @@
 # Benchmarks, run side by side with the kernel's own drivers in one guest boot.
 #
 # Usage: tests/bench/run.sh --prefix STAGE [--kernel KDIR] [--rounds N] [--seconds S]
-#                           [--out DIR] [--only null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us|threads]
+#                           [--out DIR] [--only null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us|threads|cpu-split]
 #                           [--peers DIR]
 #
 # STAGE is an install tree (cmake --install build --prefix STAGE). For each of
@@ -27,7 +27,10 @@
 # and poll_us.sh (null and nvme with and without --poll-us at iodepth 1 and
 # 64) into DIR/poll-us-<N>vcpu.json, and threads.sh (null with 1 and 2
 # queues against 1 and 2 queues served by twice the threads, 2 fio jobs) into
-# DIR/threads-<N>vcpu.json.
+# DIR/threads-<N>vcpu.json; with 2 vCPUs, cpu_split.sh (fio's CPU and each
+# CPU's busy share on null_blk and on every server's null device at iodepth
+# 64, with --peers DIR the reference servers too) into
+# DIR/cpu-split-2vcpu.json.
 # --only runs one of them.
 # Under TCG only the ratios mean something; absolute IOPS do not.
 set -euo pipefail
@@ -47,8 +50,8 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ -n $stage ]] || { echo "run.sh: --prefix STAGE is required" >&2; exit 2; }
-[[ -z $only || $only =~ ^(null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us|threads)$ ]] ||
-	{ echo "run.sh: --only null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us|threads" >&2; exit 2; }
+[[ -z $only || $only =~ ^(null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us|threads|cpu-split)$ ]] ||
+	{ echo "run.sh: --only null|loop|nvme|nvme-poll|zero-copy|nbd|peers|poll-us|threads|cpu-split" >&2; exit 2; }
 [[ -z $peers || -d $peers ]] || { echo "run.sh: --peers $peers is not a folder" >&2; exit 2; }
 mkdir -p "$out"
 
@@ -102,6 +105,10 @@ done
 if [[ -z $only || $only == nvme ]]; then
 	bench nvme 2 $((rounds * secs * 15 * 3 + 600)) --nvme 1024 -- \
 		/opt/tests/nvme_vs_kernel.sh "$rounds" "$secs"
+fi
+if [[ -z $only || $only == cpu-split ]]; then
+	bench cpu-split 2 $((rounds * secs * 2 * 6 * 3 + 600)) -- \
+		/opt/tests/cpu_split.sh "$rounds" "$secs"
 fi
 if [[ -z $only || $only == zero-copy ]]; then
 	bench zero-copy 2 $((rounds * secs * 40 + 600)) --nvme 1024 -- \

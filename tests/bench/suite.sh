@@ -35,6 +35,23 @@ ours_up() { # one queue unless the arguments say -q
 	dev=/dev/ublkb$(ublk add "${q[@]}" -d 128 "$@" --json | sed -n 's/^ *"dev_id": \([0-9]*\),*$/\1/p')
 }
 ours_down() { ublk del -a >/dev/null; }
+# The reference servers, 1 queue x depth 128 like ours, at fixed ids.
+ublksrv_up() { "$ublksrv" add -n 1 -q 1 -d 128 "$@" >/dev/null && dev=/dev/ublkb1; }
+ublksrv_down() { "$ublksrv" del -n 1 >/dev/null; }
+kublk_up() { "$kublk" add -n 2 -q 1 -d 128 "$@" >/dev/null && dev=/dev/ublkb2; }
+kublk_down() { "$kublk" del -n 2 >/dev/null; }
+# install_peers: run.sh --peers DIR puts DIR's install trees (one folder a
+# server, its root inside) under /opt/tests/peers; copy them into the
+# guest's root and set $ublksrv (its path, executable when installed) and
+# $kublk (empty when absent).
+install_peers() {
+	local tree
+	for tree in /opt/tests/peers/*/; do
+		[[ ! -d $tree ]] || cp -a "$tree." /
+	done
+	ublksrv=/usr/local/anchor/ublksrv/ublk
+	kublk=$(command -v kublk || true)
+}
 iops() { # DEVICE RW BS IODEPTH
 	local field=8
 	[[ $2 != *write ]] || field=49
