@@ -22,14 +22,7 @@ source "$(dirname "$0")/suite.sh"
 rounds=${1:-3}
 secs=${2:-5}
 install_peers
-nb=/sys/kernel/config/nullb/nullb0
-cleanup() {
-	ublk del -a >/dev/null 2>&1 || true
-	[[ ! -x $ublksrv ]] || "$ublksrv" del -a >/dev/null 2>&1 || true
-	[[ -z $kublk ]] || "$kublk" del -n 2 >/dev/null 2>&1 || true
-	[[ ! -d $nb ]] || { echo 0 >"$nb/power"; rmdir "$nb"; } 2>/dev/null || true
-}
-trap cleanup EXIT
+trap remove_devices EXIT
 
 devices=("null_blk|nullblk|" "ours|ours|-t null --size 1G")
 ! ublk features | grep -qx BATCH_IO || devices+=("ours-batch|ours|-t null --size 1G --batch")
@@ -41,18 +34,15 @@ cpu_ticks() { awk '/^cpu[0-9]/ {b = $2 + $3 + $4 + $7 + $8; printf "%d %d ", b, 
 
 # measure DEVICE RW: "IOPS FIO_CPU BUSY0 BUSY1 ..." (percentages).
 measure() {
-	local before after out f=8 i busy=''
-	[[ $2 != *write ]] || f=49
+	local before after out i busy=''
 	read -ra before <<<"$(cpu_ticks)"
-	out=$(fio --name=bench --filename="$1" --rw="$2" --bs=4k --iodepth=64 --numjobs=1 \
-		--ioengine=io_uring --direct=1 --runtime="$secs" --time_based --size=256M \
-		--output-format=terse --terse-version=3)
+	out=$(fio_terse "$1" "$2" 4k 64)
 	read -ra after <<<"$(cpu_ticks)"
 	for ((i = 0; i < ${#before[@]}; i += 2)); do
 		busy+=" $(awk -v b=$((after[i] - before[i])) -v t=$((after[i + 1] - before[i + 1])) \
 			'BEGIN {printf "%.1f", (t > 0 ? 100 * b / t : 0)}')"
 	done
-	awk -F';' -v f=$f '{u = $88; s = $89; sub("%", "", u); sub("%", "", s); printf "%d %.1f", $f, u + s}' <<<"$out"
+	awk -F';' -v f="$(iops_field "$2")" '{u = $88; s = $89; sub("%", "", u); sub("%", "", s); printf "%d %.1f", $f, u + s}' <<<"$out"
 	echo "$busy"
 }
 

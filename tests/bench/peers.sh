@@ -32,14 +32,10 @@ secs=${2:-5}
 
 install_peers
 img=/tmp/peers.img
-nb=/sys/kernel/config/nullb/nullb0
 kloop=''
 cleanup() {
-	ublk del -a >/dev/null 2>&1 || true
-	[[ ! -x $ublksrv ]] || "$ublksrv" del -a >/dev/null 2>&1 || true
-	[[ -z $kublk ]] || "$kublk" del -n 2 >/dev/null 2>&1 || true
+	remove_devices
 	[[ -z $kloop ]] || losetup -d "$kloop" 2>/dev/null || true
-	[[ ! -d $nb ]] || { echo 0 >"$nb/power"; rmdir "$nb"; } 2>/dev/null || true
 	rm -f "$img"
 }
 trap cleanup EXIT

@@ -23,12 +23,7 @@ drive=/dev/disk/by-id/nvme-ublktest0
 ng=/dev/disk/by-id/ng-ublktest0
 [[ -b $drive && -c $ng ]] || { echo "poll_us.sh: no $drive (boot with --nvme)" >&2; exit 1; }
 drive=$(readlink -f "$drive") ng=$(readlink -f "$ng")
-nb=/sys/kernel/config/nullb/nullb0
-cleanup() {
-	ublk del -a >/dev/null 2>&1 || true
-	[[ ! -d $nb ]] || { echo 0 >"$nb/power"; rmdir "$nb"; } 2>/dev/null || true
-}
-trap cleanup EXIT
+trap remove_devices EXIT
 block_up() { dev=$drive; }
 block_down() { :; }
 

@@ -3,8 +3,8 @@
 # round adds every device in turn, runs every workload on it and removes it,
 # so no two share the CPU or a backing store.
 #
-# The caller sets `rounds`, `secs`, `workloads` (name:rw:bs:iodepth), `img`
-# (a backing file for loop devices) and `nb` (null_blk's configfs folder),
+# The caller sets `rounds`, `secs`, `workloads` (name:rw:bs:iodepth) and
+# `img` (a backing file for loop devices),
 # and may set `jobs` (fio jobs per run, default 1) and `nullb_queues`
 # (null_blk's submit queues, default 1),
 # and calls run_suite NAME DEVICE..., each DEVICE "label|kind|up arguments":
@@ -16,6 +16,7 @@
 
 # Each device: UP sets $dev to its block device once it is live, DOWN
 # removes it.
+nb=/sys/kernel/config/nullb/nullb0 # null_blk's configfs folder
 nullblk_up() {
 	mkdir "$nb"
 	echo 1024 >"$nb/size" # MiB
@@ -52,13 +53,23 @@ install_peers() {
 	ublksrv=/usr/local/anchor/ublksrv/ublk
 	kublk=$(command -v kublk || true)
 }
-iops() { # DEVICE RW BS IODEPTH
-	local field=8
-	[[ $2 != *write ]] || field=49
+# remove_devices: whatever a benchmark may have left on an exit: this
+# server's devices, the reference servers' and null_blk's.
+remove_devices() {
+	ublk del -a >/dev/null 2>&1 || true
+	[[ ! -x ${ublksrv:-} ]] || "$ublksrv" del -a >/dev/null 2>&1 || true
+	[[ -z ${kublk:-} ]] || "$kublk" del -n 2 >/dev/null 2>&1 || true
+	[[ ! -d $nb ]] || { echo 0 >"$nb/power"; rmdir "$nb"; } 2>/dev/null || true
+}
+# fio_terse DEVICE RW BS IODEPTH: one fio run's terse (version 3) line, in
+# which field 8 is the read IOPS and 49 the write IOPS (iops_field RW).
+fio_terse() {
 	fio --name=bench --filename="$1" --rw="$2" --bs="$3" --iodepth="$4" --numjobs="${jobs:-1}" \
 		--ioengine=io_uring --direct=1 --runtime="$secs" --time_based --size=256M --group_reporting \
-		--output-format=terse --terse-version=3 | awk -F';' -v f=$field '{print $f}'
+		--output-format=terse --terse-version=3
 }
+iops_field() { if [[ $1 == *write ]]; then echo 49; else echo 8; fi; }
+iops() { fio_terse "$@" | awk -F';' -v f="$(iops_field "$2")" '{print $f}'; } # DEVICE RW BS IODEPTH
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (a > 0 ? b / a : 0)}'; }
 mean() { local s=0 n=0 v; for v in "$@"; do s=$((s + v)); n=$((n + 1)); done; echo $((s / n)); }
 join() { local IFS=,; echo "$*"; }

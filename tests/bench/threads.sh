@@ -16,13 +16,8 @@ set -euo pipefail
 source "$(dirname "$0")/suite.sh"
 rounds=${1:-3}
 secs=${2:-5}
-nb=/sys/kernel/config/nullb/nullb0
 jobs=2 nullb_queues=2
-cleanup() {
-	ublk del -a >/dev/null 2>&1 || true
-	[[ ! -d $nb ]] || { echo 0 >"$nb/power"; rmdir "$nb"; } 2>/dev/null || true
-}
-trap cleanup EXIT
+trap remove_devices EXIT
 
 # name:rw:bs:iodepth
 workloads=(randread-4k-qd64:randread:4k:64 randwrite-4k-qd64:randwrite:4k:64)
