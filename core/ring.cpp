@@ -11,7 +11,8 @@ std::string SetupFlagNames(unsigned flags) {
                 {IORING_SETUP_CQE32, "CQE32"},
                 {IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"},
                 {IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER"},
-                {IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN"}};
+                {IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN"},
+                {IORING_SETUP_TASKRUN_FLAG, "TASKRUN_FLAG"}};
   std::string names;
   for (const auto& n : kNames)
     if (flags & n.flag) names += (names.empty() ? "" : " ") + std::string(n.name);
@@ -37,6 +38,8 @@ Result<Ring> Ring::Create(const RingOptions& options) {
   int err = 0;
   for (unsigned extra : tries) {
     if (!options.owned_by_thread && extra != 0) continue;
+    // The flag needs COOP_TASKRUN or DEFER_TASKRUN beside it.
+    if (options.taskrun_flag && extra != 0) extra |= IORING_SETUP_TASKRUN_FLAG;
     auto ring = std::unique_ptr<io_uring, Exit>(new io_uring{});
     io_uring_params params{};
     params.flags = base | extra;

@@ -181,7 +181,8 @@ Result<void> Queue::Setup() {
   auto ring = Ring::Create({.entries = entries,
                             .big_sqe = config_.ring_needs.big_sqe,
                             .big_cqe = config_.ring_needs.big_cqe,
-                            .owned_by_thread = true});
+                            .owned_by_thread = true,
+                            .taskrun_flag = config_.poll_us != 0});
   if (!ring) return ring.error();
   ring_ = std::make_unique<Ring>(std::move(*ring));
   io_uring* r = ring_->get();
@@ -646,12 +647,18 @@ bool Queue::Pass() noexcept {
 
 int Queue::Spin(io_uring* r, unsigned besides) noexcept {
   const uint64_t start_ns = MonotonicNs();
+  // With DEFER_TASKRUN the kernel's dispatch and the backend's completions
+  // run only inside io_uring_enter(GETEVENTS). Where the ring has
+  // TASKRUN_FLAG the kernel marks the SQ ring's flags when such work waits,
+  // so the spin reads memory and enters only then (or to submit); without
+  // it every turn enters.
+  const bool flagged = (r->flags & IORING_SETUP_TASKRUN_FLAG) != 0;
   bool found = false;
   do {
-    // With DEFER_TASKRUN the kernel's dispatch and the backend's
-    // completions run only inside io_uring_enter(GETEVENTS): enter without
-    // waiting, then look.
-    if (!Entered(io_uring_submit_and_get_events(r), config_, "")) return -1;
+    if (!flagged || io_uring_sq_ready(r) != 0 ||
+        (IO_URING_READ_ONCE(*r->sq.kflags) & IORING_SQ_TASKRUN) != 0) {
+      if (!Entered(io_uring_submit_and_get_events(r), config_, "")) return -1;
+    }
     found = io_uring_cq_ready(r) > besides;
   } while (!found && spin_.KeepSpinning(start_ns, MonotonicNs()));
   spin_.SpinEnded(found);

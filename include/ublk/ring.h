@@ -28,6 +28,11 @@ struct RingOptions {
   // files with an iopoll handler take I/O on such a ring (NVMe's char
   // device does; /dev/ublkcN does not).
   bool iopoll = false;
+  // IORING_SETUP_TASKRUN_FLAG, with owned_by_thread: the kernel sets
+  // IORING_SQ_TASKRUN in the SQ ring's flags while deferred work waits to
+  // run, so a spinning thread can watch memory and enter only when there is
+  // something to run (5.19; dropped with the task-run flags on older ones).
+  bool taskrun_flag = false;
 };
 
 // Names of the setup flags Create may ask for, in `flags` ("SQE128

@@ -115,7 +115,7 @@ if [[ -z $only || $only == zero-copy ]]; then
 		/opt/tests/zero_copy.sh "$rounds" "$secs"
 fi
 if [[ -z $only || $only == nvme-poll ]]; then
-	bench nvme-poll 2 $((rounds * secs * 10 * 3 + 600)) --nvme 1024 \
+	bench nvme-poll 2 $((rounds * secs * 14 * 3 + 600)) --nvme 1024 \
 		--append nvme.poll_queues=1 -- /opt/tests/nvme_poll.sh "$rounds" "$secs"
 fi
 if [[ -z $only || $only == nbd ]]; then

@@ -57,6 +57,9 @@ test_poll_us_spins_under_load_and_sleeps_when_idle() {
 	rm -f /tmp/poll-us.img
 	wait_until 10 eval '(($(grep -c ": exit; " /tmp/ublk-tests-syslog) > before))' ||
 		fail "the queue logged no exit"
+	# The spin watches the ring's flags instead of entering on every turn.
+	line=$(grep "dev $id queue 0: serving" /tmp/ublk-tests-syslog | tail -n1)
+	[[ $line == *TASKRUN_FLAG* ]] || fail "the queue's ring has no TASKRUN_FLAG: $line"
 	line=$(grep "dev $id queue 0: exit" /tmp/ublk-tests-syslog | tail -n1)
 	echo "$line" | sed 's/.*: dev/dev/'
 	[[ $line =~ ,\ ([0-9]+)\ spins\ found\ work ]] || fail "no spin counter in the server's log"
