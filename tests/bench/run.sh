@@ -15,8 +15,8 @@
 # fio's own passthrough) into DIR/nvme-2vcpu.json, and zero_copy.sh (copy
 # against both zero-copy modes on loop and nvme, and the server's memory)
 # into DIR/zero-copy-2vcpu.json (kernels with zero copy only), and, booted
-# with nvme.poll_queues=1, nvme_poll.sh (nvme with and without --poll against
-# the kernel's polled paths) into DIR/nvme-poll-2vcpu.json, and
+# with nvme.poll_queues=1, nvme_poll.sh (nvme with and without --poll and
+# --poll-us against the kernel's polled paths) into DIR/nvme-poll-2vcpu.json, and
 # nbd_vs_kernel_nbd.sh (ublk nbd against nbd.ko, both on one qemu-nbd server;
 # kernels with nbd.ko only) into DIR/nbd-2vcpu.json, and the same with the
 # ublk device in zero copy (-z) into DIR/nbd-zero-copy-2vcpu.json; with 1 and
